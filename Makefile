@@ -1,0 +1,51 @@
+# Two commands set up a fresh machine:
+#   make build   installs monitorgen into .venv and builds specs/ into generated/
+#   make test    installs the test tools (Python extras + Debian's prometheus and alertmanager)
+#                and runs lint, type checks, the whole test suite and `monitorgen check`
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager
+
+.PHONY: build test venv test-deps system-deps lint typecheck pytest check bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+venv: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+build: venv
+	$(BIN)/monitorgen build
+
+system-deps:
+	@missing=""; for b in promtool amtool prometheus prometheus-alertmanager; do \
+	  command -v $$b >/dev/null 2>&1 || missing="yes"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); \
+	  else sudo apt-get update -qq && \
+	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); fi; \
+	fi
+
+test-deps: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e '.[test]'
+
+lint:
+	$(BIN)/ruff check monitorgen tests benchmarks
+	$(BIN)/ruff format --check monitorgen tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q
+
+check:
+	$(BIN)/monitorgen check
+
+test: test-deps lint typecheck check pytest
+
+bench: venv
+	$(BIN)/python benchmarks/run.py

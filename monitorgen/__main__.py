@@ -1,0 +1,3 @@
+from monitorgen.cli import main
+
+main()

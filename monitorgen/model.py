@@ -1,0 +1,574 @@
+"""The typed model every target consumes. No YAML, no I/O: plain frozen values.
+
+Every named item keeps `path`, its place in the spec document (`("alerts", 3)`),
+so a finding about it can be shown at the right line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+Path = tuple[str | int, ...]
+
+
+class MetricType(Enum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+    SUMMARY = "summary"
+
+
+class Severity(Enum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    values: tuple[str, ...] = ()
+    """Allowed values; empty means any value (bounded by `max_values`)."""
+    max_values: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: MetricType
+    help: str
+    unit: str = ""
+    labels: tuple[Label, ...] = ()
+    buckets: tuple[float, ...] = ()
+    path: Path = ()
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    def series_names(self) -> tuple[str, ...]:
+        """The names Prometheus stores for this metric."""
+        if self.type is MetricType.HISTOGRAM:
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        if self.type is MetricType.SUMMARY:
+            return (self.name, f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+class QueryFunction(Enum):
+    RATE = "rate"
+    INCREASE = "increase"
+    VALUE = "value"
+    QUANTILE = "quantile"
+    RATIO = "ratio"
+    AVG_OVER_TIME = "avg_over_time"
+    MAX_OVER_TIME = "max_over_time"
+    MIN_OVER_TIME = "min_over_time"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """`label` matches `value` exactly, or any of `values` (as a regex alternation)."""
+
+    label: str
+    values: tuple[str, ...]
+
+    @property
+    def is_regex(self) -> bool:
+        return len(self.values) > 1
+
+
+@dataclass(frozen=True)
+class Query:
+    """A structured query over one declared metric; compiled to PromQL by `monitorgen.promql`."""
+
+    metric: str
+    function: QueryFunction
+    aggregation: str = "sum"
+    window: str = "5m"
+    by: tuple[str, ...] = ()
+    where: tuple[Matcher, ...] = ()
+    total_where: tuple[Matcher, ...] = ()
+    quantile: float = 0.95
+    scale: float | None = None
+
+
+class Comparison(Enum):
+    ABOVE = ">"
+    BELOW = "<"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    comparison: Comparison
+    value: float
+    text: str
+    """The number exactly as the spec wrote it, so output carries no float noise."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: Severity
+    summary: str
+    expr: str
+    """The complete PromQL condition (compiled from `query` + `threshold`, or raw)."""
+    query: Query | None = None
+    threshold: Threshold | None = None
+    for_: str = "0s"
+    keep_firing_for: str | None = None
+    description: str = ""
+    runbook_url: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    dashboard_uid: str | None = None
+    dashboard_panel: str | None = None
+    path: Path = ()
+
+    @property
+    def is_structured(self) -> bool:
+        return self.query is not None
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    record: str
+    expr: str
+    labels: tuple[tuple[str, str], ...] = ()
+    query: Query | None = None
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class Selector:
+    metric: str
+    where: tuple[Matcher, ...] = ()
+
+
+@dataclass(frozen=True)
+class RatioSli:
+    errors: Selector
+    total: Selector
+
+
+@dataclass(frozen=True)
+class LatencySli:
+    metric: str
+    """A histogram; the SLI counts requests slower than `threshold` seconds as errors."""
+    threshold: float
+    threshold_text: str
+    where: tuple[Matcher, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawSli:
+    error_ratio_query: str
+    """PromQL with `{{window}}` standing for each burn-rate window."""
+
+
+@dataclass(frozen=True)
+class SloTier:
+    enabled: bool
+    severity: Severity
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Slo:
+    name: str
+    objective: float
+    """Target in percent, e.g. 99.5."""
+    objective_text: str
+    period: str
+    sli: RatioSli | LatencySli | RawSli
+    page: SloTier
+    ticket: SloTier
+    alert_name: str
+    description: str = ""
+    summary: str = ""
+    runbook_url: str | None = None
+    by: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    absent_alert: bool = True
+    path: Path = ()
+
+
+class PanelType(Enum):
+    TIMESERIES = "timeseries"
+    STAT = "stat"
+    GAUGE = "gauge"
+    BARGAUGE = "bargauge"
+    TABLE = "table"
+    HEATMAP = "heatmap"
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    expr: str
+    """PromQL as Grafana should run it (structured queries use `$__rate_interval`)."""
+    legend: str = ""
+    query: Query | None = None
+    explicit_window: bool = False
+
+
+@dataclass(frozen=True)
+class PanelThreshold:
+    value: float
+    color: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    type: PanelType
+    queries: tuple[PanelQuery, ...]
+    description: str = ""
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    decimals: int | None = None
+    stack: bool = False
+    width: int | None = None
+    height: int | None = None
+    thresholds: tuple[PanelThreshold, ...] = ()
+    alerts: tuple[str, ...] = ()
+    """Alerts drawn on this panel: listed in the spec, or found by shared metrics."""
+    links: tuple[tuple[str, str], ...] = ()
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str
+    panels: tuple[Panel, ...]
+    collapsed: bool = False
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    metric: str
+    multi: bool = True
+    include_all: bool = True
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    rows: tuple[Row, ...]
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    refresh: str = "1m"
+    time: str = "6h"
+    variables: tuple[Variable, ...] = ()
+    path: Path = ()
+
+    def panels(self) -> tuple[Panel, ...]:
+        return tuple(panel for row in self.rows for panel in row.panels)
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    to: str
+    from_: str | None = None
+    smarthost: str | None = None
+    auth_username: str | None = None
+    auth_password_file: str | None = None
+    auth_identity: str | None = None
+    require_tls: bool | None = None
+    send_resolved: bool = True
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    api_url_file: str
+    channel: str | None = None
+    username: str | None = None
+    title: str | None = None
+    text: str | None = None
+    icon_emoji: str | None = None
+    send_resolved: bool = True
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    credentials_file: str | None = None
+    auth_type: str = "Bearer"
+    max_alerts: int = 0
+    send_resolved: bool = True
+
+
+@dataclass(frozen=True)
+class PagerdutyConfig:
+    routing_key_file: str | None = None
+    service_key_file: str | None = None
+    severity: str | None = None
+    description: str | None = None
+    send_resolved: bool = True
+
+
+@dataclass(frozen=True)
+class OpsgenieResponder:
+    type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OpsgenieConfig:
+    api_key_file: str
+    priority: str | None = None
+    message: str | None = None
+    description: str | None = None
+    responders: tuple[OpsgenieResponder, ...] = ()
+    send_resolved: bool = True
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    email: tuple[EmailConfig, ...] = ()
+    slack: tuple[SlackConfig, ...] = ()
+    webhook: tuple[WebhookConfig, ...] = ()
+    pagerduty: tuple[PagerdutyConfig, ...] = ()
+    opsgenie: tuple[OpsgenieConfig, ...] = ()
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class RouteMatcher:
+    """An Alertmanager matcher: `label op value` with op one of = != =~ !~."""
+
+    label: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.label}{self.op}"{escaped}"'
+
+
+@dataclass(frozen=True)
+class Route:
+    receiver: str | None = None
+    matchers: tuple[RouteMatcher, ...] = ()
+    group_by: tuple[str, ...] | None = None
+    group_wait: str | None = None
+    group_interval: str | None = None
+    repeat_interval: str | None = None
+    continue_: bool = False
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class TimeInterval:
+    name: str
+    times: tuple[TimeRange, ...] = ()
+    weekdays: tuple[str, ...] = ()
+    days_of_month: tuple[str, ...] = ()
+    months: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
+    location: str | None = None
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    source: tuple[RouteMatcher, ...]
+    target: tuple[RouteMatcher, ...]
+    equal: tuple[str, ...] = ()
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class RoutingTest:
+    labels: tuple[tuple[str, str], ...]
+    receivers: tuple[str, ...]
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The route tree: `root` carries the default receiver and grouping."""
+
+    root: Route
+    time_intervals: tuple[TimeInterval, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    tests: tuple[RoutingTest, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventField:
+    name: str
+    type: str
+    """One of str, int, float, bool."""
+    description: str = ""
+    default: str | int | float | bool | None = None
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and not self.optional
+
+
+class UpdateOp(Enum):
+    INC = "inc"
+    OBSERVE = "observe"
+    SET = "set"
+
+
+@dataclass(frozen=True)
+class EventUpdate:
+    metric: str
+    op: UpdateOp
+    field: str | None
+    """The event field giving the amount; None means the constant `amount`."""
+    amount: float = 1.0
+    scale: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    """Label name -> `$field` (the event field's value) or a literal value."""
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class CostMapping:
+    """Which event fields the pricing table reads to compute the cost field."""
+
+    field: str
+    model: str
+    input_tokens: str
+    output_tokens: str
+    cached_input_tokens: str | None = None
+    reasoning_tokens: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    fields: tuple[EventField, ...]
+    updates: tuple[EventUpdate, ...]
+    description: str = ""
+    cost: CostMapping | None = None
+    trace: bool = True
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """USD (or the table's currency) per one million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    reasoning: float | None = None
+
+
+@dataclass(frozen=True)
+class Pricing:
+    currency: str
+    models: tuple[tuple[str, ModelPrice], ...]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    tokens_per_request: float | None = None
+    cost_per_request: float | None = None
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    job: str
+    targets: tuple[str, ...]
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    scrape_interval: str = "15s"
+    evaluation_interval: str = "1m"
+    alertmanagers: tuple[str, ...] = ("localhost:9093",)
+    external_labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class GrafanaSettings:
+    url: str | None = None
+    folder: str = ""
+
+
+@dataclass(frozen=True)
+class TraceSettings:
+    directory: str = "logs"
+    log_content: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One service's whole monitoring, as every target sees it."""
+
+    name: str
+    """The output folder name: the spec file's stem, plus `.<environment>` when one applies."""
+    service: str
+    source: str
+    """The spec file as the user named it, for generated headers."""
+    title: str
+    description: str
+    prometheus: PrometheusSettings
+    grafana: GrafanaSettings
+    metrics: tuple[Metric, ...] = ()
+    external_metrics: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    recording_rules: tuple[RecordingRule, ...] = ()
+    slos: tuple[Slo, ...] = ()
+    dashboards: tuple[Dashboard, ...] = ()
+    receivers: tuple[Receiver, ...] = ()
+    routing: Routing | None = None
+    default_inhibit: bool = True
+    pricing: Pricing | None = None
+    baseline: Baseline | None = None
+    trace: TraceSettings = field(default_factory=TraceSettings)
+    runbook_base_url: str | None = None
+    lint_disabled: tuple[str, ...] = ()
+    environment: str | None = None
+
+    def metric(self, name: str) -> Metric | None:
+        return self._metrics_by_name().get(name)
+
+    def _metrics_by_name(self) -> dict[str, Metric]:
+        cache: dict[str, Metric] | None = self.__dict__.get("_metric_index")
+        if cache is None:
+            cache = {m.name: m for m in self.metrics}
+            object.__setattr__(self, "_metric_index", cache)
+        return cache
+
+    def metric_for_series(self, series: str) -> Metric | None:
+        """The declared metric behind a stored series name (`x_bucket` -> histogram `x`)."""
+        direct = self.metric(series)
+        if direct is not None:
+            return direct
+        for suffix in ("_bucket", "_sum", "_count"):
+            if series.endswith(suffix):
+                base = self.metric(series.removesuffix(suffix))
+                if base is not None and series in base.series_names():
+                    return base
+        return None
+
+    def alert(self, name: str) -> Alert | None:
+        return next((a for a in self.alerts if a.name == name), None)
+
+    def receiver(self, name: str) -> Receiver | None:
+        return next((r for r in self.receivers if r.name == name), None)

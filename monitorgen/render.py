@@ -1,0 +1,56 @@
+"""Present findings: text with source excerpts, JSON, or GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+from monitorgen.diagnostics import Diagnostic, Severity
+
+
+@cache
+def _source_lines(file: str) -> list[str]:
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def text(diagnostic: Diagnostic, *, excerpt: bool = True) -> str:
+    """`specs/llm.yaml:42:7: alerts[3].for: '5 minutes' is not a duration (...) [schema/pattern]`"""
+    level = "" if diagnostic.severity >= Severity.ERROR else f"{diagnostic.severity.label}: "
+    where = f"{diagnostic.field_path}: " if diagnostic.path else ""
+    lines = [f"{diagnostic.span}: {level}{where}{diagnostic.message} [{diagnostic.code}]"]
+    if excerpt and diagnostic.span.line:
+        source = _source_lines(diagnostic.span.file)
+        if 0 < diagnostic.span.line <= len(source):
+            line = source[diagnostic.span.line - 1]
+            lines.append(f"    {line}")
+            lines.append("    " + " " * max(diagnostic.span.column - 1, 0) + "^")
+    if diagnostic.hint:
+        lines.append(f"    hint: {diagnostic.hint}")
+    return "\n".join(lines)
+
+
+def text_report(diagnostics: Sequence[Diagnostic]) -> str:
+    body = "\n".join(text(d) for d in diagnostics)
+    errors = sum(d.severity >= Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    return f"{body}\n{errors} error(s), {warnings} warning(s)" if diagnostics else ""
+
+
+def json_report(diagnostics: Sequence[Diagnostic], **extra: object) -> str:
+    payload = {"diagnostics": [d.to_dict() for d in diagnostics], **extra}
+    return json.dumps(payload, indent=2, sort_keys=True)
+
+
+def github(diagnostic: Diagnostic) -> str:
+    """A GitHub Actions workflow command, so findings show up on the pull request."""
+    kind = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(diagnostic.severity, "notice")
+    message = f"{diagnostic.field_path}: {diagnostic.message}".replace("\n", "%0A")
+    return (
+        f"::{kind} file={diagnostic.span.file},line={diagnostic.span.line},"
+        f"col={diagnostic.span.column},title={diagnostic.code}::{message}"
+    )

@@ -1,0 +1,14 @@
+"""Checks that make a schema-valid spec invalid: names, references, PromQL."""
+
+from __future__ import annotations
+
+from monitorgen.diagnostics import Diagnostic
+from monitorgen.model import Spec
+from monitorgen.semantic import events, names, promql_usage, references
+
+
+def check_spec(spec: Spec) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for check in (names.check, references.check, events.check, promql_usage.check):
+        found.extend(check(spec))
+    return found

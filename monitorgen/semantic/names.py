@@ -1,0 +1,147 @@
+"""Unique names, Prometheus naming conventions and histogram buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.model import Metric, MetricType, Path, Spec
+
+#: Non-base units and the base unit Prometheus recommends instead.
+NON_BASE_UNITS = {
+    "milliseconds": "seconds",
+    "ms": "seconds",
+    "microseconds": "seconds",
+    "minutes": "seconds",
+    "hours": "seconds",
+    "kilobytes": "bytes",
+    "megabytes": "bytes",
+    "percent": "ratio",
+}
+RESERVED_LABELS = {MetricType.HISTOGRAM: "le", MetricType.SUMMARY: "quantile"}
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _duplicates("metric", ((m.name, m.path) for m in spec.metrics))
+    yield from _duplicates("alert", ((a.name, a.path) for a in spec.alerts))
+    yield from _duplicates("SLO", ((s.name, s.path) for s in spec.slos))
+    yield from _duplicates("event", ((e.name, e.path) for e in spec.events))
+    yield from _duplicates("dashboard uid", ((d.uid, d.path) for d in spec.dashboards))
+    yield from _duplicates("receiver", ((r.name, r.path) for r in spec.receivers))
+    yield from _duplicates(
+        "recording rule",
+        ((f"{r.record}{dict(r.labels)}", r.path) for r in spec.recording_rules),
+    )
+    if spec.routing:
+        intervals = spec.routing.time_intervals
+        yield from _duplicates("time interval", ((t.name, t.path) for t in intervals))
+    for dashboard in spec.dashboards:
+        for row in dashboard.rows:
+            yield from _duplicates("panel title", ((p.title, p.path) for p in row.panels))
+    for metric in spec.metrics:
+        yield from _metric_conventions(metric)
+    yield from _alert_name_clashes(spec)
+
+
+def _duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
+    first: dict[str, Path] = {}
+    for name, path in items:
+        if name in first:
+            yield Diagnostic(
+                "names/duplicate",
+                f"duplicate {kind} '{name}' (first defined at {_where(first[name])})",
+                path=path,
+            )
+        else:
+            first[name] = path
+
+
+def _where(path: Path) -> str:
+    return format_path(path)
+
+
+def _metric_conventions(metric: Metric) -> Iterator[Diagnostic]:
+    name_path = (*metric.path, "name")
+    if metric.type is MetricType.COUNTER and not metric.name.endswith("_total"):
+        yield Diagnostic(
+            "names/counter-suffix",
+            f"counter '{metric.name}' must end in _total",
+            path=name_path,
+            hint=f"rename it to {metric.name}_total",
+        )
+    if metric.type is not MetricType.COUNTER and metric.name.endswith("_total"):
+        yield Diagnostic(
+            "names/total-suffix",
+            f"{metric.type.value} '{metric.name}' ends in _total, which is reserved for counters",
+            path=name_path,
+        )
+    for unit, base in NON_BASE_UNITS.items():
+        if f"_{unit}" in metric.name or metric.unit == unit:
+            yield Diagnostic(
+                "names/base-unit",
+                f"'{metric.name}' uses {unit}; Prometheus metrics use base units ({base})",
+                path=name_path,
+                severity=Severity.WARNING,
+            )
+    if metric.unit and metric.unit not in NON_BASE_UNITS and f"_{metric.unit}" not in metric.name:
+        yield Diagnostic(
+            "names/unit-suffix",
+            f"'{metric.name}' has unit '{metric.unit}' but its name does "
+            f"not contain _{metric.unit}",
+            path=name_path,
+            severity=Severity.WARNING,
+        )
+    yield from _label_names(metric)
+    yield from _buckets(metric)
+
+
+def _label_names(metric: Metric) -> Iterator[Diagnostic]:
+    seen: set[str] = set()
+    reserved = RESERVED_LABELS.get(metric.type)
+    for index, label in enumerate(metric.labels):
+        path = (*metric.path, "labels", index)
+        if label.name in seen:
+            yield Diagnostic("names/duplicate", f"duplicate label '{label.name}'", path=path)
+        seen.add(label.name)
+        if label.name.startswith("__"):
+            yield Diagnostic(
+                "names/reserved-label",
+                f"label '{label.name}' starts with __, which is reserved for Prometheus",
+                path=path,
+            )
+        if label.name == reserved:
+            yield Diagnostic(
+                "names/reserved-label",
+                f"label '{label.name}' is reserved on a {metric.type.value}",
+                path=path,
+            )
+
+
+def _buckets(metric: Metric) -> Iterator[Diagnostic]:
+    if metric.buckets and metric.type is not MetricType.HISTOGRAM:
+        yield Diagnostic(
+            "names/buckets",
+            f"buckets are only for histograms, '{metric.name}' is a {metric.type.value}",
+            path=(*metric.path, "buckets"),
+        )
+        return
+    for index in range(1, len(metric.buckets)):
+        if metric.buckets[index] <= metric.buckets[index - 1]:
+            yield Diagnostic(
+                "names/buckets-order",
+                f"histogram buckets must be strictly ascending: {metric.buckets[index]:g} "
+                f"follows {metric.buckets[index - 1]:g}",
+                path=(*metric.path, "buckets", index),
+            )
+
+
+def _alert_name_clashes(spec: Spec) -> Iterator[Diagnostic]:
+    slo_alerts = {s.alert_name: s for s in spec.slos}
+    for alert in spec.alerts:
+        if alert.name in slo_alerts:
+            yield Diagnostic(
+                "names/duplicate",
+                f"alert '{alert.name}' has the name of SLO "
+                f"'{slo_alerts[alert.name].name}''s burn-rate alert",
+                path=(*alert.path, "name"),
+            )

@@ -1,0 +1,122 @@
+"""Every PromQL expression parses, uses only known series and labels, and uses
+counters only inside rate() or increase()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.model import MetricType, Path, RawSli, Spec
+from monitorgen.promql import PromQLError, SelectorUse, expand_grafana, inspect
+
+#: Series Prometheus itself makes for every rule file and scrape.
+BUILTIN_SERIES = frozenset(
+    {
+        "ALERTS",
+        "ALERTS_FOR_STATE",
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_series_added",
+    }
+)
+#: Labels Prometheus attaches to every scraped series.
+TARGET_LABELS = frozenset({"job", "instance", "__name__"})
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One PromQL text found in a spec, where it came from, and whether it must compare."""
+
+    text: str
+    path: Path
+    is_alert: bool = False
+
+
+def expressions(spec: Spec) -> Iterator[Expression]:
+    """Every PromQL expression of the spec, as the targets will emit it."""
+    for alert in spec.alerts:
+        key = "condition" if alert.query else "expr"
+        yield Expression(alert.expr, (*alert.path, key), is_alert=True)
+    for rule in spec.recording_rules:
+        yield Expression(rule.expr, (*rule.path, "query" if rule.query else "expr"))
+    for dashboard in spec.dashboards:
+        for panel in dashboard.panels():
+            for index, query in enumerate(panel.queries):
+                yield Expression(expand_grafana(query.expr), (*panel.path, "queries", index))
+    for slo in spec.slos:
+        if isinstance(slo.sli, RawSli):
+            text = slo.sli.error_ratio_query.replace("{{window}}", "5m")
+            yield Expression(text, (*slo.path, "sli", "raw", "error_ratio_query"))
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    known = _known_series(spec)
+    for expr in expressions(spec):
+        try:
+            facts = inspect(expr.text)
+        except PromQLError as exc:
+            yield Diagnostic(
+                "promql/syntax",
+                f"PromQL does not parse: {exc}",
+                path=expr.path,
+                hint=f"expression: {expr.text}",
+            )
+            continue
+        for use in facts.selectors:
+            yield from _selector(spec, use, known, expr.path)
+        if expr.is_alert and not facts.top_is_comparison:
+            yield Diagnostic(
+                "promql/alert-comparison",
+                "this alert has no comparison, so it fires for every series the expression returns",
+                path=expr.path,
+                severity=Severity.WARNING,
+                hint="end the expression with a threshold such as > 0.05",
+            )
+
+
+def _known_series(spec: Spec) -> frozenset[str]:
+    names = {series for metric in spec.metrics for series in metric.series_names()}
+    names.update(rule.record for rule in spec.recording_rules)
+    names.update(spec.external_metrics)
+    return frozenset(names | BUILTIN_SERIES)
+
+
+def _selector(
+    spec: Spec, use: SelectorUse, known: frozenset[str], path: Path
+) -> Iterator[Diagnostic]:
+    if use.name is None:
+        return
+    if use.name not in known and not use.name.startswith("slo:"):
+        yield Diagnostic(
+            "promql/unknown-metric",
+            f"metric '{use.name}' is not declared in metrics, recording_rules or external_metrics",
+            path=path,
+            hint="declare it, or list it under external_metrics if another exporter makes it",
+        )
+        return
+    metric = spec.metric_for_series(use.name)
+    if metric is None:
+        return
+    counter_like = metric.type is MetricType.COUNTER or use.name.endswith(
+        ("_bucket", "_count", "_sum")
+    )
+    if counter_like and not use.in_counter_function:
+        yield Diagnostic(
+            "promql/counter-outside-rate",
+            f"'{use.name}' is a counter: its raw value only grows and resets on restart, so use "
+            "it inside rate() or increase()",
+            path=path,
+        )
+    allowed = set(metric.label_names) | TARGET_LABELS
+    if use.name.endswith("_bucket"):
+        allowed.add("le")
+    for label, _op, _value in use.labels:
+        if label not in allowed:
+            yield Diagnostic(
+                "promql/unknown-label",
+                f"'{use.name}' has no label '{label}' "
+                f"(labels: {', '.join(sorted(metric.label_names))})",
+                path=path,
+            )

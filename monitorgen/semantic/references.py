@@ -1,0 +1,257 @@
+"""Every name a spec refers to exists: receivers, time intervals, alerts, panels, labels."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+
+from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.model import (
+    LatencySli,
+    Matcher,
+    MetricType,
+    Path,
+    Query,
+    QueryFunction,
+    RatioSli,
+    Route,
+    Spec,
+)
+
+
+def _unknown(kind: str, name: str, known: Iterable[str], path: Path) -> Diagnostic:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else None
+    listing = ", ".join(known) if known else "none declared"
+    return Diagnostic(
+        f"references/unknown-{kind.replace(' ', '-')}",
+        f"unknown {kind} '{name}' (declared: {listing})",
+        path=path,
+        hint=hint,
+    )
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _routing(spec)
+    yield from _structured_queries(spec)
+    yield from _alert_links(spec)
+    yield from _slos(spec)
+
+
+def _routing(spec: Spec) -> Iterator[Diagnostic]:
+    if spec.routing is None:
+        return
+    receivers = {r.name for r in spec.receivers}
+    intervals = {t.name for t in spec.routing.time_intervals}
+    for route in _walk(spec.routing.root):
+        if route.receiver is not None and route.receiver not in receivers:
+            yield _unknown("receiver", route.receiver, receivers, (*route.path, "receiver"))
+        for key, names in (
+            ("mute_time_intervals", route.mute_time_intervals),
+            ("active_time_intervals", route.active_time_intervals),
+        ):
+            for index, name in enumerate(names):
+                if name not in intervals:
+                    yield _unknown("time interval", name, intervals, (*route.path, key, index))
+    for test in spec.routing.tests:
+        for index, name in enumerate(test.receivers):
+            if name not in receivers:
+                yield _unknown("receiver", name, receivers, (*test.path, "receivers", index))
+
+
+def _walk(route: Route) -> Iterator[Route]:
+    yield route
+    for child in route.routes:
+        yield from _walk(child)
+
+
+def _structured_queries(spec: Spec) -> Iterator[Diagnostic]:
+    for alert in spec.alerts:
+        if alert.query:
+            yield from check_query(spec, alert.query, (*alert.path, "condition"))
+    for rule in spec.recording_rules:
+        if rule.query:
+            yield from check_query(spec, rule.query, (*rule.path, "query"))
+    for dashboard in spec.dashboards:
+        for panel in dashboard.panels():
+            for index, query in enumerate(panel.queries):
+                if query.query:
+                    yield from check_query(spec, query.query, (*panel.path, "queries", index))
+        for index, variable in enumerate(dashboard.variables):
+            if not variable.metric:
+                yield Diagnostic(
+                    "references/unknown-label",
+                    f"no declared metric has label '{variable.name}' for this variable",
+                    path=(*dashboard.path, "variables", index),
+                )
+
+
+def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
+    metric = spec.metric(query.metric)
+    if metric is None:
+        yield _unknown("metric", query.metric, [m.name for m in spec.metrics], (*path, "metric"))
+        return
+    labels = set(metric.label_names)
+    for index, label in enumerate(query.by):
+        if label not in labels:
+            yield _unknown_label(label, metric.name, labels, (*path, "by", index))
+    for key, matchers in (("where", query.where), ("total_where", query.total_where)):
+        yield from _check_matchers(spec, metric.name, matchers, (*path, key))
+    kind = metric.type
+    fn = query.function
+    if fn is QueryFunction.QUANTILE and kind is not MetricType.HISTOGRAM:
+        yield Diagnostic(
+            "references/function",
+            f"quantile needs a histogram; '{metric.name}' is a {kind.value}",
+            path=(*path, "function"),
+        )
+    counter_like = kind in (MetricType.COUNTER, MetricType.HISTOGRAM, MetricType.SUMMARY)
+    if fn in (QueryFunction.RATE, QueryFunction.INCREASE, QueryFunction.RATIO) and not counter_like:
+        yield Diagnostic(
+            "references/function",
+            f"{fn.value} needs a counter; '{metric.name}' is a gauge (use value or avg_over_time)",
+            path=(*path, "function"),
+        )
+    if (
+        fn
+        in (
+            QueryFunction.VALUE,
+            QueryFunction.AVG_OVER_TIME,
+            QueryFunction.MAX_OVER_TIME,
+            QueryFunction.MIN_OVER_TIME,
+        )
+        and counter_like
+    ):
+        yield Diagnostic(
+            "promql/counter-outside-rate",
+            f"'{metric.name}' is a {kind.value}: its raw value only grows and resets on restart, "
+            "so it is only meaningful inside rate() or increase()",
+            path=(*path, "function"),
+            hint="use function: rate, increase or ratio",
+        )
+    if fn is QueryFunction.RATIO and not query.where:
+        yield Diagnostic(
+            "references/function",
+            "a ratio needs 'where' to select the part of the total it measures",
+            path=path,
+        )
+
+
+def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -> Diagnostic:
+    found = _unknown("label", label, labels, path)
+    return Diagnostic(
+        found.code,
+        f"metric '{metric}' has no label '{label}' (labels: {', '.join(sorted(labels)) or 'none'})",
+        path=path,
+        hint=found.hint,
+    )
+
+
+def _check_matchers(
+    spec: Spec, metric_name: str, matchers: tuple[Matcher, ...], path: Path
+) -> Iterator[Diagnostic]:
+    metric = spec.metric(metric_name)
+    if metric is None:
+        return
+    by_name = {label.name: label for label in metric.labels}
+    for matcher in matchers:
+        label = by_name.get(matcher.label)
+        if label is None:
+            yield _unknown_label(matcher.label, metric_name, by_name, (*path, matcher.label))
+            continue
+        for value in matcher.values:
+            if label.values and value not in label.values:
+                yield Diagnostic(
+                    "references/label-value",
+                    f"'{value}' is not an allowed value of {metric_name}'s label '{label.name}' "
+                    f"({', '.join(label.values)}): the query can never match",
+                    path=(*path, matcher.label),
+                    severity=Severity.WARNING,
+                )
+
+
+def _alert_links(spec: Spec) -> Iterator[Diagnostic]:
+    dashboards = {d.uid: d for d in spec.dashboards}
+    alerts = {a.name for a in spec.alerts}
+    for alert in spec.alerts:
+        if alert.dashboard_uid is None:
+            continue
+        dashboard = dashboards.get(alert.dashboard_uid)
+        if dashboard is None:
+            yield _unknown(
+                "dashboard", alert.dashboard_uid, dashboards, (*alert.path, "dashboard", "uid")
+            )
+        elif alert.dashboard_panel not in {p.title for p in dashboard.panels()}:
+            yield _unknown(
+                "panel",
+                str(alert.dashboard_panel),
+                [p.title for p in dashboard.panels()],
+                (*alert.path, "dashboard", "panel"),
+            )
+    for dashboard in spec.dashboards:
+        for panel in dashboard.panels():
+            for index, name in enumerate(panel.alerts):
+                if name not in alerts:
+                    yield _unknown("alert", name, alerts, (*panel.path, "alerts", index))
+
+
+def _slos(spec: Spec) -> Iterator[Diagnostic]:
+    for slo in spec.slos:
+        path = (*slo.path, "sli")
+        if isinstance(slo.sli, RatioSli):
+            for key, selector in (("errors", slo.sli.errors), ("total", slo.sli.total)):
+                sel_path = (*path, "ratio", key)
+                metric = spec.metric(selector.metric)
+                if metric is None:
+                    names = [m.name for m in spec.metrics]
+                    yield _unknown("metric", selector.metric, names, (*sel_path, "metric"))
+                elif metric.type is MetricType.GAUGE:
+                    yield Diagnostic(
+                        "references/function",
+                        f"an SLI counts events; '{metric.name}' is a gauge",
+                        path=(*sel_path, "metric"),
+                    )
+                else:
+                    yield from _check_matchers(
+                        spec, metric.name, selector.where, (*sel_path, "where")
+                    )
+                    yield from _slo_by(slo.by, metric.label_names, metric.name, slo.path)
+        elif isinstance(slo.sli, LatencySli):
+            yield from _latency_sli(spec, slo.sli, slo.by, path, slo.path)
+
+
+def _slo_by(
+    by: tuple[str, ...], labels: tuple[str, ...], metric: str, path: Path
+) -> Iterator[Diagnostic]:
+    for index, label in enumerate(by):
+        if label not in labels:
+            yield _unknown_label(label, metric, labels, (*path, "by", index))
+
+
+def _latency_sli(
+    spec: Spec, sli: LatencySli, by: tuple[str, ...], path: Path, slo_path: Path
+) -> Iterator[Diagnostic]:
+    lat_path = (*path, "latency")
+    metric = spec.metric(sli.metric)
+    if metric is None:
+        yield _unknown("metric", sli.metric, [m.name for m in spec.metrics], (*lat_path, "metric"))
+        return
+    if metric.type is not MetricType.HISTOGRAM:
+        yield Diagnostic(
+            "references/function",
+            f"a latency SLI needs a histogram; '{metric.name}' is a {metric.type.value}",
+            path=(*lat_path, "metric"),
+        )
+        return
+    if sli.threshold not in metric.buckets:
+        shown = ", ".join(f"{b:g}" for b in metric.buckets)
+        yield Diagnostic(
+            "references/bucket",
+            f"latency threshold {sli.threshold_text} is not a bucket "
+            f"boundary of '{metric.name}' ({shown})",
+            path=(*lat_path, "threshold"),
+            hint="add it to the metric's buckets so the SLI is exact",
+        )
+    yield from _check_matchers(spec, metric.name, sli.where, (*lat_path, "where"))
+    yield from _slo_by(by, metric.label_names, metric.name, slo_path)

@@ -1,0 +1,345 @@
+"""Load spec YAML keeping the position of every node.
+
+Mappings and sequences become `SpecMap` / `SpecList`, ordinary `dict` / `list`
+subclasses that remember where each key and item stands, so jsonschema can
+validate them as they are and every later finding can point at a line and column.
+Includes are merged and environments applied on these containers, so positions
+survive both and still name the file each value came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitorgen.diagnostics import Diagnostic, Span, SpecError
+
+MAX_SPEC_BYTES = 1024 * 1024
+MAX_INCLUDE_DEPTH = 8
+
+
+class SpecMap(dict[str, Any]):
+    """A mapping with the span of itself, of each key and of each value."""
+
+    span: Span
+    key_spans: dict[str, Span]
+    value_spans: dict[str, Span]
+
+    def __init__(self, span: Span) -> None:
+        super().__init__()
+        self.span = span
+        self.key_spans = {}
+        self.value_spans = {}
+
+    def put(self, key: str, value: Any, key_span: Span, value_span: Span) -> None:
+        self[key] = value
+        self.key_spans[key] = key_span
+        self.value_spans[key] = value_span
+
+
+class SpecList(list[Any]):
+    """A sequence with the span of itself and of each item."""
+
+    span: Span
+    item_spans: list[Span]
+
+    def __init__(self, span: Span) -> None:
+        super().__init__()
+        self.span = span
+        self.item_spans = []
+
+    def add(self, value: Any, span: Span) -> None:
+        self.append(value)
+        self.item_spans.append(span)
+
+
+def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
+    """The span of the value at `path`, or of its deepest existing parent."""
+    node = root
+    span = getattr(root, "span", Span("<unknown>"))
+    for part in path:
+        if isinstance(node, SpecMap) and isinstance(part, str) and part in node:
+            span = node.value_spans.get(part, span)
+            node = node[part]
+        elif isinstance(node, SpecList) and isinstance(part, int) and 0 <= part < len(node):
+            span = node.item_spans[part]
+            node = node[part]
+        else:
+            break
+    return span
+
+
+def key_span_of(root: Any, path: tuple[str | int, ...]) -> Span:
+    """The span of the key that ends `path` (points at `for:` rather than its value)."""
+    if path and isinstance(path[-1], str):
+        parent = root
+        for part in path[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                return span_of(root, path)
+        if isinstance(parent, SpecMap) and path[-1] in parent.key_spans:
+            return parent.key_spans[path[-1]]
+    return span_of(root, path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML 1.2-like scalars: only true/false are booleans and dates stay strings."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass
+class _Builder:
+    """Turns a composed YAML node tree into SpecMap / SpecList / scalars."""
+
+    file: str
+    problems: list[Diagnostic]
+    constructor: yaml.SafeLoader = field(default_factory=lambda: _StrictLoader(""))
+
+    def span(self, node: yaml.Node) -> Span:
+        mark = node.start_mark
+        return Span(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            result = SpecList(self.span(node))
+            for index, item in enumerate(node.value):
+                result.add(self.build(item, (*path, index)), self.span(item))
+            return result
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> SpecMap:
+        result = SpecMap(self.span(node))
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node, path)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                first = result.key_spans[key]
+                self.problems.append(
+                    Diagnostic(
+                        "yaml/duplicate-key",
+                        f"duplicate key '{key}' (first defined at line {first.line})",
+                        self.span(key_node),
+                        (*path, key),
+                        related=(first,),
+                    )
+                )
+                continue
+            value = self.build(value_node, (*path, key))
+            result.put(key, value, self.span(key_node), self.span(value_node))
+        return result
+
+    def _scalar(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:
+            self.problems.append(Diagnostic("yaml/syntax", str(exc.problem), self.span(node), path))
+            return None
+
+
+def _refuse_aliases(text: str, file: str) -> list[Diagnostic]:
+    problems = []
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            span = Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
+            problems.append(
+                Diagnostic(
+                    "yaml/alias",
+                    f"YAML alias '*{event.anchor}' is not allowed "
+                    "(aliases can expand without bound); repeat the value or use include",
+                    span,
+                )
+            )
+    return problems
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """Parse one YAML document into positioned containers; raise SpecError on any problem."""
+    try:
+        problems = _refuse_aliases(text, file)
+        if problems:
+            raise SpecError(problems)
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        raise SpecError([Diagnostic("yaml/syntax", message, span)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Diagnostic("yaml/syntax", f"invalid YAML: {exc}", Span(file))]) from None
+    if node is None:
+        raise SpecError([Diagnostic("yaml/empty", "the spec is empty", Span(file, 1, 1))])
+    builder = _Builder(file, [])
+    data = builder.build(node, ())
+    if builder.problems:
+        raise SpecError(builder.problems)
+    if not isinstance(data, SpecMap):
+        kind = "a list" if isinstance(data, SpecList) else f"a {type(data).__name__}"
+        raise SpecError(
+            [
+                Diagnostic(
+                    "yaml/top-level",
+                    f"the top level must be a mapping of sections (version, service, ...), "
+                    f"not {kind}",
+                    builder.span(node),
+                )
+            ]
+        )
+    return data
+
+
+def read_spec_text(path: Path, display: str) -> str:
+    """Read a spec file, refusing oversized or undecodable ones."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SpecError(
+            [Diagnostic("io/read", f"cannot read: {exc.strerror}", Span(display))]
+        ) from None
+    if size > MAX_SPEC_BYTES:
+        message = f"file is {size} bytes; specs are limited to {MAX_SPEC_BYTES} bytes"
+        raise SpecError([Diagnostic("io/too-large", message, Span(display))])
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (byte {exc.start})"
+        raise SpecError([Diagnostic("io/encoding", message, Span(display))]) from None
+    except OSError as exc:
+        raise SpecError(
+            [Diagnostic("io/read", f"cannot read: {exc.strerror}", Span(display))]
+        ) from None
+
+
+def display_name(path: Path) -> str:
+    """A path as users typed it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
+    """Load a spec and merge its `include:` files (included first, this file wins)."""
+    display = display_name(path)
+    data: SpecMap = parse_yaml(read_spec_text(path, display), display)
+    includes = data.get("include")
+    if not isinstance(includes, SpecList):
+        return data
+    merged = SpecMap(data.span)
+    problems: list[Diagnostic] = []
+    for index, item in enumerate(includes):
+        span = includes.item_spans[index]
+        if not isinstance(item, str):
+            continue  # the schema reports the type
+        target = (path.parent / item).resolve()
+        if target in _stack or target == path.resolve():
+            problems.append(Diagnostic("include/cycle", f"include cycle through '{item}'", span))
+            continue
+        if len(_stack) >= MAX_INCLUDE_DEPTH:
+            problems.append(Diagnostic("include/depth", "includes nested too deeply", span))
+            continue
+        if not target.is_file():
+            problems.append(
+                Diagnostic(
+                    "include/missing",
+                    f"included file '{item}' does not exist",
+                    span,
+                    ("include", index),
+                )
+            )
+            continue
+        try:
+            merged = merge_documents(merged, load_spec_file(target, (*_stack, path.resolve())))
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise SpecError(problems)
+    return merge_documents(merged, data)
+
+
+def merge_documents(base: SpecMap, top: SpecMap) -> SpecMap:
+    """Merge two spec documents: mappings recursively, lists concatenated, scalars from `top`."""
+    result = SpecMap(top.span)
+    for key in base:
+        result.put(key, base[key], base.key_spans[key], base.value_spans[key])
+    for key, value in top.items():
+        old = result.get(key)
+        if isinstance(old, SpecMap) and isinstance(value, SpecMap):
+            value = merge_documents(old, value)
+        elif isinstance(old, SpecList) and isinstance(value, SpecList):
+            value = _concat(old, value)
+        result.put(key, value, top.key_spans[key], top.value_spans[key])
+    return result
+
+
+def _concat(first: SpecList, second: SpecList) -> SpecList:
+    result = SpecList(second.span)
+    for items in (first, second):
+        for value, span in zip(items, items.item_spans, strict=True):
+            result.add(value, span)
+    return result
+
+
+def overlay(base: Any, override: Any) -> Any:
+    """Apply an environment override: lists of named items merge by `name`, else replace."""
+    if isinstance(base, SpecMap) and isinstance(override, SpecMap):
+        result = SpecMap(base.span)
+        for key in base:
+            result.put(key, base[key], base.key_spans[key], base.value_spans[key])
+        for key, value in override.items():
+            merged = overlay(base[key], value) if key in base else value
+            result.put(key, merged, override.key_spans[key], override.value_spans[key])
+        return result
+    if isinstance(base, SpecList) and isinstance(override, SpecList) and _all_named(override):
+        return _overlay_named(base, override)
+    return override
+
+
+def _all_named(items: SpecList) -> bool:
+    return all(isinstance(item, SpecMap) and "name" in item for item in items)
+
+
+def _overlay_named(base: SpecList, override: SpecList) -> SpecList:
+    by_name = {item["name"]: (item, span) for item, span in _pairs(override)}
+    result = SpecList(base.span)
+    for item, span in _pairs(base):
+        name = item.get("name") if isinstance(item, SpecMap) else None
+        if name in by_name:
+            new, new_span = by_name.pop(name)
+            result.add(overlay(item, new), new_span)
+        else:
+            result.add(item, span)
+    for new, new_span in by_name.values():
+        result.add(new, new_span)
+    return result
+
+
+def _pairs(items: SpecList) -> Iterator[tuple[Any, Span]]:
+    return zip(items, items.item_spans, strict=True)

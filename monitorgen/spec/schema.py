@@ -1,0 +1,229 @@
+"""JSON Schema validation of a loaded spec, with findings that point into the YAML."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from monitorgen.diagnostics import Diagnostic
+from monitorgen.spec.loader import key_span_of, span_of
+
+SCHEMA_FILE = "monitorgen.schema.json"
+
+#: Fields that would hold a secret, and the file-reference field to use instead.
+SECRET_FIELDS: dict[str, str] = {
+    "auth_password": "auth_password_file",
+    "auth_secret": "auth_password_file",
+    "api_url": "api_url_file",
+    "routing_key": "routing_key_file",
+    "service_key": "service_key_file",
+    "api_key": "api_key_file",
+    "credentials": "credentials_file",
+    "password": "auth_password_file",
+    "token": "credentials_file",
+    "bot_token": "credentials_file",
+}
+
+
+@cache
+def schema_text() -> str:
+    return resources.files("monitorgen.spec").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(schema_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_document(document: Any) -> list[Diagnostic]:
+    """Every schema violation of the document, each placed at its line and column."""
+    found: list[Diagnostic] = []
+    for error in _leaf_errors(document):
+        if error.validator == "additionalProperties":
+            found.extend(_unknown_keys(error, document))
+        else:
+            found.append(_to_diagnostic(error, document))
+    return found
+
+
+def _leaf_errors(document: Any) -> list[ValidationError]:
+    errors = []
+    for error in _validator().iter_errors(document):
+        errors.append(_most_relevant(error))
+    return errors
+
+
+def _most_relevant(error: ValidationError) -> ValidationError:
+    """For oneOf/anyOf, descend into the branch that got furthest."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        if _is_required_choice(error):
+            return error
+        deeper = best_match(error.context)
+        if deeper is not None and len(deeper.absolute_path) >= len(error.absolute_path):
+            return _most_relevant(deeper)
+    return error
+
+
+def _schema_of(error: ValidationError) -> dict[str, Any]:
+    return dict(error.schema) if isinstance(error.schema, Mapping) else {}
+
+
+def _value_of(error: ValidationError) -> Any:
+    return error.validator_value
+
+
+def _is_required_choice(error: ValidationError) -> bool:
+    """A oneOf whose branches only say which key is required: `expr` or `condition`."""
+    branches = _value_of(error)
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and set(b) == {"required"} for b in branches
+    )
+
+
+def _to_diagnostic(error: ValidationError, document: Any) -> Diagnostic:
+    path = tuple(error.absolute_path)
+    return Diagnostic(f"schema/{error.validator}", _describe(error), span_of(document, path), path)
+
+
+def _describe(error: ValidationError) -> str:
+    if error.validator == "required":
+        return f"missing required key '{_missing_keys(error)}'"
+    if error.validator == "oneOf" and _is_required_choice(error):
+        choices = [b["required"][0] for b in _value_of(error)]
+        present = [c for c in choices if isinstance(error.instance, dict) and c in error.instance]
+        names = " or ".join(f"'{c}'" for c in choices)
+        if len(present) > 1:
+            return f"give only one of {names}, not both"
+        return f"needs one of {names}"
+    return _describe_value(error)
+
+
+def _missing_keys(error: ValidationError) -> str:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    missing = [k for k in _value_of(error) if k not in instance]
+    return "', '".join(missing)
+
+
+def _unknown_keys(error: ValidationError, document: Any) -> list[Diagnostic]:
+    """One finding per unknown key, with a suggestion or the secret-file alternative."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    known = sorted(_schema_of(error).get("properties", {}))
+    path = tuple(error.absolute_path)
+    found = []
+    for key in sorted(k for k in instance if k not in known):
+        message, hint = _unknown_key_message(key, known)
+        code = "secrets/plaintext" if key in SECRET_FIELDS else "schema/unknown-key"
+        full = (*path, key)
+        found.append(Diagnostic(code, message, key_span_of(document, full), full, hint=hint))
+    return found
+
+
+def _unknown_key_message(key: str, known: list[str]) -> tuple[str, str | None]:
+    if key in SECRET_FIELDS:
+        alternative = SECRET_FIELDS[key]
+        message = (
+            f"'{key}' would put a secret into the spec; secrets are never written into "
+            f"specs or generated files"
+        )
+        return message, f"use '{alternative}: /path/to/secret' and keep the secret in that file"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else None
+    return f"unknown key '{key}' (expected one of: {', '.join(known)})", hint
+
+
+DURATION_PATTERN_HINT = "expected e.g. 30s, 5m, 1h"
+
+
+def _describe_value(error: ValidationError) -> str:
+    kind, value = error.validator, error.instance
+    shown = _show(value)
+    if kind == "type":
+        return f"{shown} is {_article(value)}, expected {_type_words(_value_of(error))}"
+    if kind == "pattern":
+        what = _pattern_meaning(_schema_of(error))
+        return f"{shown} is not {what}"
+    if kind == "enum":
+        options = ", ".join(str(v) for v in _value_of(error))
+        close = difflib.get_close_matches(str(value), [str(v) for v in _value_of(error)], 1)
+        suffix = f"; did you mean '{close[0]}'?" if close else ""
+        return f"{shown} is not one of: {options}{suffix}"
+    if kind == "const":
+        return f"{shown} is not supported, expected {_value_of(error)!r}"
+    if kind in ("minItems", "minProperties"):
+        return f"must not be empty (needs at least {_value_of(error)})"
+    if kind == "maxProperties":
+        choices = ", ".join(_schema_of(error).get("properties", {}))
+        return f"takes exactly {_value_of(error)} of: {choices}"
+    if kind == "uniqueItems":
+        return "items must be unique"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+        return f"{shown} must be {words[kind]} {_value_of(error)}"
+    if kind == "minLength":
+        return "must not be empty"
+    if kind == "false":
+        return "this key is not allowed here"
+    return error.message
+
+
+def _pattern_meaning(schema: dict[str, Any]) -> str:
+    pattern = schema.get("pattern", "")
+    if "ms|s|m|h|d|w|y" in pattern:
+        return f"a duration ({DURATION_PATTERN_HINT})"
+    if pattern == "^[a-zA-Z_][a-zA-Z0-9_]*$":
+        return "a valid name (letters, digits and _, not starting with a digit)"
+    if pattern == "^[a-zA-Z_:][a-zA-Z0-9_:]*$":
+        return "a valid Prometheus metric name (letters, digits, _ and :)"
+    if pattern.startswith("^[^\\s/]+:[0-9]+"):
+        return "a host:port address"
+    if "=~|!~" in pattern:
+        return 'an Alertmanager matcher such as severity="critical"'
+    if pattern.startswith("^https?"):
+        return "an http(s) URL"
+    if "description" in schema:
+        return f"valid here ({schema['description']})"
+    return f"valid here (expected to match {pattern})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
+
+
+def _article(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        dict: "a mapping",
+        list: "a list",
+        type(None): "empty",
+    }
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _type_words(expected: Any) -> str:
+    words = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "number": "a number",
+        "integer": "a whole number",
+        "boolean": "true or false",
+    }
+    if isinstance(expected, list):
+        return " or ".join(words.get(str(e), str(e)) for e in expected)
+    return words.get(str(expected), str(expected))

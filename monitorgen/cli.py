@@ -112,9 +112,18 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
 @output_opt
 @format_opt
 @fail_on_opt
-def check(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
-    """Validate, regenerate in memory and compare with the output folder (for CI)."""
-    result = pipeline.build(_spec_paths(specs))
+@click.option(
+    "--check-secrets",
+    is_flag=True,
+    help="Warn when a secret file the Alertmanager config references is absent here.",
+)
+def check(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, check_secrets: bool) -> None:
+    """Validate, regenerate in memory and compare with the output folder (for CI).
+
+    Also confirms the Alertmanager config and routing with amtool when it is installed.
+    """
+    extra = pipeline.ExtraChecks(tools=True, secrets_in=output if check_secrets else None)
+    result = pipeline.build(_spec_paths(specs), extra=extra)
     failed = result.failed(_threshold(fail_on))
     drift = None if failed else writer.compare_tree(output, result.tree, whole=not specs)
     stale = drift is not None and not drift.clean

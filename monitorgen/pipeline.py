@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitorgen import routing, tools
 from monitorgen.diagnostics import Diagnostic, Severity, SpecError, has_errors, sorted_diagnostics
 from monitorgen.model import Spec
 from monitorgen.semantic import check_spec
+from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
@@ -38,7 +40,20 @@ def discover_specs(spec_dir: Path = DEFAULT_SPEC_DIR) -> list[Path]:
     return sorted(p for p in spec_dir.glob("*.yaml") if p.is_file())
 
 
-def compile_spec(path: Path) -> list[Compiled]:
+@dataclass(frozen=True)
+class ExtraChecks:
+    """Checks beyond the spec itself, which `monitorgen check` asks for."""
+
+    tools: bool = False
+    """Confirm the Alertmanager output with amtool, when it is installed."""
+    secrets_in: Path | None = None
+    """Warn about referenced secret files missing under this output folder (or absolute)."""
+
+
+NO_EXTRA_CHECKS = ExtraChecks()
+
+
+def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compiled]:
     """The spec itself and each environment it declares, validated and modelled."""
     try:
         document = load_spec_file(path)
@@ -47,9 +62,9 @@ def compile_spec(path: Path) -> list[Compiled]:
     base_problems = validate_document(document)
     if base_problems:
         return [Compiled(path.stem, None, _placed(base_problems, document))]
-    results = [_model(document, path, None)]
+    results = [_model(document, path, None, extra)]
     for env in sorted(document.get("environments", {})):
-        results.append(_model(_environment(document, env), path, env))
+        results.append(_model(_environment(document, env), path, env, extra))
     return results
 
 
@@ -62,14 +77,27 @@ def _environment(document: SpecMap, env: str) -> SpecMap:
     return merged
 
 
-def _model(document: SpecMap, path: Path, env: str | None) -> Compiled:
+def _model(document: SpecMap, path: Path, env: str | None, extra: ExtraChecks) -> Compiled:
     output_name = path.stem if env is None else f"{path.stem}.{env}"
     problems = validate_document(document) if env else []
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
     spec = to_model(document, name=output_name, source=display_name(path), environment=env)
-    findings = check_spec(spec) + _lint(spec)
+    findings = check_spec(spec) + list(routing.check(spec)) + _lint(spec)
+    findings += _extra_findings(spec, extra, output_name, checked=findings)
     return Compiled(output_name, spec, _placed(findings, document, env))
+
+
+def _extra_findings(
+    spec: Spec, extra: ExtraChecks, output_name: str, checked: list[Diagnostic]
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    if extra.secrets_in is not None:
+        config_dir = extra.secrets_in / output_name / "alertmanager"
+        found.extend(missing_secret_files(spec, config_dir))
+    if extra.tools and not has_errors(checked):
+        found.extend(tools.alertmanager_findings(spec))
+    return found
 
 
 def _lint(spec: Spec) -> list[Diagnostic]:
@@ -105,9 +133,11 @@ class BuildResult:
         )
 
 
-def build(paths: Sequence[Path], *, render: bool = True) -> BuildResult:
+def build(
+    paths: Sequence[Path], *, render: bool = True, extra: ExtraChecks = NO_EXTRA_CHECKS
+) -> BuildResult:
     """Compile every spec; render files only when no spec has an error."""
-    compiled = [item for path in paths for item in compile_spec(path)]
+    compiled = [item for path in paths for item in compile_spec(path, extra)]
     _check_output_names(compiled)
     tree: dict[str, list[Artifact]] = {}
     if render and all(c.ok for c in compiled):

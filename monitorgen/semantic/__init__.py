@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
-from monitorgen.semantic import events, names, promql_usage, references
+from monitorgen.semantic import events, names, promql_usage, receivers, references
 
 
 def check_spec(spec: Spec) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for check in (names.check, references.check, events.check, promql_usage.check):
+    for check in (
+        names.check,
+        references.check,
+        events.check,
+        promql_usage.check,
+        receivers.check,
+    ):
         found.extend(check(spec))
     return found

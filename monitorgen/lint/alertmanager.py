@@ -1,0 +1,143 @@
+"""Alertmanager lint: routing that is valid but most likely not what the author meant.
+
+- `alertmanager/unused-receiver`: a receiver no route names.
+- `alertmanager/unused-time-interval`: a time interval no route uses.
+- `alertmanager/inhibit-without-equal`: an inhibit rule that mutes alerts about anything.
+- `alertmanager/shadowed-route`: a route an earlier sibling without `continue` always wins.
+- `alertmanager/catch-all-only`: an alert no route matches, left to the default receiver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.model import Route, RouteMatcher, Spec
+from monitorgen.routing import alert_label_sets, invalid_regexes, match, matcher_matches, walk
+
+#: A regex that is only literal alternatives (`critical|warning`), so its values are known.
+_LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_ :/-]*(\|[A-Za-z0-9_ :/-]*)*")
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    if spec.routing is None:
+        return
+    yield from _unused_receivers(spec)
+    yield from _unused_time_intervals(spec)
+    yield from _inhibit_without_equal(spec)
+    if any(invalid_regexes(spec.routing)):
+        return  # reported by routing.check; matching cannot be evaluated
+    for route in walk(spec.routing.root):
+        yield from _shadowed_children(route)
+    yield from _catch_all_only(spec)
+
+
+def _unused_receivers(spec: Spec) -> Iterator[Diagnostic]:
+    assert spec.routing is not None
+    named = {route.receiver for route in walk(spec.routing.root)}
+    for receiver in spec.receivers:
+        if receiver.name not in named:
+            yield Diagnostic(
+                "alertmanager/unused-receiver",
+                f"no route sends alerts to receiver '{receiver.name}'",
+                path=(*receiver.path, "name"),
+                severity=Severity.WARNING,
+                hint="route alerts to it, or remove it",
+            )
+
+
+def _unused_time_intervals(spec: Spec) -> Iterator[Diagnostic]:
+    assert spec.routing is not None
+    used = {
+        name
+        for route in walk(spec.routing.root)
+        for name in (*route.mute_time_intervals, *route.active_time_intervals)
+    }
+    for interval in spec.routing.time_intervals:
+        if interval.name not in used:
+            yield Diagnostic(
+                "alertmanager/unused-time-interval",
+                f"no route mutes or activates on time interval '{interval.name}'",
+                path=(*interval.path, "name"),
+                severity=Severity.WARNING,
+            )
+
+
+def _inhibit_without_equal(spec: Spec) -> Iterator[Diagnostic]:
+    assert spec.routing is not None
+    for rule in spec.routing.inhibit_rules:
+        if not rule.equal:
+            yield Diagnostic(
+                "alertmanager/inhibit-without-equal",
+                "this inhibit rule has no 'equal': any firing source alert mutes every target "
+                "alert, whatever service, instance or cluster either is about",
+                path=rule.path,
+                severity=Severity.WARNING,
+                hint="list the labels both alerts must share, e.g. equal: [service, instance]",
+            )
+
+
+def _shadowed_children(parent: Route) -> Iterator[Diagnostic]:
+    for later_index, later in enumerate(parent.routes):
+        for earlier in parent.routes[:later_index]:
+            if not earlier.continue_ and covers(earlier, later):
+                yield Diagnostic(
+                    "alertmanager/shadowed-route",
+                    f"this route never receives an alert: the earlier route "
+                    f"{format_path(earlier.path)} ({_show(earlier)}) matches every alert it "
+                    "would and has no 'continue'",
+                    path=later.path,
+                    severity=Severity.WARNING,
+                    hint="put the narrower route first, or set 'continue: true' on the earlier one",
+                )
+                break
+
+
+def covers(earlier: Route, later: Route) -> bool:
+    """True when every alert `later` matches also matches `earlier` (decided conservatively)."""
+    return all(_implied(matcher, later.matchers) for matcher in earlier.matchers)
+
+
+def _implied(matcher: RouteMatcher, by: tuple[RouteMatcher, ...]) -> bool:
+    """Whether every label set matching all of `by` also matches `matcher`."""
+    for other in by:
+        if other.label != matcher.label:
+            continue
+        if other == matcher:
+            return True
+        values = _possible_values(other)
+        if values is not None and all(matcher_matches(matcher, {matcher.label: v}) for v in values):
+            return True
+    return False
+
+
+def _possible_values(matcher: RouteMatcher) -> tuple[str, ...] | None:
+    """The only values a matcher lets through, when they are few and known."""
+    if matcher.op == "=":
+        return (matcher.value,)
+    if matcher.op == "=~" and _LITERAL_ALTERNATIVES.fullmatch(matcher.value):
+        return tuple(matcher.value.split("|"))
+    return None
+
+
+def _show(route: Route) -> str:
+    return ", ".join(str(m) for m in route.matchers) or "no matchers"
+
+
+def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
+    assert spec.routing is not None
+    root = spec.routing.root
+    if not root.routes:
+        return  # no routes at all: the default receiver is the only one, by design
+    for alert in alert_label_sets(spec):
+        matched = match(spec.routing, alert.as_dict())
+        if all(m.is_root for m in matched):
+            yield Diagnostic(
+                "alertmanager/catch-all-only",
+                f"alert {alert.alertname} ({alert.severity.value}) matches no route and only "
+                f"reaches the default receiver '{root.receiver}'",
+                path=alert.path,
+                severity=Severity.WARNING,
+                hint="add a route for it, or disable this check if the default is intended",
+            )

@@ -1,0 +1,252 @@
+"""Alertmanager route evaluation: which receivers an alert's labels reach.
+
+Follows Alertmanager's dispatcher. A route matches when all of its matchers match (a
+missing label has the value ""; regexes are anchored). Its children are tried in order
+and the first that matches ends the search unless it has `continue`; a matching route
+none of whose children match is itself the result. A route without a receiver or
+grouping takes its parent's; time intervals are not inherited, and they never change
+where an alert goes, only when it is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from monitorgen.diagnostics import Diagnostic
+from monitorgen.model import Path, Route, RouteMatcher, Routing, Severity, Slo, SloTier, Spec
+
+Labels = Mapping[str, str]
+
+#: Alertmanager's own defaults for a root route that leaves them out.
+DEFAULT_TIMING = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+
+
+class InvalidRegex(ValueError):
+    """A `=~` or `!~` matcher whose value does not compile."""
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(f"(?:{pattern})")
+    except re.error as err:
+        raise InvalidRegex(f"{pattern!r}: {err}") from err
+
+
+def matcher_matches(matcher: RouteMatcher, labels: Labels) -> bool:
+    value = labels.get(matcher.label, "")
+    if matcher.op == "=":
+        return value == matcher.value
+    if matcher.op == "!=":
+        return value != matcher.value
+    found = _compiled(matcher.value).fullmatch(value) is not None
+    return found if matcher.op == "=~" else not found
+
+
+def route_matches(route: Route, labels: Labels) -> bool:
+    return all(matcher_matches(m, labels) for m in route.matchers)
+
+
+@dataclass(frozen=True)
+class MatchedRoute:
+    """A route an alert ends at, with the settings it inherited from its ancestors."""
+
+    route: Route
+    receiver: str
+    group_by: tuple[str, ...]
+    group_wait: str
+    group_interval: str
+    repeat_interval: str
+    depth: int
+
+    @property
+    def is_root(self) -> bool:
+        return self.depth == 0
+
+
+def _resolved(route: Route, parent: MatchedRoute | None) -> MatchedRoute:
+    def pick(own: str | None, key: str) -> str:
+        if own:
+            return own
+        return getattr(parent, key) if parent else DEFAULT_TIMING[key]
+
+    inherited_group_by = parent.group_by if parent else ()
+    return MatchedRoute(
+        route=route,
+        receiver=route.receiver or (parent.receiver if parent else ""),
+        group_by=route.group_by if route.group_by is not None else inherited_group_by,
+        group_wait=pick(route.group_wait, "group_wait"),
+        group_interval=pick(route.group_interval, "group_interval"),
+        repeat_interval=pick(route.repeat_interval, "repeat_interval"),
+        depth=parent.depth + 1 if parent else 0,
+    )
+
+
+def match(routing: Routing, labels: Labels) -> list[MatchedRoute]:
+    """The routes an alert with `labels` is notified through, in route-tree order."""
+    return _match(routing.root, labels, None)
+
+
+def _match(route: Route, labels: Labels, parent: MatchedRoute | None) -> list[MatchedRoute]:
+    if not route_matches(route, labels):
+        return []
+    here = _resolved(route, parent)
+    found: list[MatchedRoute] = []
+    for child in route.routes:
+        matched = _match(child, labels, here)
+        found.extend(matched)
+        if matched and not child.continue_:
+            break
+    return found or [here]
+
+
+def receivers(routing: Routing, labels: Labels) -> tuple[str, ...]:
+    """Receiver names in the order Alertmanager (and `amtool config routes test`) gives."""
+    return tuple(m.receiver for m in match(routing, labels))
+
+
+def walk(route: Route) -> Iterator[Route]:
+    yield route
+    for child in route.routes:
+        yield from walk(child)
+
+
+# --- the alerts a spec sends -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertLabels:
+    """The labels one alert of the spec arrives with at Alertmanager."""
+
+    alertname: str
+    severity: Severity
+    labels: tuple[tuple[str, str], ...]
+    path: Path
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def alert_label_sets(spec: Spec) -> list[AlertLabels]:
+    """Every alert and every enabled SLO tier, with the labels Prometheus sends.
+
+    Prometheus adds its external labels to every alert it sends, unless the alert
+    already has a label of that name.
+    """
+    found = []
+    for alert in spec.alerts:
+        own = {"severity": alert.severity.value, "service": spec.service, **dict(alert.labels)}
+        found.append(_with_external(spec, alert.name, alert.severity, own, alert.path))
+    for slo in spec.slos:
+        for tier_name, tier in (("page", slo.page), ("ticket", slo.ticket)):
+            if tier.enabled:
+                path = (*slo.path, "alerting", tier_name)
+                found.append(
+                    _with_external(
+                        spec, slo.alert_name, tier.severity, slo_labels(spec, slo, tier), path
+                    )
+                )
+    return found
+
+
+def slo_labels(spec: Spec, slo: Slo, tier: SloTier) -> dict[str, str]:
+    """The static labels of an SLO burn-rate alert of one tier."""
+    return {
+        "severity": tier.severity.value,
+        "service": spec.service,
+        "slo": slo.name,
+        **dict(slo.labels),
+        **dict(tier.labels),
+    }
+
+
+def _with_external(
+    spec: Spec, name: str, severity: Severity, own: dict[str, str], path: Path
+) -> AlertLabels:
+    labels = {**dict(spec.prometheus.external_labels), **own, "alertname": name}
+    return AlertLabels(name, severity, tuple(sorted(labels.items())), path)
+
+
+# --- routing tests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutingCase:
+    """Labels and the receivers they must reach, in route-tree order.
+
+    `expected` is None for a case generated from an alert: its expectation is this
+    module's own evaluation, which `amtool config routes test` must then agree with.
+    """
+
+    title: str
+    labels: tuple[tuple[str, str], ...]
+    expected: tuple[str, ...] | None
+    path: Path
+
+
+def routing_cases(spec: Spec) -> list[RoutingCase]:
+    """The spec's `routing.tests`, then one case per alert and SLO tier."""
+    if spec.routing is None:
+        return []
+    cases = [
+        RoutingCase(f"routing test {index + 1}", test.labels, test.receivers, test.path)
+        for index, test in enumerate(spec.routing.tests)
+    ]
+    for alert in alert_label_sets(spec):
+        title = f"alert {alert.alertname} ({alert.severity.value})"
+        cases.append(RoutingCase(title, alert.labels, None, alert.path))
+    return cases
+
+
+def expected_receivers(routing: Routing, case: RoutingCase) -> tuple[str, ...]:
+    return case.expected if case.expected is not None else receivers(routing, dict(case.labels))
+
+
+def show_labels(labels: tuple[tuple[str, str], ...]) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    """Invalid matcher regexes, then every `routing.tests` entry the route tree fails."""
+    if spec.routing is None:
+        return
+    broken = list(invalid_regexes(spec.routing))
+    yield from broken
+    if broken:
+        return
+    for case in routing_cases(spec):
+        if case.expected is None:
+            continue
+        reached = receivers(spec.routing, dict(case.labels))
+        if reached != case.expected:
+            yield Diagnostic(
+                "routing/test-failed",
+                f"{case.title}: {show_labels(case.labels)} should reach "
+                f"{', '.join(case.expected)} but reaches {', '.join(reached)}",
+                path=(*case.path, "receivers"),
+                hint="receivers are listed in route-tree order, as Alertmanager notifies them",
+            )
+
+
+def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:
+    for route in walk(routing.root):
+        for index, matcher in enumerate(route.matchers):
+            yield from _regex_problem(matcher, (*route.path, "matchers", index))
+    for rule in routing.inhibit_rules:
+        for key, matchers in (("source", rule.source), ("target", rule.target)):
+            for index, matcher in enumerate(matchers):
+                yield from _regex_problem(matcher, (*rule.path, key, index))
+
+
+def _regex_problem(matcher: RouteMatcher, path: Path) -> Iterator[Diagnostic]:
+    if matcher.op not in ("=~", "!~"):
+        return
+    try:
+        _compiled(matcher.value)
+    except InvalidRegex as err:
+        yield Diagnostic(
+            "routing/invalid-regex", f"matcher {matcher} is not a regex: {err}", path=path
+        )

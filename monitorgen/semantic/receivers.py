@@ -1,0 +1,157 @@
+"""Receivers Alertmanager accepts and that carry no secret.
+
+The schema already refuses plaintext secret keys (`auth_password`, `api_url`, ...). What
+it cannot see is a secret hidden in a URL: `https://user:pass@host`, `?token=...`, or a
+Slack incoming-webhook URL, whose path is the credential. Those are refused here, as is
+an e-mail receiver Alertmanager would reject for lack of a sender or a smarthost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass
+from pathlib import Path as FilePath
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.model import Path, Receiver, Spec
+
+#: Receiver kinds as the spec names them.
+RECEIVER_KINDS = ("email", "slack", "webhook", "pagerduty", "opsgenie")
+
+#: Hosts whose webhook URLs carry the credential in their path.
+_TOKEN_PATH_URLS = (
+    (re.compile(r"^hooks\.slack\.com$"), "/services/", "a Slack incoming-webhook URL"),
+    (re.compile(r"^(discord|discordapp)\.com$"), "/api/webhooks/", "a Discord webhook URL"),
+    (re.compile(r"(^|\.)webhook\.office\.com$"), "/", "a Microsoft Teams webhook URL"),
+    (re.compile(r"^outlook\.office\.com$"), "/webhook", "a Microsoft Teams webhook URL"),
+)
+#: Query parameter names (or their last `_`/`-`/`.` part) that carry a credential.
+_SECRET_WORDS = frozenset(
+    {"token", "key", "secret", "password", "passwd", "pwd", "signature", "sig", "auth"}
+    | {"credential", "credentials", "apikey", "apitoken", "accesstoken", "authtoken", "code"}
+)
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+
+
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    for receiver in spec.receivers:
+        for kind, index, config in receiver_configs(receiver):
+            for key, value in _string_fields(config):
+                path = (*receiver.path, kind, index, key)
+                yield from _token_in_url(kind, key, value, path)
+        for index, email in enumerate(receiver.email):
+            yield from _email_transport(email, (*receiver.path, "email", index))
+
+
+def receiver_configs(receiver: Receiver) -> Iterator[tuple[str, int, Any]]:
+    """(kind, index, config) for every notifier of a receiver."""
+    for kind in RECEIVER_KINDS:
+        for index, config in enumerate(getattr(receiver, kind)):
+            yield kind, index, config
+
+
+def _string_fields(config: Any) -> Iterator[tuple[str, str]]:
+    """Spec key and value of every text field of a receiver config (`from_` is `from`)."""
+    assert is_dataclass(config)
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, str):
+            yield item.name.rstrip("_"), value
+
+
+def secret_in_url(url: str) -> str | None:
+    """What kind of secret `url` embeds, or None."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        password = parts.password
+    except ValueError:
+        return None
+    if parts.username:
+        return "a user name and password" if password else "credentials before '@'"
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if _is_secret_parameter(name):
+            return f"the query parameter '{name}'"
+    for host_pattern, path_prefix, what in _TOKEN_PATH_URLS:
+        if host_pattern.search(host) and parts.path.startswith(path_prefix):
+            return what
+    return None
+
+
+def _is_secret_parameter(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_WORDS or re.split(r"[_.-]", lowered)[-1] in _SECRET_WORDS
+
+
+def _token_in_url(kind: str, key: str, value: str, path: Path) -> Iterator[Diagnostic]:
+    for url in _URL_IN_TEXT.findall(value):
+        what = secret_in_url(url)
+        if what is None:
+            continue
+        yield Diagnostic(
+            "secrets/token-in-url",
+            f"{kind} '{key}' embeds a secret ({what}); secrets are never written into "
+            "specs or generated files",
+            path=path,
+            hint=_alternative(kind, what),
+        )
+        return
+
+
+def _alternative(kind: str, what: str) -> str:
+    if "Slack" in what:
+        return (
+            "declare a slack receiver with 'api_url_file: /path/to/file' and keep the "
+            "hooks URL in that file"
+        )
+    if kind == "webhook":
+        return (
+            "use the URL without its secret and put the token in a file named by "
+            "'credentials_file' (sent as an Authorization header; Alertmanager has no "
+            "url_file for webhooks)"
+        )
+    return "keep the secret in a file and reference it with the matching '*_file' field"
+
+
+def _email_transport(email: Any, path: Path) -> Iterator[Diagnostic]:
+    for key, value in (("from", email.from_), ("smarthost", email.smarthost)):
+        if not value:
+            yield Diagnostic(
+                "receivers/email-incomplete",
+                f"an e-mail receiver needs '{key}': Alertmanager refuses the config without it",
+                path=path,
+            )
+
+
+# --- local secret files (opt-in: `monitorgen check --check-secrets`) ----------------------
+
+
+def secret_files(spec: Spec) -> Iterator[tuple[str, Path]]:
+    """Every secret file the spec references, with the field path naming it."""
+    for receiver in spec.receivers:
+        for kind, index, config in receiver_configs(receiver):
+            for key, value in _string_fields(config):
+                if key.endswith("_file") and value:
+                    yield value, (*receiver.path, kind, index, key)
+
+
+def missing_secret_files(spec: Spec, config_dir: FilePath) -> Iterator[Diagnostic]:
+    """Referenced secret files absent on this machine.
+
+    Alertmanager reads them only when it sends a notification, so `amtool check-config`
+    cannot tell. Relative paths are relative to the generated alertmanager.yml.
+    """
+    for value, path in secret_files(spec):
+        file = FilePath(value)
+        located = file if file.is_absolute() else config_dir / file
+        if not located.is_file():
+            yield Diagnostic(
+                "secrets/missing-file",
+                f"secret file {value} does not exist here; Alertmanager will fail to notify "
+                "through this receiver until it does",
+                path=path,
+                severity=Severity.WARNING,
+            )

@@ -1,0 +1,183 @@
+"""Alertmanager lint and routing-test findings, each placed at its line in the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.lint.alertmanager import covers
+from monitorgen.model import Route
+from monitorgen.spec.to_model import parse_route_matcher
+from tests.alertmanager.helpers import compile_one, spec_models
+
+HEAD = """\
+version: 1
+service: shop
+alerts:
+  - name: ShopDown
+    severity: critical
+    summary: Shop is down
+    expr: up{job="shop"} == 0
+  - name: ShopSlow
+    severity: warning
+    summary: Shop is slow
+    expr: up{job="shop"} > 5
+receivers:
+  - name: oncall
+    webhook: [{url: "https://hooks.example.com/oncall"}]
+  - name: chat
+    webhook: [{url: "https://chat.example.com/hook"}]
+"""
+
+
+def _findings(tmp_path: Path, routing: str, prefix: str) -> list[tuple[str, int, str]]:
+    compiled = compile_one(tmp_path, HEAD + routing)
+    return [
+        (d.code, d.span.line, d.field_path)
+        for d in compiled.diagnostics
+        if d.code.startswith(prefix)
+    ]
+
+
+def _only(tmp_path: Path, routing: str, code: str) -> list[Diagnostic]:
+    return [d for d in compile_one(tmp_path, HEAD + routing).diagnostics if d.code == code]
+
+
+CLEAN_ROUTING = """\
+routing:
+  receiver: chat
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: oncall
+      continue: true
+    - matchers: ['severity=~"critical|warning"']
+      receiver: chat
+"""
+
+
+def test_clean_routing_has_no_findings(tmp_path: Path) -> None:
+    assert _findings(tmp_path, CLEAN_ROUTING, "alertmanager/") == []
+    assert _findings(tmp_path, CLEAN_ROUTING, "routing/") == []
+
+
+def test_the_specs_have_no_alertmanager_findings() -> None:
+    from monitorgen.lint.alertmanager import check
+
+    for spec in spec_models():
+        assert list(check(spec)) == [], spec.name
+
+
+def test_unused_receiver(tmp_path: Path) -> None:
+    routing = "routing:\n  receiver: chat\n"
+    assert _findings(tmp_path, routing, "alertmanager/unused") == [
+        ("alertmanager/unused-receiver", 13, "receivers[0].name")
+    ]
+
+
+def test_unused_time_interval(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING + "  time_intervals:\n    - name: nights\n"
+    assert _findings(tmp_path, routing, "alertmanager/") == [
+        ("alertmanager/unused-time-interval", 26, "routing.time_intervals[0].name")
+    ]
+
+
+def test_inhibit_rule_without_equal(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING + (
+        "  inhibit_rules:\n"
+        "    - source: ['alertname=\"ShopDown\"']\n"
+        "      target: ['alertname=\"ShopSlow\"']\n"
+        "    - source: ['alertname=\"ShopDown\"']\n"
+        "      target: ['alertname=\"ShopSlow\"']\n"
+        "      equal: [job]\n"
+    )
+    [finding] = _only(tmp_path, routing, "alertmanager/inhibit-without-equal")
+    assert (finding.span.line, finding.field_path) == (26, "routing.inhibit_rules[0]")
+    assert finding.severity is Severity.WARNING
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later", "shadowed"),
+    [
+        ("[]", "['severity=\"critical\"']", True),
+        ("['severity=\"critical\"']", "['severity=\"critical\"', 'team=\"x\"']", True),
+        ("['severity=~\"critical|warning\"']", "['severity=\"warning\"']", True),
+        ("['severity!=\"info\"']", "['severity=~\"critical|warning\"']", True),
+        ("['severity=~\"crit.*\"']", "['severity=\"critical\"']", True),
+        ("['severity=\"critical\"']", "['severity=\"warning\"']", False),
+        ("['severity=\"critical\"', 'team=\"x\"']", "['severity=\"critical\"']", False),
+        ("['severity=~\"critical|warning\"']", "['severity=~\"crit.*\"']", False),
+        ("['team!=\"x\"']", "['severity=\"critical\"']", False),
+    ],
+)
+def test_shadowed_route(tmp_path: Path, earlier: str, later: str, shadowed: bool) -> None:
+    routing = (
+        "routing:\n  receiver: chat\n  routes:\n"
+        f"    - matchers: {earlier}\n      receiver: oncall\n"
+        f"    - matchers: {later}\n      receiver: chat\n"
+    )
+    expected = [("alertmanager/shadowed-route", 22, "routing.routes[1]")] if shadowed else []
+    assert _findings(tmp_path, routing, "alertmanager/shadowed") == expected
+    with_continue = routing.replace("receiver: oncall", "receiver: oncall\n      continue: true")
+    assert _findings(tmp_path, with_continue, "alertmanager/shadowed") == []
+
+
+def test_covers_is_about_matchers_only() -> None:
+    def route(*texts: str) -> Route:
+        return Route(matchers=tuple(parse_route_matcher(t) for t in texts))
+
+    assert covers(route(), route('a="1"'))
+    assert covers(route('a=~"1|2"'), route('a=~"2|1"'))
+    assert not covers(route('a="1"'), route())
+
+
+def test_alert_reaching_only_the_catch_all(tmp_path: Path) -> None:
+    routing = """\
+routing:
+  receiver: chat
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: oncall
+"""
+    [finding] = _only(tmp_path, routing, "alertmanager/catch-all-only")
+    assert (finding.span.line, finding.field_path) == (8, "alerts[1]")
+    assert "ShopSlow" in finding.message and "'chat'" in finding.message
+    no_routes = "routing:\n  receiver: chat\n"
+    assert _only(tmp_path, no_routes, "alertmanager/catch-all-only") == []
+
+
+def test_lint_can_be_disabled(tmp_path: Path) -> None:
+    routing = "routing:\n  receiver: chat\nlint:\n  disable: [alertmanager/unused-receiver]\n"
+    assert _findings(tmp_path, routing, "alertmanager/") == []
+
+
+def test_failing_routing_test_is_an_error_at_its_receivers(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING + (
+        "  tests:\n"
+        "    - labels: {severity: critical}\n"
+        "      receivers: [oncall, chat]\n"
+        "    - labels: {severity: critical}\n"
+        "      receivers: [chat, oncall]\n"
+        "    - labels: {severity: info, team: x}\n"
+        "      receivers: [oncall]\n"
+    )
+    compiled = compile_one(tmp_path, HEAD + routing)
+    failed = [d for d in compiled.diagnostics if d.code == "routing/test-failed"]
+    assert [(d.span.line, d.field_path) for d in failed] == [
+        (29, "routing.tests[1].receivers"),
+        (31, "routing.tests[2].receivers"),
+    ]
+    assert all(d.severity is Severity.ERROR for d in failed)
+    assert "should reach chat, oncall but reaches oncall, chat" in failed[0].message
+    assert 'severity="info", team="x"' in failed[1].message
+    assert not compiled.ok
+
+
+def test_invalid_regex_is_an_error_and_stops_evaluation(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING.replace("critical|warning", "critical|(warning")
+    routing += "  tests:\n    - labels: {severity: critical}\n      receivers: [oncall]\n"
+    assert _findings(tmp_path, routing, "routing/") == [
+        ("routing/invalid-regex", 23, "routing.routes[1].matchers[0]")
+    ]
+    assert _findings(tmp_path, routing, "alertmanager/") == []

@@ -1,0 +1,179 @@
+"""Route evaluation follows Alertmanager's dispatcher, case by case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitorgen.model import Route, RouteMatcher, Routing
+from monitorgen.routing import (
+    alert_label_sets,
+    match,
+    matcher_matches,
+    receivers,
+    routing_cases,
+)
+from monitorgen.spec.to_model import parse_route_matcher
+from tests.alertmanager.helpers import base_document, model_of
+
+
+def m(text: str) -> RouteMatcher:
+    return parse_route_matcher(text)
+
+
+@pytest.mark.parametrize(
+    ("matcher", "labels", "expected"),
+    [
+        ('severity="critical"', {"severity": "critical"}, True),
+        ('severity="critical"', {"severity": "warning"}, False),
+        ('severity="critical"', {}, False),
+        ('severity!="critical"', {}, True),
+        ('severity!="critical"', {"severity": "critical"}, False),
+        ('team=""', {}, True),
+        ('team!=""', {}, False),
+        ('team=~"api|web"', {"team": "web"}, True),
+        ('team=~"api|web"', {"team": "webshop"}, False),
+        ('team=~"api"', {"team": "xapi"}, False),
+        ('team=~".*"', {}, True),
+        ('team=~".+"', {}, False),
+        ('team!~"api|web"', {"team": "db"}, True),
+        ('team!~"api|web"', {"team": "api"}, False),
+        ('team!~".+"', {}, True),
+        ('path="/a \\"b\\""', {"path": '/a "b"'}, True),
+    ],
+)
+def test_matcher_semantics(matcher: str, labels: dict[str, str], expected: bool) -> None:
+    assert matcher_matches(m(matcher), labels) is expected
+
+
+def _tree(*routes: Route, receiver: str = "default") -> Routing:
+    root = Route(
+        receiver=receiver,
+        group_by=("alertname",),
+        group_wait="30s",
+        group_interval="5m",
+        repeat_interval="4h",
+        routes=routes,
+    )
+    return Routing(root)
+
+
+PAGE = Route(receiver="pager", matchers=(m('severity="critical"'),))
+PAGE_CONTINUE = Route(receiver="pager", matchers=(m('severity="critical"'),), continue_=True)
+CHAT = Route(receiver="chat", matchers=(m('severity=~"critical|warning"'),))
+
+
+@pytest.mark.parametrize(
+    ("routing", "labels", "expected"),
+    [
+        (_tree(), {"severity": "critical"}, ("default",)),
+        (_tree(PAGE, CHAT), {"severity": "critical"}, ("pager",)),
+        (_tree(PAGE_CONTINUE, CHAT), {"severity": "critical"}, ("pager", "chat")),
+        (_tree(PAGE_CONTINUE, CHAT), {"severity": "warning"}, ("chat",)),
+        (_tree(PAGE_CONTINUE, CHAT), {"severity": "info"}, ("default",)),
+        # a matching `continue` route that is the last match: the parent is not added
+        (_tree(PAGE_CONTINUE), {"severity": "critical"}, ("pager",)),
+        (_tree(CHAT, PAGE), {"severity": "critical"}, ("chat",)),
+    ],
+)
+def test_siblings_and_continue(
+    routing: Routing, labels: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    assert receivers(routing, labels) == expected
+
+
+def test_nested_routes_inherit_receiver_and_grouping_but_not_time_intervals() -> None:
+    team = Route(
+        receiver="team",
+        matchers=(m('team="api"'),),
+        group_by=("alertname", "route"),
+        group_wait="1m",
+        routes=(
+            Route(matchers=(m('severity="critical"'),), repeat_interval="1h"),
+            Route(receiver="tickets", matchers=(m('severity="info"'),), group_by=()),
+        ),
+        mute_time_intervals=("nights",),
+    )
+    routing = _tree(team)
+    [critical] = match(routing, {"team": "api", "severity": "critical"})
+    assert critical.receiver == "team"
+    assert critical.group_by == ("alertname", "route")
+    assert (critical.group_wait, critical.group_interval, critical.repeat_interval) == (
+        "1m",
+        "5m",
+        "1h",
+    )
+    assert critical.depth == 2
+    assert critical.route.mute_time_intervals == ()
+    [info] = match(routing, {"team": "api", "severity": "info"})
+    assert (info.receiver, info.group_by) == ("tickets", ())
+    # a child that matches nothing leaves the alert at its parent
+    [warning] = match(routing, {"team": "api", "severity": "warning"})
+    assert (warning.receiver, warning.depth, warning.route) == ("team", 1, team)
+    [other] = match(routing, {"team": "web"})
+    assert other.is_root and other.receiver == "default"
+
+
+def test_deep_continue_collects_every_branch_in_order() -> None:
+    routing = _tree(
+        Route(
+            receiver="a",
+            matchers=(m('env="prod"'),),
+            continue_=True,
+            routes=(
+                Route(receiver="a1", matchers=(m('team="x"'),), continue_=True),
+                Route(receiver="a2", matchers=(m('team=~"x|y"'),)),
+                Route(receiver="a3"),
+            ),
+        ),
+        Route(receiver="b", matchers=(m('env!="dev"'),)),
+        Route(receiver="c"),
+    )
+    assert receivers(routing, {"env": "prod", "team": "x"}) == ("a1", "a2", "b")
+    assert receivers(routing, {"env": "prod", "team": "z"}) == ("a3", "b")
+    assert receivers(routing, {"env": "dev"}) == ("c",)
+
+
+def test_alert_label_sets_carry_what_prometheus_sends(tmp_path: Path) -> None:
+    document = base_document()
+    document["prometheus"] = {"external_labels": {"cluster": "eu-1", "team": "ops"}}
+    document["alerts"][0]["labels"] = {"team": "shop"}
+    document["slos"] = [
+        {
+            "name": "availability",
+            "objective": 99.9,
+            "sli": {"raw": {"error_ratio_query": "vector(0)"}},
+            "alerting": {"labels": {"team": "shop"}, "ticket": {"labels": {"channel": "t"}}},
+        }
+    ]
+    spec = model_of(tmp_path, document)
+    found = {(a.alertname, a.severity.value): a.as_dict() for a in alert_label_sets(spec)}
+    assert found[("ShopDown", "critical")] == {
+        "alertname": "ShopDown",
+        "severity": "critical",
+        "service": "shop",
+        "cluster": "eu-1",
+        "team": "shop",  # the alert's own label wins over the external label
+    }
+    assert found[("ShopSlow", "warning")]["team"] == "ops"
+    slo_page = found[("ShopAvailabilityBudgetBurn", "critical")]
+    slo_ticket = found[("ShopAvailabilityBudgetBurn", "warning")]
+    assert slo_page["slo"] == slo_ticket["slo"] == "availability"
+    assert "channel" not in slo_page and slo_ticket["channel"] == "t"
+
+
+def test_routing_cases_are_spec_tests_then_one_per_alert(tmp_path: Path) -> None:
+    document = base_document()
+    document["routing"]["tests"] = [
+        {"labels": {"severity": "critical"}, "receivers": ["oncall"]},
+    ]
+    spec = model_of(tmp_path, document)
+    cases = routing_cases(spec)
+    assert [(c.title, c.expected) for c in cases] == [
+        ("routing test 1", ("oncall",)),
+        ("alert ShopDown (critical)", None),
+        ("alert ShopSlow (warning)", None),
+    ]
+    assert cases[0].path == ("routing", "tests", 0)
+    assert cases[1].path == ("alerts", 0)

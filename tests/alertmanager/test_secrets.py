@@ -1,0 +1,179 @@
+"""Secrets never enter a spec or the generated config: only `*_file` references do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from monitorgen.cli import main
+from monitorgen.pipeline import ExtraChecks, build
+from monitorgen.semantic.receivers import secret_in_url
+from monitorgen.spec.schema import SECRET_FIELDS
+from monitorgen.targets import alertmanager
+from tests.alertmanager.helpers import base_document, codes, compile_one, spec_models, write_spec
+
+#: A valid config of each receiver kind, before a secret is added to it.
+VALID_CONFIGS: dict[str, dict[str, Any]] = {
+    "email": {
+        "to": "a@example.com",
+        "from": "b@example.com",
+        "smarthost": "smtp.example.com:587",
+    },
+    "slack": {"api_url_file": "/run/secrets/slack"},
+    "webhook": {"url": "https://hooks.example.com/x"},
+    "pagerduty": {"routing_key_file": "/run/secrets/pd"},
+    "opsgenie": {"api_key_file": "/run/secrets/og"},
+}
+
+
+def _with_receiver(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    document = base_document()
+    document["receivers"][0] = {"name": "oncall", kind: [config]}
+    return document
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_CONFIGS))
+@pytest.mark.parametrize("key", sorted(SECRET_FIELDS))
+def test_every_plaintext_secret_field_is_refused(tmp_path: Path, kind: str, key: str) -> None:
+    config = {**VALID_CONFIGS[kind], key: "s3cr3t-value"}
+    compiled = compile_one(tmp_path, _with_receiver(kind, config))
+    [finding] = [d for d in compiled.diagnostics if d.code == "secrets/plaintext"]
+    assert finding.path == ("receivers", 0, kind, 0, key)
+    assert f"'{key}'" in finding.message
+    assert finding.hint is not None and f"'{SECRET_FIELDS[key]}:" in finding.hint
+    assert finding.span.line > 0
+    assert compiled.spec is None  # refused: nothing can be rendered
+
+
+@pytest.mark.parametrize(
+    ("url", "what"),
+    [
+        ("https://user:hunter2@hooks.example.com/x", "a user name and password"),
+        ("https://ghp_abcdef@hooks.example.com/x", "credentials before '@'"),
+        ("https://hooks.example.com/x?token=abc", "the query parameter 'token'"),
+        ("https://hooks.example.com/x?a=1&api_key=abc", "the query parameter 'api_key'"),
+        ("https://hooks.example.com/x?X-Amz-Signature=abc", "the query parameter"),
+        ("https://fn.example.com/api/alert?code=abc", "the query parameter 'code'"),
+        ("https://hooks.slack.com/services/T0/B0/XYZ", "a Slack incoming-webhook URL"),
+        ("https://discord.com/api/webhooks/1/abc", "a Discord webhook URL"),
+        ("https://acme.webhook.office.com/webhookb2/abc", "a Microsoft Teams webhook URL"),
+    ],
+)
+def test_url_with_embedded_secret_is_refused(tmp_path: Path, url: str, what: str) -> None:
+    assert what in (secret_in_url(url) or "")
+    compiled = compile_one(tmp_path, _with_receiver("webhook", {"url": url}))
+    [finding] = [d for d in compiled.diagnostics if d.code == "secrets/token-in-url"]
+    assert finding.path == ("receivers", 0, "webhook", 0, "url")
+    assert "webhook 'url'" in finding.message
+    assert finding.hint is not None
+    expected = "api_url_file" if "Slack" in what else "credentials_file"
+    assert expected in finding.hint
+    assert not compiled.ok
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/alerts",
+        "https://hooks.example.com/alerts?channel=ops&format=json",
+        "https://hooks.example.com/keys/rotate",
+        "http://127.0.0.1:9000/hook",
+        "https://hooks.slack.com/",
+    ],
+)
+def test_url_without_secret_is_accepted(tmp_path: Path, url: str) -> None:
+    assert secret_in_url(url) is None
+    compiled = compile_one(tmp_path, _with_receiver("webhook", {"url": url}))
+    assert codes(compiled.diagnostics, "secrets/") == []
+
+
+def test_slack_url_pasted_into_a_file_field_is_refused(tmp_path: Path) -> None:
+    config = {"api_url_file": "https://hooks.slack.com/services/T0/B0/XYZ"}
+    compiled = compile_one(tmp_path, _with_receiver("slack", config))
+    [finding] = [d for d in compiled.diagnostics if d.code == "secrets/token-in-url"]
+    assert finding.path == ("receivers", 0, "slack", 0, "api_url_file")
+
+
+def test_email_without_sender_or_smarthost_is_refused(tmp_path: Path) -> None:
+    compiled = compile_one(tmp_path, _with_receiver("email", {"to": "a@example.com"}))
+    found = [d for d in compiled.diagnostics if d.code == "receivers/email-incomplete"]
+    assert sorted(d.message.split("'")[1] for d in found) == ["from", "smarthost"]
+
+
+def _walk(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for child_key, value in node.items():
+            yield from _walk(value, str(child_key))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item, key)
+    else:
+        yield key, node
+
+
+def test_generated_configs_hold_only_file_references() -> None:
+    secret_keys = {*SECRET_FIELDS, "url_file", "api_url", "routing_key", "service_key"}
+    for spec in spec_models():
+        config = yaml.safe_load(alertmanager.render(spec)[0].content)
+        leaves = list(_walk(config))
+        assert not {key for key, _ in leaves} & secret_keys, spec.name
+        files = [value for key, value in leaves if key.endswith("_file")]
+        assert files and all(str(v).startswith("/etc/alertmanager/secrets/") for v in files)
+        assert not [v for _, v in leaves if isinstance(v, str) and secret_in_url(v)]
+
+
+# --- --check-secrets ---------------------------------------------------------------------
+
+
+def _secret_spec(tmp_path: Path, password_file: str) -> Path:
+    document = base_document()
+    email = {**VALID_CONFIGS["email"], "auth_password_file": password_file}
+    document["receivers"].append({"name": "mail", "email": [email]})
+    document["routing"]["routes"].append({"matchers": ['severity="info"'], "receiver": "mail"})
+    return write_spec(tmp_path, document)
+
+
+def _missing(tmp_path: Path, password_file: str, output: Path | None) -> list[str]:
+    result = build([_secret_spec(tmp_path, password_file)], extra=ExtraChecks(secrets_in=output))
+    return [d.message for d in result.diagnostics if d.code == "secrets/missing-file"]
+
+
+def test_check_secrets_warns_about_absent_files_only(tmp_path: Path) -> None:
+    absent = tmp_path / "absent"
+    present = tmp_path / "present"
+    present.write_text("pw")
+    output = tmp_path / "out"
+    assert len(_missing(tmp_path, str(absent), output)) == 1
+    assert str(absent) in _missing(tmp_path, str(absent), output)[0]
+    assert _missing(tmp_path, str(present), output) == []
+    assert _missing(tmp_path, str(absent), None) == []  # off unless asked for
+
+
+def test_check_secrets_resolves_relative_paths_next_to_the_config(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    assert len(_missing(tmp_path, "secrets/pw", output)) == 1
+    (output / "shop" / "alertmanager" / "secrets").mkdir(parents=True)
+    (output / "shop" / "alertmanager" / "secrets" / "pw").write_text("pw")
+    assert _missing(tmp_path, "secrets/pw", output) == []
+
+
+def test_check_command_flag(tmp_path: Path) -> None:
+    spec = _secret_spec(tmp_path, str(tmp_path / "absent"))
+    output = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, ["build", str(spec), "-o", str(output)]).exit_code == 0
+    plain = runner.invoke(main, ["check", str(spec), "-o", str(output), "--format", "json"])
+    flagged = runner.invoke(
+        main, ["check", str(spec), "-o", str(output), "--format", "json", "--check-secrets"]
+    )
+    assert plain.exit_code == 0 and flagged.exit_code == 0  # a warning does not fail
+    assert "secrets/missing-file" not in plain.output
+    report = json.loads(flagged.output)
+    found = [d for d in report["diagnostics"] if d["code"] == "secrets/missing-file"]
+    assert [d["severity"] for d in found] == ["warning"]

@@ -1,13 +1,21 @@
-"""Prometheus rule file: `prometheus/rules.yml` (alerting and recording rules)."""
+"""Prometheus rule file `prometheus/rules.yml`, and the same rules as a
+prometheus-operator `PrometheusRule` resource.
+
+Groups carry only `name`, `interval` and `rules`, and rules only the standard
+fields, so the file loads unchanged in Grafana Mimir and Thanos rulers too.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from monitorgen.model import Alert, RecordingRule, Spec
+from monitorgen.model import Spec
+from monitorgen.rule_set import rule_groups
 from monitorgen.targets.base import Artifact, yaml_artifact
 
 RULES_PATH = "prometheus/rules.yml"
+OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 
 
 def render(spec: Spec) -> list[Artifact]:
@@ -15,46 +23,27 @@ def render(spec: Spec) -> list[Artifact]:
 
 
 def rule_file(spec: Spec) -> dict[str, Any]:
-    """The rule file as data (also wrapped by the Kubernetes target)."""
-    groups = []
-    if spec.recording_rules:
-        groups.append(
-            _group(f"{spec.service}.recording", spec, [_recording(r) for r in spec.recording_rules])
-        )
-    if spec.alerts:
-        groups.append(
-            _group(f"{spec.service}.alerts", spec, [_alert(spec, a) for a in spec.alerts])
-        )
-    return {"groups": groups}
+    """The rule file as data."""
+    return {"groups": [group.to_dict() for group in rule_groups(spec)]}
 
 
-def _group(name: str, spec: Spec, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"name": name, "interval": spec.prometheus.evaluation_interval, "rules": rules}
+def resource_name(spec: Spec) -> str:
+    """A DNS-1123 name for Kubernetes: lowercase letters, digits and dashes."""
+    name = re.sub(r"[^a-z0-9-]+", "-", spec.name.lower()).strip("-")
+    return f"{name or 'monitorgen'}-rules"
 
 
-def _recording(rule: RecordingRule) -> dict[str, Any]:
-    data: dict[str, Any] = {"record": rule.record, "expr": rule.expr}
-    if rule.labels:
-        data["labels"] = dict(rule.labels)
-    return data
-
-
-def _alert(spec: Spec, alert: Alert) -> dict[str, Any]:
-    data: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
-    if alert.for_ != "0s":
-        data["for"] = alert.for_
-    if alert.keep_firing_for:
-        data["keep_firing_for"] = alert.keep_firing_for
-    data["labels"] = {
-        "severity": alert.severity.value,
-        "service": spec.service,
-        **dict(alert.labels),
+def prometheus_rule_resource(spec: Spec) -> dict[str, Any]:
+    """The rules as a `PrometheusRule` for the prometheus-operator."""
+    return {
+        "apiVersion": OPERATOR_API_VERSION,
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": resource_name(spec),
+            "labels": {
+                "app.kubernetes.io/name": spec.service,
+                "app.kubernetes.io/managed-by": "monitorgen",
+            },
+        },
+        "spec": rule_file(spec),
     }
-    annotations = {"summary": alert.summary}
-    if alert.description:
-        annotations["description"] = alert.description
-    if alert.runbook_url:
-        annotations["runbook_url"] = alert.runbook_url
-    annotations.update(dict(alert.annotations))
-    data["annotations"] = annotations
-    return data

@@ -1,0 +1,164 @@
+"""Which labels the series of a PromQL result carry, found from the parse tree.
+
+An alert's `$labels.x` is empty when the expression drops `x` (a `sum by (a)`
+keeps only `a`). The walk follows Prometheus' rules for aggregations, functions
+and vector matching; a selector of an unknown series makes the result "open"
+(any label may be there), so no finding is ever a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from monitorgen.promql import parse
+
+#: Known labels of a stored series name, or None when the series is not known.
+LabelLookup = Callable[[str], frozenset[str] | None]
+
+_SET_OPERATORS = frozenset({"and", "or", "unless"})
+_SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
+_NO_LABEL_FUNCTIONS = frozenset({"vector", "time", "pi", "scalar"})
+_ADDS_LABEL_FUNCTIONS = frozenset({"label_replace", "label_join"})
+_KEEPS_SERIES_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+
+
+@dataclass(frozen=True)
+class OutputLabels:
+    """Labels a result's series may carry; `open` means others may be there too."""
+
+    names: frozenset[str]
+    open: bool = False
+
+    def may_have(self, label: str) -> bool:
+        return self.open or label in self.names
+
+    def keep(self, labels: frozenset[str]) -> OutputLabels:
+        return OutputLabels(labels if self.open else self.names & labels)
+
+    def drop(self, labels: frozenset[str]) -> OutputLabels:
+        return OutputLabels(self.names - labels, self.open)
+
+    def add(self, labels: frozenset[str]) -> OutputLabels:
+        return OutputLabels(self.names | labels, self.open)
+
+
+NO_LABELS = OutputLabels(frozenset())
+
+
+def output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
+    """The labels of `expr`'s result series; raises PromQLError when it does not parse."""
+    return _labels(parse(expr), lookup)
+
+
+def _kind(node: Any) -> str:
+    return type(node).__name__
+
+
+def _labels(node: Any, lookup: LabelLookup) -> OutputLabels:
+    kind = _kind(node)
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return _labels(node.expr, lookup)
+    if kind == "MatrixSelector":
+        return _labels(node.vector_selector, lookup)
+    if kind == "VectorSelector":
+        return _selector(node, lookup)
+    if kind == "AggregateExpr":
+        return _aggregate(node, lookup)
+    if kind == "Call":
+        return _call(node, lookup)
+    if kind == "BinaryExpr":
+        return _binary(node, lookup)
+    return NO_LABELS
+
+
+def _selector(node: Any, lookup: LabelLookup) -> OutputLabels:
+    matched = frozenset(m.name for m in node.matchers.matchers if m.name != "__name__")
+    known = lookup(node.name) if node.name else None
+    if known is None:
+        return OutputLabels(matched, open=True)
+    return OutputLabels(known | matched)
+
+
+def _aggregate(node: Any, lookup: LabelLookup) -> OutputLabels:
+    inner = _labels(node.expr, lookup)
+    op = str(node.op).strip()
+    if op in _KEEPS_SERIES_AGGREGATIONS:
+        return inner
+    modifier = node.modifier
+    grouping = frozenset(modifier.labels) if modifier is not None else frozenset()
+    if modifier is not None and str(modifier.type).endswith("Without"):
+        result = inner.drop(grouping)
+    else:
+        result = inner.keep(grouping)
+    if op == "count_values" and _kind(node.param) == "StringLiteral":
+        result = result.add(frozenset({node.param.val}))
+    return result
+
+
+def _call(node: Any, lookup: LabelLookup) -> OutputLabels:
+    name = node.func.name
+    args = list(node.args)
+    if name in ("absent", "absent_over_time"):
+        return _equality_matchers(args[0]) if args else NO_LABELS
+    if name in _NO_LABEL_FUNCTIONS:
+        return NO_LABELS
+    if name == "histogram_quantile" and len(args) == 2:
+        return _labels(args[1], lookup).drop(frozenset({"le"}))
+    vectors = [a for a in args if _kind(a) not in ("NumberLiteral", "StringLiteral")]
+    result = _labels(vectors[0], lookup) if vectors else NO_LABELS
+    if name in _ADDS_LABEL_FUNCTIONS and len(args) > 1 and _kind(args[1]) == "StringLiteral":
+        result = result.add(frozenset({args[1].val}))
+    return result
+
+
+def _equality_matchers(node: Any) -> OutputLabels:
+    while _kind(node) in ("ParenExpr", "MatrixSelector"):
+        node = node.expr if _kind(node) == "ParenExpr" else node.vector_selector
+    if _kind(node) != "VectorSelector":
+        return NO_LABELS
+    names = frozenset(
+        m.name
+        for m in node.matchers.matchers
+        if str(m.op).endswith("Equal") and not str(m.op).endswith("NotEqual")
+    )
+    return OutputLabels(names - {"__name__"})
+
+
+def is_scalar(node: Any) -> bool:
+    kind = _kind(node)
+    if kind in ("NumberLiteral", "StringLiteral"):
+        return True
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return is_scalar(node.expr)
+    if kind == "Call":
+        return bool(node.func.name in _SCALAR_FUNCTIONS and node.func.name != "day_of_month")
+    if kind == "BinaryExpr":
+        return is_scalar(node.lhs) and is_scalar(node.rhs)
+    return False
+
+
+def _binary(node: Any, lookup: LabelLookup) -> OutputLabels:
+    if is_scalar(node.lhs):
+        return _labels(node.rhs, lookup)
+    if is_scalar(node.rhs):
+        return _labels(node.lhs, lookup)
+    lhs, rhs = _labels(node.lhs, lookup), _labels(node.rhs, lookup)
+    op = str(node.op).strip()
+    if op in ("and", "unless"):
+        return lhs
+    if op == "or":
+        return OutputLabels(lhs.names | rhs.names, lhs.open or rhs.open)
+    modifier = node.modifier
+    matching = modifier.matching if modifier is not None else None
+    card = str(modifier.card) if modifier is not None else "OneToOne"
+    extra = frozenset(modifier.group_labels or ()) if modifier is not None else frozenset()
+    if card.endswith("ManyToOne"):
+        return lhs.add(extra)
+    if card.endswith("OneToMany"):
+        return rhs.add(extra)
+    if matching is None or not matching.labels:
+        return lhs
+    labels = frozenset(matching.labels)
+    return lhs.keep(labels) if str(matching.type).endswith("Include") else lhs.drop(labels)

@@ -1,0 +1,181 @@
+"""Every Prometheus rule a spec produces, as values that remember where they came from.
+
+The rule file, the Kubernetes resource, the generated unit tests and the rule lint
+all read these groups, so they agree on each rule; every field keeps the spec path
+that a finding about it should point at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from monitorgen.model import Alert, Path, RecordingRule, Spec
+from monitorgen.panel_ids import alert_panel, panel_url
+
+
+@dataclass(frozen=True)
+class Field:
+    """One label or annotation of a rule, and the spec field it comes from."""
+
+    key: str
+    value: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An alerting rule (`alert` set) or a recording rule (`record` set)."""
+
+    expr: str
+    path: Path
+    """The spec item the rule is made from."""
+    expr_path: Path
+    """The spec field that shapes the expression."""
+    alert: str | None = None
+    record: str | None = None
+    for_: str | None = None
+    keep_firing_for: str | None = None
+    labels: tuple[Field, ...] = ()
+    annotations: tuple[Field, ...] = ()
+    written_by_user: bool = False
+    """The expression is the spec's own text (semantic checks already cover it)."""
+
+    @property
+    def name(self) -> str:
+        return self.alert or self.record or ""
+
+    def label_map(self) -> dict[str, str]:
+        return {f.key: f.value for f in self.labels}
+
+    def annotation_map(self) -> dict[str, str]:
+        return {f.key: f.value for f in self.annotations}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as Prometheus, Mimir and Thanos rule files write it."""
+        data: dict[str, Any] = {"alert": self.alert} if self.alert else {"record": self.record}
+        data["expr"] = self.expr
+        if self.for_ and self.for_ != "0s":
+            data["for"] = self.for_
+        if self.keep_firing_for:
+            data["keep_firing_for"] = self.keep_firing_for
+        if self.labels:
+            data["labels"] = self.label_map()
+        if self.annotations:
+            data["annotations"] = self.annotation_map()
+        return data
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    interval: str
+    rules: tuple[Rule, ...]
+    path: Path = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "interval": self.interval,
+            "rules": [rule.to_dict() for rule in self.rules],
+        }
+
+
+def rule_groups(spec: Spec) -> tuple[RuleGroup, ...]:
+    """All groups in file order: the spec's recording rules, the generated aggregations,
+    the alerts, then one group per SLO (its SLI recordings before its alerts, so one
+    evaluation sees fresh values)."""
+    from monitorgen.recording import generated_recording_rules
+    from monitorgen.slo import slo_rule_group
+
+    interval = spec.prometheus.evaluation_interval
+    groups = [
+        RuleGroup(
+            f"{spec.service}.recording_rules",
+            interval,
+            tuple(_recording(rule) for rule in spec.recording_rules),
+            ("recording_rules",),
+        ),
+        RuleGroup(
+            f"{spec.service}.aggregations",
+            interval,
+            generated_recording_rules(spec),
+            ("metrics",),
+        ),
+        RuleGroup(
+            f"{spec.service}.alerts",
+            interval,
+            tuple(alert_rule(spec, alert) for alert in spec.alerts),
+            ("alerts",),
+        ),
+    ]
+    groups.extend(slo_rule_group(spec, slo) for slo in spec.slos)
+    return tuple(group for group in groups if group.rules)
+
+
+def all_rules(spec: Spec) -> Iterator[tuple[RuleGroup, Rule]]:
+    for group in rule_groups(spec):
+        for rule in group.rules:
+            yield group, rule
+
+
+def _recording(rule: RecordingRule) -> Rule:
+    key = "query" if rule.query else "expr"
+    return Rule(
+        expr=rule.expr,
+        path=rule.path,
+        expr_path=(*rule.path, key),
+        record=rule.record,
+        labels=tuple(Field(k, v, (*rule.path, "labels", k)) for k, v in rule.labels),
+        written_by_user=rule.query is None,
+    )
+
+
+def alert_rule(spec: Spec, alert: Alert) -> Rule:
+    """An alert with `severity` and `service` labels and the annotations an on-call
+    engineer needs: summary, description, runbook and the panel that shows it."""
+    path = alert.path
+    labels = {
+        "severity": Field("severity", alert.severity.value, (*path, "severity")),
+        "service": Field("service", spec.service, ("service",)),
+    }
+    for key, value in alert.labels:
+        labels[key] = Field(key, value, (*path, "labels", key))
+    return Rule(
+        expr=alert.expr,
+        path=path,
+        expr_path=(*path, "condition" if alert.query else "expr"),
+        alert=alert.name,
+        for_=alert.for_,
+        keep_firing_for=alert.keep_firing_for,
+        labels=tuple(labels.values()),
+        annotations=tuple(_alert_annotations(spec, alert).values()),
+        written_by_user=alert.query is None,
+    )
+
+
+def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
+    path = alert.path
+    found = {"summary": Field("summary", alert.summary, (*path, "summary"))}
+    if alert.description:
+        found["description"] = Field("description", alert.description, (*path, "description"))
+    if alert.runbook_url:
+        runbook_path = (*path, "runbook_url")
+        found["runbook_url"] = Field("runbook_url", alert.runbook_url, runbook_path)
+    dashboard = dashboard_link(spec, alert)
+    if dashboard:
+        found["dashboard"] = Field("dashboard", dashboard, (*path, "dashboard"))
+    for key, value in alert.annotations:
+        found[key] = Field(key, value, (*path, "annotations", key))
+    return found
+
+
+def dashboard_link(spec: Spec, alert: Alert) -> str | None:
+    """The Grafana link that opens the panel drawing the alert, when there is one."""
+    if not spec.grafana.url:
+        return None
+    found = alert_panel(spec, alert)
+    if found is None:
+        return None
+    return panel_url(spec.grafana.url, found.dashboard.uid, found.panel_id)

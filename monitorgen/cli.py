@@ -6,8 +6,10 @@ Exit codes: 0 success, 1 invalid spec / findings at or above --fail-on / stale o
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -165,3 +167,54 @@ def schema() -> None:
     from monitorgen.spec.schema import schema_text
 
     click.echo(schema_text(), nl=False)
+
+
+@main.command("rollup")
+@click.argument(
+    "traces", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="SQLite file keeping the daily and monthly totals (created when missing).",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also delete rolled-up trace_YYYY-MM-DD.jsonl files older than --raw-days.",
+)
+@click.option(
+    "--raw-days",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Days raw trace files are kept when pruning.",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Day pruning counts from [default: the newest day seen in the traces].",
+)
+def rollup_command(
+    traces: Sequence[Path], db: Path, prune: bool, raw_days: int, today: datetime | None
+) -> None:
+    """Add daily and monthly totals of trace logs to a SQLite file (safe to re-run)."""
+    from monitorgen.report import rollup as rollups
+
+    try:
+        result = rollups.rollup(traces, db)
+    except (rollups.RollupError, OSError, sqlite3.Error) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.summary(db))
+    if not prune:
+        return
+    day = today.date() if today else rollups.reference_day(result, traces)
+    if day is None:
+        raise click.UsageError("the traces hold no dated entry; pass --today to prune")
+    folders = {path.parent for path in traces}
+    pruned = rollups.prune_raw_traces(folders, db, today=day, raw_days=raw_days)
+    for path in pruned.not_rolled_up:
+        click.echo(f"kept {path}: its current content is not rolled up into {db}", err=True)
+    click.echo(f"deleted {len(pruned.deleted)} raw trace file(s) dated before {pruned.cutoff}")

@@ -20,7 +20,10 @@ from monitorgen.report.aggregate import (
     Pricing,
     Report,
     Totals,
+    TraceCall,
     build_report,
+    parse_llm_call,
+    read_trace_lines,
 )
 from monitorgen.report.quantiles import LatencySketch
 from monitorgen.report.render import (
@@ -46,7 +49,10 @@ __all__ = [
     "Pricing",
     "Report",
     "Totals",
+    "TraceCall",
     "build_report",
+    "parse_llm_call",
+    "read_trace_lines",
     "render_json",
     "render_markdown",
     "report_to_dict",

@@ -413,6 +413,31 @@ def _read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield from enumerate(plain, start=1)
 
 
+TraceCall = _Call
+"""A valid ``llm_call`` entry: UTC ``day``, task type, model, status, token
+counts, ``cost_usd`` (None when unpriced) and ``latency_ms``."""
+
+
+def read_trace_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw line) pairs of a trace file; ``.gz`` files are decompressed."""
+    return _read_lines(Path(path))
+
+
+def parse_llm_call(raw: bytes, pricing: Mapping[str, ModelPrice] | None = None) -> TraceCall | None:
+    """The valid ``llm_call`` entry on one trace line, priced like `build_report` prices it.
+
+    None for every line the report leaves out of its totals: blank or malformed
+    lines, other event types and entries with missing or invalid fields.
+    """
+    entry = _decode(raw) if raw.strip() else None
+    if entry is None or entry.get("type") != LLM_CALL:
+        return None
+    parsed = _parse_call(entry, _parse_timestamp(entry.get("timestamp")))
+    if isinstance(parsed, list):
+        return None
+    return _priced(parsed, pricing if pricing is not None else {})
+
+
 # --- accumulation -----------------------------------------------------------
 
 

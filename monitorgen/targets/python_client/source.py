@@ -1,0 +1,178 @@
+"""Python source text in the layout `ruff format` gives it, so generated code is format-clean.
+
+The rule that keeps output stable under the formatter: a bracketed group stays on one line
+when it fits in `LINE_LENGTH`, and otherwise puts one item per line with a trailing comma
+(which the formatter keeps as a "magic trailing comma").
+"""
+
+from __future__ import annotations
+
+import keyword
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+LINE_LENGTH = 100
+INDENT = "    "
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Items between brackets: `head` ends with the opening bracket (`Counter(`, `{`),
+    `close` is the closing one. A one-item tuple keeps its comma."""
+
+    head: str
+    items: tuple[Item, ...]
+    close: str = ")"
+    tuple_: bool = False
+
+    def flat(self) -> str:
+        inner = ", ".join(flat(item) for item in self.items)
+        if self.tuple_ and len(self.items) == 1:
+            inner += ","
+        return f"{self.head}{inner}{self.close}"
+
+
+Item = str | Group
+
+
+def flat(item: Item) -> str:
+    return item if isinstance(item, str) else item.flat()
+
+
+def call(name: str, *items: Item) -> Group:
+    return Group(f"{name}(", tuple(items))
+
+
+def tuple_of(items: Iterable[Item], head: str = "") -> Group:
+    return Group(f"{head}(", tuple(items), ")", tuple_=True)
+
+
+def layout(item: Item, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """Lines of `prefix + item + suffix` at `indent` levels, exploded where too long."""
+    pad = INDENT * indent
+    one_line = f"{pad}{prefix}{flat(item)}{suffix}"
+    if isinstance(item, str) or len(one_line) <= LINE_LENGTH or not item.items:
+        return [one_line]
+    lines = [f"{pad}{prefix}{item.head}"]
+    for child in item.items:
+        lines.extend(layout(child, indent + 1, suffix=","))
+    lines.append(f"{pad}{item.close}{suffix}")
+    return lines
+
+
+def py_str(text: str) -> str:
+    """A string literal as the formatter writes it: double quotes unless the text holds
+    more double than single quotes; non-ASCII characters escaped (no ambiguous glyphs)."""
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    return quote + "".join(_escape(char, quote) for char in text) + quote
+
+
+def _escape(char: str, quote: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char == quote:
+        return "\\" + char
+    code = ord(char)
+    if 32 <= code < 127:
+        return char
+    if code < 256:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def long_str(text: str, indent: int) -> Item:
+    """A string literal at `indent` levels, as implicitly joined pieces (one per line)
+    when one line cannot hold it."""
+    whole = py_str(text)
+    room = LINE_LENGTH - len(INDENT) * indent - 1
+    if len(whole) <= room:
+        return whole
+    pieces = [py_str(piece) for piece in _split_words(text, room)]
+    return ("\n" + INDENT * indent).join(pieces)
+
+
+def _split_words(text: str, width: int) -> list[str]:
+    """Pieces of `text`, split after spaces, whose literals are at most `width` long
+    (a single word longer than that stays whole)."""
+    words = text.split(" ")
+    pieces: list[str] = []
+    current = words[0]
+    for word in words[1:]:
+        if len(py_str(f"{current} {word} ")) > width:
+            pieces.append(current + " ")
+            current = word
+        else:
+            current = f"{current} {word}"
+    pieces.append(current)
+    return pieces
+
+
+def docstring(paragraphs: Sequence[str], indent: int) -> list[str]:
+    """A docstring: the first paragraph is the summary; text is wrapped and escaped."""
+    pad = INDENT * indent
+    width = LINE_LENGTH - len(pad) - 3
+    body: list[str] = []
+    for index, paragraph in enumerate(p for p in paragraphs if p.strip()):
+        if index:
+            body.append("")
+        body.extend(_doc_lines(paragraph, width))
+    if not body:
+        return []
+    if len(body) == 1 and len(body[0]) + 3 <= width:
+        return [f'{pad}"""{_close_safe(body[0])}"""']
+    lines = [f'{pad}"""{body[0]}']
+    lines.extend(f"{pad}{line}" if line else "" for line in body[1:])
+    lines.append(f'{pad}"""')
+    return lines
+
+
+def _doc_lines(paragraph: str, width: int) -> list[str]:
+    """Wrapped lines of one paragraph; an indented line wraps under its own indentation."""
+    lines: list[str] = []
+    for raw in paragraph.strip("\n").splitlines():
+        text = _doc_escape(raw.rstrip())
+        if len(text) <= width:
+            lines.append(text)
+            continue
+        lead = text[: len(text) - len(text.lstrip())]
+        lines.extend(
+            textwrap.wrap(
+                text.lstrip(),
+                width,
+                initial_indent=lead,
+                subsequent_indent=lead + (INDENT if lead else ""),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return lines
+
+
+def _doc_escape(text: str) -> str:
+    text = "".join(_escape(c, "") if c != '"' else c for c in text.replace("\t", " "))
+    return text.replace('"""', '\\"\\"\\"')
+
+
+def _close_safe(text: str) -> str:
+    """A one-line docstring cannot end with a quote right before the closing quotes."""
+    return text[:-1] + '\\"' if text.endswith('"') and not text.endswith('\\"') else text
+
+
+def identifier(name: str, taken: Iterable[str] = ()) -> str:
+    """`name` as a Python identifier that is no keyword and not in `taken`."""
+    result = name if name.isidentifier() else "".join(c if c.isalnum() else "_" for c in name)
+    if result[:1].isdigit():
+        result = f"_{result}"
+    blocked = set(taken)
+    while keyword.iskeyword(result) or keyword.issoftkeyword(result) or result in blocked:
+        result += "_"
+    return result
+
+
+def camel(name: str) -> str:
+    """`llm_app` -> `LlmApp`."""
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))

@@ -1,32 +1,55 @@
-"""Prometheus server config: `prometheus/prometheus.yml` (scrape job, rules, Alertmanager)."""
+"""Prometheus server config `prometheus/prometheus.yml`: the scrape job, the rule file
+and the Alertmanagers.
+
+Targets, intervals and Alertmanager addresses come from the spec's `prometheus`
+section, so an environment (`environments: {prod: {prometheus: {targets: ...}}}`)
+overrides them without touching the generated file.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from monitorgen.model import Spec
+from monitorgen.promql import format_duration, seconds
 from monitorgen.targets.base import Artifact, yaml_artifact
+from monitorgen.targets.prometheus_rules import RULES_PATH
 
 CONFIG_PATH = "prometheus/prometheus.yml"
+DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10.0
 
 
 def render(spec: Spec) -> list[Artifact]:
     return [yaml_artifact(spec, CONFIG_PATH, config(spec))]
 
 
+def scrape_timeout(interval: str) -> str:
+    """Prometheus' 10s default, shortened so it never exceeds the scrape interval."""
+    timeout = min(DEFAULT_SCRAPE_TIMEOUT_SECONDS, seconds(interval))
+    return format_duration(timedelta(seconds=timeout))
+
+
 def config(spec: Spec) -> dict[str, Any]:
     settings = spec.prometheus
     global_: dict[str, Any] = {
         "scrape_interval": settings.scrape_interval,
+        "scrape_timeout": scrape_timeout(settings.scrape_interval),
         "evaluation_interval": settings.evaluation_interval,
     }
     if settings.external_labels:
         global_["external_labels"] = dict(settings.external_labels)
     return {
         "global": global_,
-        "rule_files": ["rules.yml"],
+        "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
         "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": list(settings.alertmanagers)}]}]
+            "alertmanagers": [
+                {
+                    "api_version": "v2",
+                    "scheme": "http",
+                    "static_configs": [{"targets": list(settings.alertmanagers)}],
+                }
+            ]
         },
         "scrape_configs": [
             {

@@ -1,10 +1,433 @@
-"""Placeholder until this target is built: renders nothing."""
+"""Unit tests for the rule file: `prometheus/rules.test.yml`, run by `promtool test rules`.
+
+For every threshold alert: a series just past the threshold fires once `for` has
+passed (and not one evaluation earlier) with the expected labels and annotations,
+and a series just short of it stays silent. For every SLO: a fast burn pages, a
+slow burn only opens a ticket, traffic without errors records an error ratio of 0,
+no traffic records nothing and alerts nothing, and a missing SLI raises the absent
+alert. Rules whose inputs cannot be derived soundly are listed at the top of the
+file instead of being guessed.
+"""
 
 from __future__ import annotations
 
-from monitorgen.model import Spec
-from monitorgen.targets.base import Artifact
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from monitorgen.gotemplate import TemplateError, parse_template
+from monitorgen.gotemplate import render as expand
+from monitorgen.model import Alert, Comparison, Metric, MetricType, QueryFunction, Spec
+from monitorgen.promql import PromQLError, parse, seconds
+from monitorgen.rule_inputs import (
+    COMPARE,
+    NotDerivable,
+    Scenario,
+    Series,
+    Timeline,
+    base_labels,
+    counter_scenario,
+    counter_steps,
+    duration_seconds,
+    gauge_scenario,
+    histogram_scenario,
+    nudged,
+    ratio_scenario,
+    timeline,
+)
+from monitorgen.rule_set import Rule, alert_rule, rule_groups
+from monitorgen.targets.base import Artifact, commented_header, dump_yaml
+from monitorgen.targets.prometheus_rules import RULES_PATH
+
+TESTS_PATH = "prometheus/rules.test.yml"
+_GAUGE_FUNCTIONS = (
+    QueryFunction.VALUE,
+    QueryFunction.AVG_OVER_TIME,
+    QueryFunction.MAX_OVER_TIME,
+    QueryFunction.MIN_OVER_TIME,
+)
+_SIMPLE_AGGREGATIONS = frozenset({"sum", "max", "min", "avg"})
+_COMPARISONS = frozenset(COMPARE)
 
 
 def render(spec: Spec) -> list[Artifact]:
-    return []
+    tests, skipped = test_groups(spec)
+    data = {
+        "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
+        "evaluation_interval": spec.prometheus.evaluation_interval,
+        "group_eval_order": [group.name for group in rule_groups(spec)],
+        "tests": tests,
+    }
+    notes = "".join(f"# Not tested here: {line}\n" for line in skipped)
+    content = commented_header(spec) + notes + dump_yaml(data)
+    return [Artifact(TESTS_PATH, content.encode())]
+
+
+def test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
+    """The promtool test groups, and a line for every rule left untested and why."""
+    from monitorgen.slo_tests import slo_test_groups
+
+    tl = timeline(spec)
+    tests: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for alert in spec.alerts:
+        try:
+            tests.extend(alert_test_groups(spec, alert, tl))
+        except NotDerivable as reason:
+            skipped.append(f"{alert.name}: {reason}")
+    for slo in spec.slos:
+        found, reasons = slo_test_groups(spec, slo, tl)
+        tests.extend(found)
+        skipped.extend(reasons)
+    return tests, skipped
+
+
+# ------------------------------------------------------------ threshold alerts
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When the alert's expression returns its series: `value <op> threshold`."""
+
+    op: str
+    threshold: float
+
+    def holds(self, value: float | None) -> bool:
+        return value is not None and COMPARE[self.op](value, self.threshold)
+
+
+def alert_test_groups(spec: Spec, alert: Alert, tl: Timeline) -> list[dict[str, Any]]:
+    """A firing and a silent test group for one alert; NotDerivable when impossible."""
+    if alert.query is not None and alert.threshold is not None:
+        condition = Condition(alert.threshold.comparison.value, alert.threshold.value)
+        firing, silent = structured_scenarios(spec, alert, tl)
+        window = int(seconds(alert.query.window))
+    else:
+        condition, firing, silent = raw_scenarios(spec, alert)
+        window = 0
+    rule = alert_rule(spec, alert)
+    horizon = _horizon(window, rule, tl)
+    groups = [_firing_group(rule, firing, condition, tl, horizon)]
+    if silent is not None:
+        groups.append(_silent_group(rule, silent, condition, tl, horizon))
+    return groups
+
+
+def _horizon(window: int, rule: Rule, tl: Timeline) -> int:
+    hold = duration_seconds(rule.for_)
+    keep = duration_seconds(rule.keep_firing_for)
+    span = window + hold + keep + 2 * tl.evaluation
+    return math.ceil(span / tl.evaluation) * tl.evaluation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    at: int
+    value: float | None
+    firing: bool
+
+
+def simulate(
+    scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
+) -> list[Evaluation]:
+    """Prometheus' alert states at each evaluation: pending until `for` has passed,
+    firing after, kept firing for `keep_firing_for` once the condition stops."""
+    hold = duration_seconds(rule.for_)
+    keep = duration_seconds(rule.keep_firing_for)
+    active_at: int | None = None
+    firing = False
+    keep_since: int | None = None
+    states = []
+    for at in range(0, horizon + 1, tl.evaluation):
+        value = scenario.value_at(at)
+        if condition.holds(value):
+            active_at = at if active_at is None else active_at
+            keep_since = None
+            firing = firing or at - active_at >= hold
+        elif firing and keep:
+            keep_since = at if keep_since is None else keep_since
+            if at - keep_since >= keep:
+                active_at, firing, keep_since = None, False, None
+        else:
+            active_at, firing = None, False
+        states.append(Evaluation(at, value, firing))
+    return states
+
+
+def _firing_group(
+    rule: Rule, scenario: Scenario, condition: Condition, tl: Timeline, horizon: int
+) -> dict[str, Any]:
+    states = simulate(scenario, condition, rule, tl, horizon)
+    first = next((s for s in states if s.firing), None)
+    if first is None or first.value is None:
+        raise NotDerivable("the derived inputs do not make it fire")
+    expected = expected_alert(rule, scenario.labels, first.value)
+    checks = []
+    if first.at >= tl.evaluation:
+        checks.append(alert_check(first.at - tl.evaluation, rule.name, []))
+    checks.append(alert_check(first.at, rule.name, [expected]))
+    return test_group(
+        f"{rule.name} fires when {_shown(condition)}",
+        scenario.series,
+        tl,
+        first.at,
+        checks,
+    )
+
+
+def _silent_group(
+    rule: Rule, scenario: Scenario, condition: Condition, tl: Timeline, horizon: int
+) -> dict[str, Any]:
+    states = simulate(scenario, condition, rule, tl, horizon)
+    if states[-1].firing:
+        raise NotDerivable("the series short of the threshold still fires")
+    return test_group(
+        f"{rule.name} stays silent when not {_shown(condition)}",
+        scenario.series,
+        tl,
+        horizon,
+        [alert_check(horizon, rule.name, [])],
+    )
+
+
+def _shown(condition: Condition) -> str:
+    return f"{condition.op} {_number(condition.threshold)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def expected_alert(rule: Rule, labels: Mapping[str, str], value: float) -> dict[str, Any]:
+    """The labels and annotations Prometheus gives the alert for this series and value."""
+    expected_labels = dict(labels)
+    for field in rule.labels:
+        expected_labels[field.key] = _expanded(field.value, value, labels)
+    annotations = {f.key: _expanded(f.value, value, labels) for f in rule.annotations}
+    return {"exp_labels": dict(sorted(expected_labels.items())), "exp_annotations": annotations}
+
+
+def _expanded(template: str, value: float, labels: Mapping[str, str]) -> str:
+    try:
+        text = expand(parse_template(template), value, labels)
+    except TemplateError as error:
+        raise NotDerivable(f"template {template!r} does not parse: {error}") from None
+    if text is None:
+        raise NotDerivable(f"template {template!r} uses more than values, labels and humanize")
+    return text
+
+
+def alert_check(at: int, name: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"eval_time": duration_text(at), "alertname": name, "exp_alerts": alerts}
+
+
+def test_group(
+    name: str, series: list[Series], tl: Timeline, until: int, checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    samples = tl.samples_until(until)
+    return {
+        "name": name,
+        "interval": duration_text(tl.step),
+        "input_series": [{"series": s.selector(), "values": s.values(samples)} for s in series],
+        "alert_rule_test": checks,
+    }
+
+
+def duration_text(total: int) -> str:
+    """Seconds as a Prometheus duration: 90 -> 1m30s, 3600 -> 1h."""
+    if total == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------ structured conditions
+
+
+def structured_scenarios(
+    spec: Spec, alert: Alert, tl: Timeline
+) -> tuple[Scenario, Scenario | None]:
+    """Inputs just past and just short of the threshold, for a structured condition."""
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+    metric = spec.metric(query.metric)
+    if metric is None:
+        raise NotDerivable(f"metric {query.metric} is not declared")
+    if query.aggregation == "count":
+        raise NotDerivable("a count aggregation counts series, not values")
+    steady = math.ceil(max(seconds(query.window), tl.step) / tl.evaluation) * tl.evaluation
+    fn = query.function
+    if fn in _GAUGE_FUNCTIONS:
+        return _gauge_pair(spec, metric, alert)
+    if fn in (QueryFunction.RATE, QueryFunction.INCREASE):
+        return _counter_pair(spec, metric, alert, tl, int(steady))
+    if fn is QueryFunction.RATIO:
+        return _ratio_pair(spec, metric, alert, tl, int(steady))
+    return _quantile_pair(spec, metric, alert, tl, int(steady))
+
+
+def _gauge_pair(spec: Spec, metric: Metric, alert: Alert) -> tuple[Scenario, Scenario | None]:
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+    if query.scale is not None:
+        raise NotDerivable("a scaled gauge query")
+    above = threshold.comparison is Comparison.ABOVE
+    firing = gauge_scenario(spec, metric, query, nudged(threshold.text, up=above))
+    silent = gauge_scenario(spec, metric, query, nudged(threshold.text, up=not above))
+    return firing, silent
+
+
+def _counter_pair(
+    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
+) -> tuple[Scenario, Scenario | None]:
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+
+    def value_of(step: Fraction) -> float | None:
+        return counter_scenario(spec, metric, query, step, tl).value_at(steady)
+
+    fire, silent = counter_steps(threshold.value, threshold.comparison, value_of)
+    if fire is None:
+        raise NotDerivable("no counter growth reaches the threshold")
+    quiet = None if silent is None else counter_scenario(spec, metric, query, silent, tl)
+    return counter_scenario(spec, metric, query, fire, tl), quiet
+
+
+RATIO_PARTS = 1000
+
+
+def _ratio_pair(
+    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
+) -> tuple[Scenario, Scenario | None]:
+    """`part` of every RATIO_PARTS events per sample match the `where`."""
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+    condition = Condition(threshold.comparison.value, threshold.value)
+
+    def scenario(part: int) -> Scenario:
+        rest = RATIO_PARTS - part
+        return ratio_scenario(spec, metric, query, Fraction(part), Fraction(rest), tl)
+
+    values = [(part, scenario(part).value_at(steady)) for part in range(RATIO_PARTS + 1)]
+    firing = [p for p, v in values if condition.holds(v)]
+    silent = [p for p, v in values if v is not None and not condition.holds(v)]
+    if not firing:
+        raise NotDerivable("no share of matching events reaches the threshold")
+    closest = _closest_to(firing, silent)
+    quiet = scenario(closest[1]) if closest[1] is not None else None
+    return scenario(closest[0]), quiet
+
+
+def _closest_to(firing: list[int], silent: list[int]) -> tuple[int, int | None]:
+    """The firing and silent knob values that lie next to each other."""
+    if not silent:
+        return firing[0], None
+    pairs = [(abs(f - s), f, s) for f in (firing[0], firing[-1]) for s in (silent[0], silent[-1])]
+    _, fire, quiet = min(pairs)
+    return fire, quiet
+
+
+def _quantile_pair(
+    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
+) -> tuple[Scenario, Scenario | None]:
+    """All observations in one bucket: the quantile interpolates inside it."""
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+    if metric.type is not MetricType.HISTOGRAM:
+        raise NotDerivable("a quantile needs a histogram")
+    condition = Condition(threshold.comparison.value, threshold.value)
+    buckets = range(len(metric.buckets) + 1)
+    values = [(b, histogram_scenario(spec, metric, query, b, tl).value_at(steady)) for b in buckets]
+    firing = [b for b, v in values if condition.holds(v)]
+    silent = [b for b, v in values if v is not None and not condition.holds(v)]
+    if not firing:
+        raise NotDerivable("no bucket puts the quantile past the threshold")
+    fire, quiet = _closest_to(firing, silent)
+    quiet_scenario = None if quiet is None else histogram_scenario(spec, metric, query, quiet, tl)
+    return histogram_scenario(spec, metric, query, fire, tl), quiet_scenario
+
+
+# ------------------------------------------------------------ raw expressions
+
+
+def raw_scenarios(spec: Spec, alert: Alert) -> tuple[Condition, Scenario, Scenario | None]:
+    """`[agg by (...)] (gauge{label="value"}) <op> number`: the one raw shape whose
+    inputs follow from the expression alone."""
+    try:
+        tree = parse(alert.expr)
+    except PromQLError:
+        raise NotDerivable("the expression does not parse") from None
+    while type(tree).__name__ == "ParenExpr":
+        tree = tree.expr
+    op = str(getattr(tree, "op", "")).strip()
+    if type(tree).__name__ != "BinaryExpr" or op not in _COMPARISONS or tree.modifier:
+        raise NotDerivable("raw PromQL that is not `selector <op> number`")
+    if type(tree.rhs).__name__ != "NumberLiteral":
+        raise NotDerivable("raw PromQL that is not `selector <op> number`")
+    selector_node, by = _selector_under(tree.lhs)
+    labels = _raw_labels(spec, selector_node)
+    threshold = float(tree.rhs.val)
+    condition = Condition(op, threshold)
+    firing_value, silent_value = _raw_values(op, repr(threshold))
+    series = selector_node.name
+
+    def scenario(value: str) -> Scenario:
+        constant = Series(series, tuple(sorted(labels.items())), start_text=value)
+        shown = labels if by is None else {b: labels[b] for b in by if b in labels}
+        return Scenario([constant], lambda at: float(value), shown)
+
+    return condition, scenario(firing_value), scenario(silent_value)
+
+
+def _selector_under(node: Any) -> tuple[Any, tuple[str, ...] | None]:
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        return node, None
+    if kind == "AggregateExpr" and str(node.op).strip() in _SIMPLE_AGGREGATIONS:
+        modifier = node.modifier
+        if modifier is not None and not str(modifier.type).endswith("By"):
+            raise NotDerivable("an aggregation `without` labels")
+        inner = node.expr
+        while type(inner).__name__ == "ParenExpr":
+            inner = inner.expr
+        if type(inner).__name__ == "VectorSelector":
+            return inner, tuple(modifier.labels) if modifier is not None else ()
+    raise NotDerivable("raw PromQL whose inputs cannot be derived from the expression")
+
+
+def _raw_labels(spec: Spec, node: Any) -> dict[str, str]:
+    metric = spec.metric(node.name) if node.name else None
+    if node.name != "up" and (metric is None or metric.type is not MetricType.GAUGE):
+        raise NotDerivable("raw PromQL over a series that is not a declared gauge")
+    labels = (
+        base_labels(spec, metric)
+        if metric
+        else {"job": spec.prometheus.job, "instance": spec.prometheus.targets[0]}
+    )
+    for matcher in node.matchers.matchers:
+        if not str(matcher.op).endswith(".Equal"):
+            raise NotDerivable("raw PromQL with a matcher other than =")
+        labels[matcher.name] = matcher.value
+    return labels
+
+
+def _raw_values(op: str, threshold: str) -> tuple[str, str]:
+    """Values that make `value <op> threshold` true, then false."""
+    text = threshold.removesuffix(".0")
+    up, down = nudged(text, up=True), nudged(text, up=False)
+    if text == "0":
+        up, down = "1", "-1"
+    return {
+        ">": (up, down),
+        ">=": (text, down),
+        "<": (down, up),
+        "<=": (text, up),
+        "==": (text, up),
+        "!=": (up, text),
+    }[op]

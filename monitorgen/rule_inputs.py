@@ -1,0 +1,372 @@
+"""Input series for rule unit tests, and the values Prometheus computes from them.
+
+promtool compares values exactly, so the inputs are chosen to be exact (integer or
+dyadic counter steps, gauges as written) and the expected values are computed here
+with the same floating-point steps Prometheus takes: `increase` and `rate` with
+their extrapolation, sums, ratios and `histogram_quantile`'s interpolation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from monitorgen.model import Comparison, Metric, MetricType, Query, QueryFunction, Spec
+from monitorgen.promql import format_number, seconds, string_literal
+
+#: Value of the expression at an evaluation time (seconds), or None for no result.
+ValueAt = Callable[[int], float | None]
+COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+class NotDerivable(ValueError):
+    """No sound input exists for this rule; the message says why."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One input series: a counter growing by `step_increase` per sample, or a constant."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    start: Fraction = Fraction(0)
+    step_increase: Fraction = Fraction(0)
+    start_text: str | None = None
+    """How to write a constant start exactly as the spec did (e.g. 0.81)."""
+
+    def selector(self) -> str:
+        inner = ",".join(f"{k}={string_literal(v)}" for k, v in self.labels)
+        return f"{self.name}{{{inner}}}" if inner else self.name
+
+    def values(self, samples: int) -> str:
+        start = self.start_text or _fraction_text(self.start)
+        return f"{start}+{_fraction_text(self.step_increase)}x{samples}"
+
+    def value(self, index: int) -> float:
+        if self.step_increase == 0 and self.start_text:
+            return float(self.start_text)
+        return float(self.start + self.step_increase * index)
+
+
+def duration_seconds(text: str | None) -> int:
+    """A duration in whole seconds; empty and zero durations are 0."""
+    if not text or (text.strip("0smhdwy") == "" and not any(c in "123456789" for c in text)):
+        return 0
+    return int(seconds(text))
+
+
+def _fraction_text(value: Fraction) -> str:
+    return format_number(float(value)) if value.denominator == 1 else repr(float(value))
+
+
+@dataclass
+class Timeline:
+    """Sample spacing of the inputs and the rule evaluation interval, in seconds."""
+
+    step: int
+    evaluation: int
+
+    def samples_until(self, horizon: int) -> int:
+        return horizon // self.step + 1
+
+
+def timeline(spec: Spec) -> Timeline:
+    evaluation = int(seconds(spec.prometheus.evaluation_interval))
+    step = math.gcd(int(seconds(spec.prometheus.scrape_interval)), evaluation)
+    return Timeline(max(step, 1), evaluation)
+
+
+# ------------------------------------------------------------ Prometheus maths
+
+
+def counter_increase(series: Series, at: int, window: int, step: int) -> float | None:
+    """`increase(series[window])` at time `at`, extrapolated as Prometheus 2.x does."""
+    return _extrapolated(series, at, window, step, per_second=False)
+
+
+def counter_rate(series: Series, at: int, window: int, step: int) -> float | None:
+    """`rate(series[window])`: the same factor, divided by the range before multiplying."""
+    return _extrapolated(series, at, window, step, per_second=True)
+
+
+def _extrapolated(
+    series: Series, at: int, window: int, step: int, per_second: bool
+) -> float | None:
+    start = at - window
+    first = max(0, -(-start // step))
+    last = at // step
+    if last - first < 1:
+        return None
+    first_value, last_value = series.value(first), series.value(last)
+    delta = last_value - first_value
+    sampled = float((last - first) * step * 1000) / 1000
+    to_start = float((first * step - start) * 1000) / 1000
+    to_end = float((at - last * step) * 1000) / 1000
+    average = sampled / float(last - first)
+    if delta > 0 and first_value >= 0:
+        to_zero = sampled * (first_value / delta)
+        to_start = min(to_start, to_zero)
+    threshold = average * 1.1
+    extended = sampled
+    extended += to_start if to_start < threshold else average / 2
+    extended += to_end if to_end < threshold else average / 2
+    factor = extended / sampled
+    if per_second:
+        factor /= float(window)
+    return delta * factor
+
+
+def bucket_quantile(quantile: float, bounds: list[float], counts: list[float]) -> float:
+    """`histogram_quantile` over cumulative bucket counts (the last bound is +Inf)."""
+    rank = quantile * counts[-1]
+    index = next(i for i, count in enumerate(counts) if count >= rank)
+    if index == len(counts) - 1:
+        return bounds[-2]
+    start = 0.0
+    count = counts[index]
+    if index > 0:
+        start = bounds[index - 1]
+        count -= counts[index - 1]
+        rank -= counts[index - 1]
+    return start + (bounds[index] - start) * (rank / count)
+
+
+# ------------------------------------------------------------ structured queries
+
+
+@dataclass
+class Scenario:
+    """Inputs for one alert test and what the alert's expression returns from them."""
+
+    series: list[Series]
+    value_at: ValueAt
+    labels: dict[str, str]
+    """The labels of the result series (what `$labels` sees)."""
+    notes: list[str] = field(default_factory=list)
+
+
+def label_value(metric: Metric, label: str, avoid: tuple[str, ...] = ()) -> str | None:
+    """A value the label may take, other than those in `avoid`."""
+    declared = next((x.values for x in metric.labels if x.name == label), ())
+    if declared:
+        return next((v for v in declared if v not in avoid), None)
+    return next(v for v in (f"{label}-1", f"{label}-2") if v not in avoid)
+
+
+def base_labels(spec: Spec, metric: Metric) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for name in metric.label_names:
+        value = label_value(metric, name)
+        labels[name] = value if value is not None else f"{name}-1"
+    labels["job"] = spec.prometheus.job
+    labels["instance"] = spec.prometheus.targets[0]
+    return labels
+
+
+def _with_matchers(labels: dict[str, str], query: Query, part: bool) -> dict[str, str]:
+    result = dict(labels)
+    for matcher in query.total_where:
+        result[matcher.label] = matcher.values[0]
+    if part:
+        for matcher in query.where:
+            result[matcher.label] = matcher.values[0]
+    return result
+
+
+def _sorted(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+def _scaled(value: float | None, query: Query) -> float | None:
+    if value is None or query.scale is None:
+        return value
+    return value * float(query.scale)
+
+
+def series_name(metric: Metric) -> str:
+    return metric.name if metric.type is not MetricType.HISTOGRAM else f"{metric.name}_count"
+
+
+def counter_scenario(
+    spec: Spec, metric: Metric, query: Query, increase: Fraction, tl: Timeline
+) -> Scenario:
+    """One counter series growing by `increase` per sample: rate or increase of it."""
+    labels = _with_matchers(base_labels(spec, metric), query, part=True)
+    series = Series(series_name(metric), _sorted(labels), step_increase=increase)
+    window = int(seconds(query.window))
+    measure = counter_rate if query.function is QueryFunction.RATE else counter_increase
+
+    def value_at(at: int) -> float | None:
+        return _scaled(measure(series, at, window, tl.step), query)
+
+    return Scenario([series], value_at, {b: labels[b] for b in query.by})
+
+
+def ratio_scenario(
+    spec: Spec, metric: Metric, query: Query, part: Fraction, rest: Fraction, tl: Timeline
+) -> Scenario:
+    """A series the `where` selects and one only the total counts."""
+    base = base_labels(spec, metric)
+    part_labels = _with_matchers(base, query, part=True)
+    rest_labels = _rest_labels(metric, query, base)
+    if rest_labels is None:
+        raise NotDerivable("every value of the ratio's labels is in its `where`")
+    name = series_name(metric)
+    part_series = Series(name, _sorted(part_labels), step_increase=part)
+    rest_series = Series(name, _sorted(rest_labels), step_increase=rest)
+    window = int(seconds(query.window))
+
+    def value_at(at: int) -> float | None:
+        part_rate = counter_rate(part_series, at, window, tl.step)
+        rest_rate = counter_rate(rest_series, at, window, tl.step)
+        if part_rate is None or rest_rate is None:
+            return None
+        total = part_rate + rest_rate
+        return _scaled(part_rate / total, query) if total else None
+
+    by = {b: part_labels[b] for b in query.by}
+    if any(rest_labels[b] != part_labels[b] for b in query.by):
+        raise NotDerivable("the ratio groups by a label its `where` selects")
+    return Scenario([part_series, rest_series], value_at, by)
+
+
+def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> dict[str, str] | None:
+    """Labels inside the total but outside the part: change one `where` label."""
+    labels = _with_matchers(base, query, part=False)
+    total_labels = {m.label for m in query.total_where}
+    for matcher in query.where:
+        if matcher.label in total_labels:
+            continue
+        other = label_value(metric, matcher.label, avoid=matcher.values)
+        if other is not None:
+            return {**labels, matcher.label: other}
+    return None
+
+
+def gauge_scenario(spec: Spec, metric: Metric, query: Query, value: str) -> Scenario:
+    labels = _with_matchers(base_labels(spec, metric), query, part=True)
+    series = Series(metric.name, _sorted(labels), start_text=value)
+    constant = float(value)
+
+    def value_at(at: int) -> float | None:
+        return _scaled(constant, query)
+
+    return Scenario([series], value_at, {b: labels[b] for b in query.by})
+
+
+def histogram_scenario(
+    spec: Spec, metric: Metric, query: Query, bucket: int, tl: Timeline
+) -> Scenario:
+    """Every observation falls in bucket `bucket` (0-based; the last is +Inf)."""
+    labels = _with_matchers(base_labels(spec, metric), query, part=True)
+    bounds = [*metric.buckets, math.inf]
+    per_sample = Fraction(60)
+    series = [
+        Series(
+            f"{metric.name}_bucket",
+            _sorted({**labels, "le": _le_text(bound)}),
+            step_increase=per_sample if index >= bucket else Fraction(0),
+        )
+        for index, bound in enumerate(bounds)
+    ]
+    window = int(seconds(query.window))
+
+    def value_at(at: int) -> float | None:
+        rates = [counter_rate(s, at, window, tl.step) for s in series]
+        if any(r is None for r in rates) or not rates[-1]:
+            return None
+        counts = [float(r) for r in rates if r is not None]
+        return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
+
+    return Scenario(series, value_at, {b: labels[b] for b in query.by if b != "le"})
+
+
+def _le_text(bound: float) -> str:
+    """`le` as the Python client writes it: 0.5, 30.0, +Inf."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+# ------------------------------------------------------------ choosing values
+
+
+def nudged(threshold_text: str, up: bool) -> str:
+    """A number just beside the threshold in its last written digit (500 -> 510, 0.8 -> 0.81)."""
+    value = Decimal(threshold_text)
+    if value == 0:
+        return "1" if up else "-1"
+    exponent = math.floor(math.log10(abs(value))) - 1
+    step = Decimal(1).scaleb(exponent)
+    result = value + step if up else value - step
+    return format(result.normalize(), "f")
+
+
+def counter_steps(
+    threshold: float, comparison: Comparison, value_of: Callable[[Fraction], float | None]
+) -> tuple[Fraction | None, Fraction | None]:
+    """The per-sample increases that make the steady value fire and stay silent, each as
+    close to the threshold as a 1/100 step of it allows."""
+    unit = _unit(threshold, value_of)
+    if unit is None:
+        return None, None
+    above = _first_above(threshold, unit, value_of)
+    below = _last_below(threshold, unit, value_of, above)
+    if comparison is Comparison.ABOVE:
+        return above, below
+    return below, above
+
+
+def _unit(threshold: float, value_of: Callable[[Fraction], float | None]) -> Fraction | None:
+    one = value_of(Fraction(1))
+    if not one:
+        return None
+    target = abs(threshold) / 100 if threshold else one
+    power = 0
+    while one / 2**power > target and power < 24:
+        power += 1
+    return Fraction(1, 2**power)
+
+
+def _first_above(
+    threshold: float, unit: Fraction, value_of: Callable[[Fraction], float | None]
+) -> Fraction | None:
+    low, high = 0, 1
+    while _steady(value_of, unit * high) <= threshold:
+        high *= 2
+        if high > 2**50:
+            return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _steady(value_of, unit * middle) > threshold:
+            high = middle
+        else:
+            low = middle
+    return unit * high
+
+
+def _last_below(
+    threshold: float,
+    unit: Fraction,
+    value_of: Callable[[Fraction], float | None],
+    above: Fraction | None,
+) -> Fraction | None:
+    candidate = (above or unit) - unit
+    while candidate >= 0:
+        if _steady(value_of, candidate) < threshold:
+            return candidate
+        candidate -= unit
+    return None
+
+
+def _steady(value_of: Callable[[Fraction], float | None], step: Fraction) -> float:
+    value = value_of(step)
+    return -math.inf if value is None else value

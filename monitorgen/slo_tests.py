@@ -1,0 +1,317 @@
+"""promtool test groups for the SLO rules (see `monitorgen.slo`).
+
+Traffic is a per-sample count of failing and succeeding events. A fast burn (half
+of the events fail) pages; a slow burn between the ticket and page thresholds only
+opens a ticket; traffic without a single error series records an error ratio of 0;
+counters that stop moving record nothing and alert nothing; and a missing SLI
+raises the absent alert once its `for` has passed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from monitorgen.model import LatencySli, Metric, RatioSli, Selector, Slo, Spec
+from monitorgen.promql import seconds, string_literal
+from monitorgen.rule_inputs import (
+    NotDerivable,
+    Series,
+    Timeline,
+    base_labels,
+    counter_rate,
+    label_value,
+)
+from monitorgen.rule_set import Rule
+from monitorgen.slo import (
+    ABSENT_FOR,
+    Tier,
+    absent_alert,
+    bucket_matcher,
+    burn_alert,
+    burn_windows,
+    record_name,
+    threshold_value,
+    tiers,
+)
+from monitorgen.targets.promtool_tests import (
+    alert_check,
+    duration_text,
+    expected_alert,
+    test_group,
+)
+
+#: When the burn-rate checks look: every window has data by then.
+CHECK_AT = 600
+FAST_BURN = Fraction(1, 2)
+EVENTS_PER_SAMPLE = 10000
+
+
+@dataclass
+class Traffic:
+    """Input series for one SLI and the error ratio Prometheus records from them."""
+
+    series: list[Series]
+    error_ratio: Callable[[int, int], float | None]
+    """(time, window) -> the recorded `slo:sli_error:ratio_rate<window>`."""
+    labels: dict[str, str]
+    """The labels the SLI keeps (the SLO's `by`)."""
+
+
+def slo_test_groups(spec: Spec, slo: Slo, tl: Timeline) -> tuple[list[dict[str, Any]], list[str]]:
+    try:
+        traffic_for(spec, slo, Fraction(1), Fraction(1), tl)
+    except NotDerivable as reason:
+        return [], [f"SLO {slo.name}: {reason}"]
+    at = math.ceil(max(CHECK_AT, 2 * tl.evaluation) / tl.evaluation) * tl.evaluation
+    groups = [_fast_burn(spec, slo, tl, at)]
+    slow = _slow_burn(spec, slo, tl, at)
+    if slow is not None:
+        groups.append(slow)
+    groups.append(_no_errors(spec, slo, tl, at))
+    groups.append(_no_traffic(spec, slo, tl, at))
+    absent = absent_alert(spec, slo)
+    if absent is not None:
+        groups.append(_absent(spec, slo, absent, tl))
+    return groups, []
+
+
+# ------------------------------------------------------------ traffic
+
+
+def traffic_for(
+    spec: Spec,
+    slo: Slo,
+    failing: Fraction,
+    succeeding: Fraction,
+    tl: Timeline,
+    with_error_series: bool = True,
+) -> Traffic:
+    """Counters for `failing` and `succeeding` events per sample."""
+    sli = slo.sli
+    if isinstance(sli, RatioSli):
+        return _ratio_traffic(spec, slo, sli, failing, succeeding, tl, with_error_series)
+    if isinstance(sli, LatencySli):
+        return _latency_traffic(spec, slo, sli, failing, succeeding, tl)
+    raise NotDerivable("a raw SLI query (write its tests by hand)")
+
+
+def _metric(spec: Spec, name: str) -> Metric:
+    metric = spec.metric(name)
+    if metric is None:
+        raise NotDerivable(f"metric {name} is not declared")
+    return metric
+
+
+def _selected(spec: Spec, selector: Selector, shared: dict[str, str]) -> dict[str, str]:
+    metric = _metric(spec, selector.metric)
+    labels = {**base_labels(spec, metric), **shared}
+    labels.update({m.label: m.values[0] for m in selector.where})
+    return labels
+
+
+def _ratio_traffic(
+    spec: Spec,
+    slo: Slo,
+    sli: RatioSli,
+    failing: Fraction,
+    succeeding: Fraction,
+    tl: Timeline,
+    with_error_series: bool,
+) -> Traffic:
+    errors_metric = _metric(spec, sli.errors.metric)
+    shared = {b: base_labels(spec, errors_metric)[b] for b in slo.by}
+    error_labels = _selected(spec, sli.errors, shared)
+    for matcher in sli.total.where:
+        error_labels[matcher.label] = matcher.values[0]
+    if sli.errors.metric == sli.total.metric:
+        good_labels = _outside(errors_metric, sli.errors, error_labels)
+        good = Series(sli.total.metric, _sorted(good_labels), step_increase=succeeding)
+        totals = [good]
+    else:
+        total_labels = _selected(spec, sli.total, shared)
+        total = Series(sli.total.metric, _sorted(total_labels), step_increase=failing + succeeding)
+        totals = [total]
+    error = Series(sli.errors.metric, _sorted(error_labels), step_increase=failing)
+    if sli.errors.metric == sli.total.metric and with_error_series:
+        totals = [error, *totals]
+    series = [*([error] if with_error_series else []), *totals]
+    series = list({s.selector(): s for s in series}.values())
+
+    def ratio(at: int, window: int) -> float | None:
+        rates = [counter_rate(s, at, window, tl.step) for s in totals]
+        if any(r is None for r in rates):
+            return None
+        whole = sum(float(r) for r in rates if r is not None)
+        if not whole > 0:
+            return None
+        if not with_error_series:
+            return 0 * whole / whole
+        failed = counter_rate(error, at, window, tl.step)
+        return None if failed is None else failed / whole
+
+    return Traffic(series, ratio, shared)
+
+
+def _outside(metric: Metric, selector: Selector, labels: dict[str, str]) -> dict[str, str]:
+    """The labels of events the total counts and the error selector does not."""
+    for matcher in selector.where:
+        other = label_value(metric, matcher.label, avoid=matcher.values)
+        if other is not None:
+            return {**labels, matcher.label: other}
+    raise NotDerivable("every event the total counts is an error")
+
+
+def _latency_traffic(
+    spec: Spec, slo: Slo, sli: LatencySli, slow: Fraction, fast: Fraction, tl: Timeline
+) -> Traffic:
+    metric = _metric(spec, sli.metric)
+    labels = {**base_labels(spec, metric)}
+    labels.update({m.label: m.values[0] for m in sli.where})
+    shared = {b: labels[b] for b in slo.by}
+    count = Series(f"{metric.name}_count", _sorted(labels), step_increase=slow + fast)
+    le = bucket_matcher(sli.threshold).values[-1]
+    bucket_labels = {**labels, "le": le}
+    within = Series(f"{metric.name}_bucket", _sorted(bucket_labels), step_increase=fast)
+
+    def ratio(at: int, window: int) -> float | None:
+        total = counter_rate(count, at, window, tl.step)
+        quick = counter_rate(within, at, window, tl.step)
+        if total is None or quick is None or not total > 0:
+            return None
+        return (total - quick) / total
+
+    return Traffic([count, within], ratio, shared)
+
+
+def _sorted(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+# ------------------------------------------------------------ expectations
+
+
+def _firing_tiers(slo: Slo, traffic: Traffic, at: int) -> list[tuple[Tier, float]]:
+    """The tiers whose burn condition holds at `at`, with the alert's value."""
+    found = []
+    for tier, _ in tiers(slo):
+        for window in burn_windows(slo, tier):
+            threshold = threshold_value(slo, window)
+            long = traffic.error_ratio(at, int(seconds(window.long)))
+            short = traffic.error_ratio(at, int(seconds(window.short)))
+            if long is not None and short is not None and min(long, short) > threshold:
+                found.append((tier, long))
+                break
+    return found
+
+
+def _expected_burns(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:
+    settings = dict(tiers(slo))
+    identity = {"slo": slo.name, "service": spec.service, **traffic.labels}
+    return [
+        expected_alert(burn_alert(spec, slo, tier, settings[tier]), identity, value)
+        for tier, value in _firing_tiers(slo, traffic, at)
+    ]
+
+
+def _sli_sample(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:
+    value = traffic.error_ratio(at, int(seconds("5m")))
+    if value is None:
+        return []
+    labels = {"slo": slo.name, "service": spec.service, **traffic.labels}
+    inner = ",".join(f"{k}={string_literal(v)}" for k, v in sorted(labels.items()))
+    return [{"labels": f"{record_name('5m')}{{{inner}}}", "value": value}]
+
+
+def _sli_query(spec: Spec, slo: Slo) -> str:
+    return f'{record_name("5m")}{{slo="{slo.name}",service="{spec.service}"}}'
+
+
+def _burn_group(
+    spec: Spec, slo: Slo, tl: Timeline, at: int, name: str, traffic: Traffic
+) -> dict[str, Any]:
+    group = test_group(
+        name,
+        traffic.series,
+        tl,
+        at,
+        [alert_check(at, slo.alert_name, _expected_burns(spec, slo, traffic, at))],
+    )
+    group["promql_expr_test"] = [
+        {
+            "expr": _sli_query(spec, slo),
+            "eval_time": duration_text(at),
+            "exp_samples": _sli_sample(spec, slo, traffic, at),
+        }
+    ]
+    return group
+
+
+def _fast_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any]:
+    failing, succeeding = _events(FAST_BURN)
+    traffic = traffic_for(spec, slo, failing, succeeding, tl)
+    return _burn_group(spec, slo, tl, at, f"SLO {slo.name}: a fast burn pages", traffic)
+
+
+def _events(error_share: Fraction) -> tuple[Fraction, Fraction]:
+    failing = error_share * EVENTS_PER_SAMPLE
+    return failing, EVENTS_PER_SAMPLE - failing
+
+
+def _slow_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any] | None:
+    """Errors between the highest ticket and the lowest page threshold."""
+    enabled = dict(tiers(slo))
+    if Tier.PAGE not in enabled or Tier.TICKET not in enabled:
+        return None
+    page = min(threshold_value(slo, w) for w in burn_windows(slo, Tier.PAGE))
+    ticket = max(threshold_value(slo, w) for w in burn_windows(slo, Tier.TICKET))
+    share = Fraction(round((page + ticket) / 2 * EVENTS_PER_SAMPLE), EVENTS_PER_SAMPLE)
+    failing, succeeding = _events(share)
+    traffic = traffic_for(spec, slo, failing, succeeding, tl)
+    if [tier for tier, _ in _firing_tiers(slo, traffic, at)] != [Tier.TICKET]:
+        return None
+    name = f"SLO {slo.name}: a slow burn opens a ticket and does not page"
+    return _burn_group(spec, slo, tl, at, name, traffic)
+
+
+def _no_errors(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any]:
+    """Traffic, and not one error series: the error ratio is 0, not missing."""
+    traffic = traffic_for(spec, slo, Fraction(0), Fraction(EVENTS_PER_SAMPLE), tl, False)
+    name = f"SLO {slo.name}: traffic without errors records 0 and alerts nothing"
+    return _burn_group(spec, slo, tl, at, name, traffic)
+
+
+def _no_traffic(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any]:
+    """Counters that exist but do not move: no ratio (never NaN) and no alert."""
+    idle = traffic_for(spec, slo, Fraction(0), Fraction(0), tl)
+    name = f"SLO {slo.name}: no traffic records nothing and alerts nothing"
+    group = _burn_group(spec, slo, tl, at, name, idle)
+    absent = absent_alert(spec, slo)
+    if absent is not None:
+        group["alert_rule_test"].append(alert_check(at, absent.name, []))
+    return group
+
+
+def _absent(spec: Spec, slo: Slo, rule: Rule, tl: Timeline) -> dict[str, Any]:
+    hold = int(seconds(ABSENT_FOR))
+    fire_at = math.ceil(hold / tl.evaluation) * tl.evaluation
+    labels = _absent_labels(slo)
+    expected = expected_alert(rule, labels, 1.0)
+    checks = [
+        alert_check(fire_at - tl.evaluation, rule.name, []),
+        alert_check(fire_at, rule.name, [expected]),
+    ]
+    group = test_group(f"SLO {slo.name}: a missing SLI raises {rule.name}", [], tl, fire_at, checks)
+    return group
+
+
+def _absent_labels(slo: Slo) -> dict[str, str]:
+    """absent() returns the labels its selector fixes with `=`."""
+    sli = slo.sli
+    matchers = sli.total.where if isinstance(sli, RatioSli) else ()
+    if isinstance(sli, LatencySli):
+        matchers = sli.where
+    return {m.label: m.values[0] for m in matchers if not m.is_regex}

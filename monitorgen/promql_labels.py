@@ -162,3 +162,62 @@ def _binary(node: Any, lookup: LabelLookup) -> OutputLabels:
         return lhs
     labels = frozenset(matching.labels)
     return lhs.keep(labels) if str(matching.type).endswith("Include") else lhs.drop(labels)
+
+
+def children(node: Any) -> list[Any]:
+    """The sub-expressions of a parse-tree node."""
+    kind = _kind(node)
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
+        extra = [node.param] if kind == "AggregateExpr" and node.param is not None else []
+        return [*extra, node.expr]
+    if kind == "MatrixSelector":
+        return [node.vector_selector]
+    if kind == "Call":
+        return list(node.args)
+    if kind == "BinaryExpr":
+        return [node.lhs, node.rhs]
+    return []
+
+
+def is_filtering_comparison(node: Any) -> bool:
+    """`x > 0` without `bool`: keeps only series that pass, so never divides by zero."""
+    while _kind(node) == "ParenExpr":
+        node = node.expr
+    if _kind(node) != "BinaryExpr" or (node.modifier is not None and node.modifier.return_bool):
+        return False
+    return str(node.op).strip() in (">", "<", ">=", "<=", "==", "!=")
+
+
+def unguarded_divisions(expr: str) -> list[str]:
+    """Denominators that can be 0 (they rate or count something) and are not filtered
+    by a comparison, so the quotient is NaN or Inf when nothing happens."""
+    found: list[str] = []
+    stack = [parse(expr)]
+    while stack:
+        node = stack.pop()
+        if _kind(node) == "BinaryExpr" and str(node.op).strip() == "/":
+            denominator = node.rhs
+            if not is_scalar(denominator) and not is_filtering_comparison(denominator):
+                found.append(str(denominator))
+        stack.extend(children(node))
+    return found
+
+
+def always_compares(expr: str) -> bool:
+    """Every branch of the expression filters by a comparison or tests absence:
+    `(a > 1 and b > 1) or absent(c)`."""
+    return _compares(parse(expr))
+
+
+def _compares(node: Any) -> bool:
+    kind = _kind(node)
+    if kind == "ParenExpr":
+        return _compares(node.expr)
+    if kind == "Call":
+        return bool(node.func.name in ("absent", "absent_over_time"))
+    op = str(getattr(node, "op", "")).strip()
+    if kind == "BinaryExpr" and op == "or":
+        return _compares(node.lhs) and _compares(node.rhs)
+    if kind == "BinaryExpr" and op in ("and", "unless"):
+        return _compares(node.lhs)
+    return is_filtering_comparison(node)

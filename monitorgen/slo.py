@@ -231,6 +231,7 @@ def _sli_records(spec: Spec, slo: Slo) -> list[Rule]:
             expr_path=(*slo.path, "sli", sli_key),
             record=record_name(window),
             labels=_identity_fields(spec, slo),
+            written_by_user=sli_key == "raw",
         )
         for window in windows(slo)
     ]

@@ -1,66 +1,369 @@
-"""Rule lint, what cloudflare pint checks offline: windows, intervals, templates, `for`."""
+"""Rule lint: what cloudflare pint checks offline, applied to every rule monitorgen emits.
+
+The checks read the rules as `monitorgen.rule_set` builds them (spec alerts and
+recording rules, generated aggregations, SLO rules), so the generated file passes
+them by construction and a finding points at the spec field that causes it.
+Checks the semantic stage already makes for the spec's own expressions (syntax,
+comparison, counters) cover generated expressions here, never twice.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.model import Spec
-from monitorgen.promql import PromQLError, inspect, seconds
-from monitorgen.semantic.promql_usage import expressions
+from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.gotemplate import TemplateError, parse_template
+from monitorgen.model import MetricType, Spec
+from monitorgen.promql import PromQLError, expand_grafana, inspect, seconds
+from monitorgen.promql_labels import (
+    LabelLookup,
+    always_compares,
+    output_labels,
+    unguarded_divisions,
+)
+from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
+from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expressions
+from monitorgen.slo import burn_windows, threshold_value, tiers
 
 _TEMPLATE_VALUE = re.compile(r"\$value|\.Value")
+_RECORDED_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*")
+MAX_GROUP_INTERVAL_SECONDS = 300
+#: Functions that only ask whether a series exists, which is fine for counters.
+_EXISTENCE_TESTS = frozenset({"absent", "absent_over_time", "present_over_time"})
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules of a spec, built once for all checks."""
+
+    groups: tuple[RuleGroup, ...]
+
+    def all(self) -> Iterator[Rule]:
+        for group in self.groups:
+            yield from group.rules
+
+    def alerts(self) -> Iterator[Rule]:
+        return (rule for rule in self.all() if rule.alert)
+
+    def records(self) -> frozenset[str]:
+        return frozenset(rule.record for rule in self.all() if rule.record)
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
-    yield from _rate_windows(spec)
-    yield from _evaluation_interval(spec)
-    yield from _alert_labels(spec)
+    rules = Rules(rule_groups(spec))
+    yield from _syntax(rules)
+    yield from _alert_comparison(rules)
+    yield from _for_durations(spec, rules)
+    yield from _templates(rules)
+    yield from _template_labels(spec, rules)
+    yield from _value_in_labels(rules)
+    yield from _group_interval(spec, rules)
+    yield from _rate_windows(spec, rules)
+    yield from _counters_outside_rate(spec, rules)
+    yield from _nan_divisions(rules)
+    yield from _duplicates(rules)
+    yield from _missing_recordings(spec, rules)
+    yield from _unreachable_slo_alerts(spec)
 
 
-def _rate_windows(spec: Spec) -> Iterator[Diagnostic]:
-    """A rate over less than two scrapes returns nothing at all most of the time."""
-    minimum = 2 * seconds(spec.prometheus.scrape_interval)
-    for expr in expressions(spec):
-        if "$__" in expr.text:
+def _parses(expr: str) -> bool:
+    try:
+        inspect(expr)
+    except PromQLError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------ expressions
+
+
+def _syntax(rules: Rules) -> Iterator[Diagnostic]:
+    """A generated expression (an SLO window of a raw SLI, say) that does not parse."""
+    for rule in rules.all():
+        if rule.written_by_user:
             continue
         try:
-            facts = inspect(expr.text)
+            inspect(rule.expr)
+        except PromQLError as error:
+            yield Diagnostic(
+                "lint/promql-syntax",
+                f"the expression of {rule.name} does not parse: {error}",
+                path=rule.expr_path,
+                hint=f"expression: {rule.expr}",
+            )
+
+
+def _alert_comparison(rules: Rules) -> Iterator[Diagnostic]:
+    """An alert without a comparison fires for every series it returns."""
+    for rule in rules.alerts():
+        if rule.written_by_user or not _parses(rule.expr):
+            continue
+        facts = inspect(rule.expr)
+        if facts.top_is_comparison or always_compares(rule.expr):
+            continue
+        yield Diagnostic(
+            "lint/alert-comparison",
+            f"alert {rule.name} has no comparison, so it fires for every series it returns",
+            path=rule.expr_path,
+            severity=Severity.WARNING,
+        )
+
+
+def _for_durations(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """`for` and `keep_firing_for` shorter than one evaluation act as one evaluation."""
+    interval = seconds(spec.prometheus.evaluation_interval)
+    for rule in rules.alerts():
+        for key, text in (("for", rule.for_), ("keep_firing_for", rule.keep_firing_for)):
+            if not text or not any(digit in text for digit in "123456789"):
+                continue
+            if seconds(text) < interval:
+                yield Diagnostic(
+                    "lint/for",
+                    f"{key} {text} of {rule.name} is shorter than the evaluation interval "
+                    f"({spec.prometheus.evaluation_interval}), so it waits one evaluation anyway",
+                    path=(*rule.path, key),
+                    severity=Severity.WARNING,
+                    hint=f"use 0s or at least {spec.prometheus.evaluation_interval}",
+                )
+
+
+# ------------------------------------------------------------ templates
+
+
+def _alert_fields(rules: Rules) -> Iterator[tuple[Rule, str, Field]]:
+    for rule in rules.alerts():
+        for field in rule.labels:
+            yield rule, "label", field
+        for field in rule.annotations:
+            yield rule, "annotation", field
+
+
+def _templates(rules: Rules) -> Iterator[Diagnostic]:
+    """Prometheus refuses a rule file whose templates do not parse."""
+    for rule, kind, field in _alert_fields(rules):
+        try:
+            parse_template(field.value)
+        except TemplateError as error:
+            yield Diagnostic(
+                "lint/template",
+                f"the {kind} '{field.key}' of {rule.name} is not a valid template: {error}",
+                path=field.path,
+            )
+
+
+def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """`$labels.x` is empty when the expression does not keep `x`."""
+    lookup = _label_lookup(spec, rules)
+    for rule, kind, field in _alert_fields(rules):
+        try:
+            used = parse_template(field.value).label_refs()
+            kept = output_labels(rule.expr, lookup)
+        except (TemplateError, PromQLError):
+            continue
+        for label in sorted(used):
+            if kept.may_have(label):
+                continue
+            shown = ", ".join(sorted(kept.names)) or "none"
+            yield Diagnostic(
+                "lint/template-label",
+                f"the {kind} '{field.key}' of {rule.name} uses $labels.{label}, but the "
+                f"expression's series only carry: {shown}",
+                path=field.path,
+                severity=Severity.WARNING,
+                hint="add the label to the query's `by`, or drop it from the text "
+                "(the alert's own labels are not in $labels)",
+            )
+
+
+def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
+    """Known labels of a series name: declared metrics, recorded series, `up`."""
+    recorded = {rule.record: rule for rule in rules.all() if rule.record}
+    seen: set[str] = set()
+
+    def lookup(name: str) -> frozenset[str] | None:
+        metric = spec.metric_for_series(name)
+        if metric is not None:
+            extra = {"le"} if name.endswith("_bucket") else set()
+            if metric.type is MetricType.SUMMARY and name == metric.name:
+                extra = {"quantile"}
+            return frozenset(metric.label_names) | TARGET_LABELS - {"__name__"} | extra
+        if name == "up":
+            return frozenset({"job", "instance"})
+        rule = recorded.get(name)
+        if rule is None or name in seen:
+            return None
+        seen.add(name)
+        try:
+            labels = output_labels(rule.expr, lookup)
+        finally:
+            seen.discard(name)
+        if labels.open:
+            return None
+        return labels.names | {f.key for f in rule.labels}
+
+    return lookup
+
+
+def _value_in_labels(rules: Rules) -> Iterator[Diagnostic]:
+    """`$value` in a label makes every evaluation a new alert."""
+    for rule in rules.alerts():
+        for field in rule.labels:
+            if _TEMPLATE_VALUE.search(field.value):
+                yield Diagnostic(
+                    "lint/value-in-label",
+                    f"label '{field.key}' of {rule.name} uses $value: each new value starts "
+                    "a new alert",
+                    path=field.path,
+                    hint="put the value in an annotation",
+                )
+
+
+# ------------------------------------------------------------ intervals and windows
+
+
+def _group_interval(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """Past 5m an alert's series goes stale between evaluations."""
+    for group in rules.groups:
+        if seconds(group.interval) > MAX_GROUP_INTERVAL_SECONDS:
+            yield Diagnostic(
+                "lint/group-interval",
+                f"group {group.name} is evaluated every {group.interval}: over 5m makes alerts "
+                "slow and their series stale between evaluations",
+                path=("prometheus", "evaluation_interval"),
+                severity=Severity.WARNING,
+            )
+            return
+
+
+def _rate_windows(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """A rate over less than two scrapes returns nothing most of the time."""
+    minimum = 2 * seconds(spec.prometheus.scrape_interval)
+    sources = [(e.text, e.path) for e in expressions(spec) if "$__" not in e.text]
+    sources += [(r.expr, r.expr_path) for r in rules.all() if not r.written_by_user]
+    for text, path in sources:
+        try:
+            facts = inspect(text)
         except PromQLError:
             continue
         for use in facts.selectors:
             if (
                 use.range is not None
                 and use.function in ("rate", "increase", "irate")
-                and (use.range.total_seconds() < minimum)
+                and use.range.total_seconds() < minimum
             ):
                 yield Diagnostic(
                     "lint/rate-window",
                     f"{use.function}() over {int(use.range.total_seconds())}s is less than twice "
                     f"the scrape interval ({spec.prometheus.scrape_interval})",
-                    path=expr.path,
+                    path=path,
                     severity=Severity.WARNING,
                 )
 
 
-def _evaluation_interval(spec: Spec) -> Iterator[Diagnostic]:
-    if seconds(spec.prometheus.evaluation_interval) > 300:
+def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """A generated expression that reads a counter's raw value (spec expressions are
+    checked by `promql/counter-outside-rate`)."""
+    for rule in rules.all():
+        if rule.written_by_user or not _parses(rule.expr):
+            continue
+        for use in inspect(rule.expr).selectors:
+            metric = spec.metric_for_series(use.name) if use.name else None
+            if metric is None or use.in_counter_function or use.function in _EXISTENCE_TESTS:
+                continue
+            if metric.type is MetricType.COUNTER or use.name != metric.name:
+                yield Diagnostic(
+                    "lint/counter-outside-rate",
+                    f"{rule.name} reads the counter {use.name} outside rate() or increase()",
+                    path=rule.expr_path,
+                )
+
+
+def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
+    """Dividing inside an aggregation, or recording a quotient whose denominator can be 0."""
+    for rule in rules.all():
+        if not _parses(rule.expr):
+            continue
+        if inspect(rule.expr).division_inside_aggregation:
+            yield Diagnostic(
+                "lint/nan-division",
+                f"{rule.name} divides inside an aggregation: one series with a zero "
+                "denominator makes the whole aggregate NaN",
+                path=rule.expr_path,
+                severity=Severity.WARNING,
+                hint="aggregate numerator and denominator first, then divide",
+            )
+        elif rule.record and unguarded_divisions(rule.expr):
+            yield Diagnostic(
+                "lint/nan-division",
+                f"{rule.record} records NaN whenever its denominator is 0 (no traffic)",
+                path=rule.expr_path,
+                severity=Severity.WARNING,
+                hint="divide by `(denominator > 0)` so quiet periods record nothing",
+            )
+
+
+# ------------------------------------------------------------ the rule set
+
+
+def _duplicates(rules: Rules) -> Iterator[Diagnostic]:
+    """Two rules writing the same series, or two identical alerts."""
+    seen: dict[tuple[object, ...], Rule] = {}
+    for rule in rules.all():
+        labels = tuple(sorted(rule.label_map().items()))
+        key = ("record", rule.record, labels) if rule.record else ("alert", rule.alert, labels)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = rule
+            continue
+        kind = "recording rule" if rule.record else "alert"
         yield Diagnostic(
-            "lint/group-interval",
-            "an evaluation interval over 5m makes alerts slow and staleness handling unreliable",
-            path=("prometheus", "evaluation_interval"),
-            severity=Severity.WARNING,
+            "lint/duplicate-rule",
+            f"{kind} {rule.name} with labels {dict(labels)} is also made by the rule from "
+            f"{format_path(first.path)}",
+            path=rule.path,
+            severity=Severity.ERROR if rule.record else Severity.WARNING,
         )
 
 
-def _alert_labels(spec: Spec) -> Iterator[Diagnostic]:
-    """`$value` in a label makes every evaluation a new alert."""
-    for alert in spec.alerts:
-        for key, value in alert.labels:
-            if _TEMPLATE_VALUE.search(value):
+def _missing_recordings(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+    """A `level:metric:operation` series that no rule records stays empty forever."""
+    recorded = rules.records() | frozenset(spec.external_metrics) | BUILTIN_SERIES
+    sources = [(expand_grafana(e.text), e.path) for e in expressions(spec)]
+    sources += [(r.expr, r.expr_path) for r in rules.all()]
+    reported: set[tuple[str, tuple[str | int, ...]]] = set()
+    for text, path in sources:
+        try:
+            facts = inspect(text)
+        except PromQLError:
+            continue
+        for name in facts.metric_names:
+            if ":" not in name or name in recorded or (name, path) in reported:
+                continue
+            reported.add((name, path))
+            yield Diagnostic(
+                "lint/missing-recording-rule",
+                f"no recording rule records {name}",
+                path=path,
+                hint=f"recorded series: {', '.join(sorted(n for n in recorded if ':' in n))}",
+            )
+
+
+def _unreachable_slo_alerts(spec: Spec) -> Iterator[Diagnostic]:
+    """A burn threshold of 100% or more can never be crossed: the tier never alerts."""
+    for slo in spec.slos:
+        for tier, _setting in tiers(slo):
+            for window in burn_windows(slo, tier):
+                if threshold_value(slo, window) < 1:
+                    continue
                 yield Diagnostic(
-                    "lint/value-in-label",
-                    f"label '{key}' uses $value: each new value starts a new alert",
-                    path=(*alert.path, "labels", key),
+                    "lint/slo-unreachable",
+                    f"the {tier.value} alert of SLO {slo.name} needs an error ratio over "
+                    f"{window.long} above {threshold_value(slo, window):g}, which is impossible "
+                    f"with an objective of {slo.objective_text}%",
+                    path=(*slo.path, "objective"),
+                    severity=Severity.WARNING,
+                    hint=f"raise the objective or disable the {tier.value} tier",
                 )
+                break

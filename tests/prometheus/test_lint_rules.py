@@ -1,0 +1,220 @@
+"""Each rule lint check: a snippet that trips it at a stated line and column, and the
+fixed snippet that does not."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from monitorgen.lint import rules as lint
+from monitorgen.pipeline import compile_spec
+from monitorgen.rule_set import Rule, RuleGroup
+
+# Nine lines; snippets below start on line 10.
+HEADER = """\
+version: 1
+service: demo
+prometheus: {job: demo, targets: ["localhost:9000"], scrape_interval: 15s, evaluation_interval: 1m}
+metrics:
+  - {name: demo_requests_total, type: counter, help: Requests., labels: [route, code]}
+  - name: demo_latency_seconds
+    type: histogram
+    help: Latency.
+    buckets: [0.1, 0.5, 1]
+"""
+FIRST_LINE = 10
+DEFAULT_CONDITION = "{metric: demo_requests_total, by: [route], above: 5}"
+
+
+def findings(
+    tmp_path: Path, body: str, code: str, header: str = HEADER
+) -> list[tuple[str, int, int]]:
+    path = tmp_path / "demo.yaml"
+    path.write_text(header + body)
+    (compiled,) = compile_spec(path)
+    return [(d.code, d.span.line, d.span.column) for d in compiled.diagnostics if d.code == code]
+
+
+def alert(condition: str = "", **fields: str) -> str:
+    """An alert whose fields (one per line) follow `name`, with a structured condition."""
+    lines = ["alerts:", "  - name: Demo", "    severity: warning", "    summary: Demo."]
+    lines += [f"    {key}: {value}" for key, value in fields.items()]
+    lines += [
+        "    condition:",
+        f"      {condition or '{metric: demo_requests_total, by: [route], above: 5}'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+CASES = [
+    # (code, failing body, passing body, line offset of the finding, column)
+    (
+        "lint/template",
+        alert(description="'{{ $value | humanise }} requests/s'"),
+        alert(description="'{{ $value | humanize }} requests/s'"),
+        4,
+        18,
+    ),
+    (
+        "lint/template-label",
+        alert(description="'{{ $labels.code }} is busy'"),
+        alert(description="'{{ $labels.route }} is busy'"),
+        4,
+        18,
+    ),
+    (
+        "lint/value-in-label",
+        alert(labels="{value: '{{ $value }}'}"),
+        alert(labels="{team: web}"),
+        4,
+        21,
+    ),
+    (
+        "lint/for",
+        alert(**{"for": "30s"}),
+        alert(**{"for": "2m"}),
+        4,
+        10,
+    ),
+    (
+        "lint/rate-window",
+        alert("{metric: demo_requests_total, window: 20s, above: 5}"),
+        alert("{metric: demo_requests_total, window: 1m, above: 5}"),
+        5,
+        7,
+    ),
+    (
+        "lint/nan-division",
+        "recording_rules:\n  - record: demo:ratio\n"
+        "    expr: sum(rate(demo_requests_total[5m]) / rate(demo_requests_total[1h]))\n",
+        "recording_rules:\n  - record: demo:ratio\n"
+        "    expr: sum(rate(demo_requests_total[5m])) / (sum(rate(demo_requests_total[1h])) > 0)\n",
+        2,
+        11,
+    ),
+    (
+        "lint/nan-division",
+        "recording_rules:\n  - record: demo:ratio\n"
+        "    expr: sum(rate(demo_requests_total[5m])) / sum(rate(demo_requests_total[1h]))\n",
+        "recording_rules:\n  - record: demo:ratio\n"
+        "    expr: sum(rate(demo_requests_total[5m])) / (sum(rate(demo_requests_total[1h])) > 0)\n",
+        2,
+        11,
+    ),
+    (
+        "lint/duplicate-rule",
+        "slos:\n  - name: ok\n    objective: 99\n"
+        "    sli: {ratio: {errors: {metric: demo_requests_total, where: {code: '500'}},"
+        " total: {metric: demo_requests_total}}}\n"
+        "recording_rules:\n  - record: slo:sli_error:ratio_rate5m\n"
+        "    expr: vector(0)\n    labels: {slo: ok, service: demo}\n",
+        "slos:\n  - name: ok\n    objective: 99\n"
+        "    sli: {ratio: {errors: {metric: demo_requests_total, where: {code: '500'}},"
+        " total: {metric: demo_requests_total}}}\n"
+        "recording_rules:\n  - record: demo:zero\n"
+        "    expr: vector(0)\n    labels: {slo: ok, service: demo}\n",
+        1,
+        5,
+    ),
+    (
+        "lint/missing-recording-rule",
+        alert().replace(
+            "    condition:\n      {metric: demo_requests_total, by: [route], above: 5}",
+            "    expr: slo:sli_error:ratio_rate7m > 0.1",
+        ),
+        "slos:\n  - name: ok\n    objective: 99\n"
+        "    sli: {ratio: {errors: {metric: demo_requests_total, where: {code: '500'}},"
+        " total: {metric: demo_requests_total}}}\n"
+        + alert().replace(
+            "    condition:\n      {metric: demo_requests_total, by: [route], above: 5}",
+            "    expr: slo:sli_error:ratio_rate5m > 0.1",
+        ),
+        4,
+        11,
+    ),
+    (
+        "lint/slo-unreachable",
+        "slos:\n  - name: ok\n    objective: 90\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n",
+        "slos:\n  - name: ok\n    objective: 99.5\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n",
+        2,
+        16,
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "failing", "passing", "offset", "column"), CASES)
+def test_check_reports_the_failing_snippet_where_the_problem_is(
+    tmp_path: Path, code: str, failing: str, passing: str, offset: int, column: int
+) -> None:
+    assert findings(tmp_path, failing, code) == [(code, FIRST_LINE + offset, column)]
+    assert findings(tmp_path, passing, code) == []
+
+
+def test_group_interval_over_five_minutes_points_at_the_evaluation_interval(
+    tmp_path: Path,
+) -> None:
+    slow = HEADER.replace("evaluation_interval: 1m", "evaluation_interval: 10m")
+    assert findings(tmp_path, alert(), "lint/group-interval", slow) == [
+        ("lint/group-interval", 3, 97)
+    ]
+    assert findings(tmp_path, alert(), "lint/group-interval") == []
+
+
+def test_a_disabled_check_reports_nothing(tmp_path: Path) -> None:
+    body = alert(**{"for": "30s"}) + "lint: {disable: [lint/for]}\n"
+    assert findings(tmp_path, body, "lint/for") == []
+
+
+# Generated expressions cannot be broken from a spec; these checks guard the generators.
+
+
+def _rules(*rules: Rule) -> lint.Rules:
+    return lint.Rules((RuleGroup("demo", "1m", rules),))
+
+
+GENERATED = Rule(expr="up == 0", path=("slos", 0), expr_path=("slos", 0, "sli"), alert="X")
+
+
+@pytest.mark.parametrize(
+    ("check", "code", "bad", "good"),
+    [
+        (lint._syntax, "lint/promql-syntax", "rate(x[5m]", "rate(x[5m])"),
+        (
+            lint._alert_comparison,
+            "lint/alert-comparison",
+            "sum(rate(x[5m]))",
+            "(a > 1 and b > 1) or absent(c)",
+        ),
+    ],
+)
+def test_generated_expressions_are_checked(check, code, bad, good) -> None:  # type: ignore[no-untyped-def]
+    found = list(check(_rules(replace(GENERATED, expr=bad))))
+    assert [(d.code, d.path) for d in found] == [(code, ("slos", 0, "sli"))]
+    assert list(check(_rules(replace(GENERATED, expr=good)))) == []
+    assert list(check(_rules(replace(GENERATED, expr=bad, written_by_user=True)))) == []
+
+
+def test_generated_rules_read_counters_only_inside_rate(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(HEADER + alert())
+    (compiled,) = compile_spec(path)
+    assert compiled.spec is not None
+    raw = replace(GENERATED, expr="demo_requests_total > 5", record="demo:raw", alert=None)
+    rated = replace(raw, expr="rate(demo_requests_total[5m]) > 5")
+    absent = replace(raw, expr="absent(demo_requests_total)")
+    found = list(lint._counters_outside_rate(compiled.spec, _rules(raw, rated, absent)))
+    assert [(d.code, d.path) for d in found] == [("lint/counter-outside-rate", ("slos", 0, "sli"))]
+
+
+@pytest.mark.parametrize(
+    "spec_path", ["specs/llm.yaml", "tests/specs/http_api.yaml", "tests/specs/queue_worker.yaml"]
+)
+def test_the_shipped_specs_pass_every_rule_check(spec_path: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (compiled,) = compile_spec(root / spec_path)
+    assert compiled.spec is not None
+    assert list(lint.check(compiled.spec)) == []

@@ -516,6 +516,33 @@ class TraceSettings:
 
 
 @dataclass(frozen=True)
+class ReportMail:
+    """Where the daily report is e-mailed; the password only ever comes from a file."""
+
+    to: tuple[str, ...]
+    from_: str
+    smarthost: str
+    """`host` or `host:port`."""
+    auth_username: str | None = None
+    auth_password_file: str | None = None
+    require_tls: bool = True
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The daily report (`report:`): what the schedule target runs and where it delivers."""
+
+    title: str
+    working_directory: str
+    """Absolute folder the scheduled report runs in (holds the spec, traces and archive)."""
+    schedule: str = "0 1 * * *"
+    """A 5-field cron expression in the host's time zone."""
+    archive_dir: str = "reports"
+    mail: ReportMail | None = None
+    path: Path = ()
+
+
+@dataclass(frozen=True)
 class Spec:
     """One service's whole monitoring, as every target sees it."""
 
@@ -541,6 +568,7 @@ class Spec:
     pricing: Pricing | None = None
     baseline: Baseline | None = None
     trace: TraceSettings = field(default_factory=TraceSettings)
+    report: ReportSettings | None = None
     runbook_base_url: str | None = None
     lint_disabled: tuple[str, ...] = ()
     environment: str | None = None

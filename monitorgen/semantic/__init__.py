@@ -5,6 +5,7 @@ from __future__ import annotations
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
 from monitorgen.semantic import events, names, promql_usage, receivers, references
+from monitorgen.semantic import report as report_checks
 
 
 def check_spec(spec: Spec) -> list[Diagnostic]:
@@ -15,6 +16,7 @@ def check_spec(spec: Spec) -> list[Diagnostic]:
         events.check,
         promql_usage.check,
         receivers.check,
+        report_checks.check,
     ):
         found.extend(check(spec))
     return found

@@ -58,6 +58,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         if "baseline" in doc
         else None,
         trace=m.TraceSettings(**_pick(doc.get("trace", {}), "directory", "log_content")),
+        report=_report(doc["report"], doc, service) if "report" in doc else None,
         runbook_base_url=doc.get("runbook_base_url"),
         lint_disabled=tuple(doc.get("lint", {}).get("disable", ())),
         environment=environment,
@@ -523,3 +524,29 @@ def _pricing(raw: Mapping[str, Any]) -> m.Pricing:
         for name, p in sorted(raw["models"].items())
     )
     return m.Pricing(raw.get("currency", "USD"), models)
+
+
+def _report(raw: Mapping[str, Any], doc: Mapping[str, Any], service: str) -> m.ReportSettings:
+    """Defaults: the spec's title + " — Daily Report", daily at 01:00, `reports/`
+    under `/srv/<service>`, and STARTTLS for mail."""
+    mail = raw.get("mail")
+    return m.ReportSettings(
+        title=raw.get("title", f"{doc.get('title', service)} — Daily Report"),
+        schedule=raw.get("schedule", "0 1 * * *"),
+        archive_dir=raw.get("archive_dir", "reports"),
+        working_directory=raw.get("working_directory", f"/srv/{service}"),
+        mail=_report_mail(mail) if mail else None,
+        path=("report",),
+    )
+
+
+def _report_mail(raw: Mapping[str, Any]) -> m.ReportMail:
+    to = raw["to"]
+    return m.ReportMail(
+        to=(to,) if isinstance(to, str) else tuple(to),
+        from_=raw["from"],
+        smarthost=raw["smarthost"],
+        auth_username=raw.get("auth_username"),
+        auth_password_file=raw.get("auth_password_file"),
+        require_tls=raw.get("require_tls", True),
+    )

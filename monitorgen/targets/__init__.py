@@ -20,6 +20,7 @@ TARGETS = (
     "grafana",
     "python_client",
     "kubernetes",
+    "schedule",
 )
 
 

@@ -1,0 +1,83 @@
+"""The generated rule file, unit tests and config pass Prometheus' own tool, and the
+unit tests catch a rule that stops matching the spec."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitorgen.targets.prometheus_rules import prometheus_rule_resource
+from tests.harness import require_binary
+
+from .helpers import SPEC_PATHS, load_spec, write_prometheus_files
+
+pytestmark = pytest.mark.tools
+
+
+def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    binary = require_binary("promtool")
+    return subprocess.run(
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("spec_path", SPEC_PATHS)
+def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
+    spec_path: str, tmp_path: Path
+) -> None:
+    folder = write_prometheus_files(load_spec(spec_path), tmp_path)
+    for args in (
+        ("check", "rules", "rules.yml"),
+        ("check", "config", "prometheus.yml"),
+        ("test", "rules", "rules.test.yml"),
+    ):
+        result = promtool(*args, cwd=folder)
+        assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
+        assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec_path", "original", "changed", "tests_about"),
+    [
+        ("specs/llm.yaml", "> 10000", "> 10500", "HighTokenUsage"),
+        ("specs/llm.yaml", "task type {{ $labels", "task {{ $labels", "HighTokenUsage"),
+        ("tests/specs/http_api.yaml", "(6 * 0.001)", "(4 * 0.001)", "SLO availability"),
+        ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
+        ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
+        ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
+    ],
+)
+def test_the_generated_tests_fail_when_a_rule_drifts_from_the_spec(
+    spec_path: str, original: str, changed: str, tests_about: str, tmp_path: Path
+) -> None:
+    """Each mutation breaks a rule the way a hand edit could; the tests about it notice."""
+    folder = write_prometheus_files(load_spec(spec_path), tmp_path)
+    only_those_tests(folder / "rules.test.yml", tests_about)
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert original in text
+    rules.write_text(text.replace(original, changed))
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode != 0, result.stdout
+    assert "FAILED" in result.stdout + result.stderr
+
+
+def only_those_tests(path: Path, name_part: str) -> None:
+    """Keep the test groups whose name mentions `name_part`, so a run stays short."""
+    data = yaml.safe_load(path.read_text())
+    data["tests"] = [test for test in data["tests"] if name_part in test["name"]]
+    assert data["tests"], f"no generated test mentions {name_part}"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("spec_path", SPEC_PATHS)
+def test_the_prometheus_rule_resource_holds_rules_promtool_accepts(
+    spec_path: str, tmp_path: Path
+) -> None:
+    resource = prometheus_rule_resource(load_spec(spec_path))
+    (tmp_path / "from-resource.yml").write_text(yaml.safe_dump(resource["spec"]))
+    result = promtool("check", "rules", "from-resource.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

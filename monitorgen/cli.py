@@ -9,13 +9,18 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitorgen import pipeline, render, writer
 from monitorgen.diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from monitorgen.model import Spec
+    from monitorgen.report_cli import ReportInputs
 
 FORMATS = click.Choice(["text", "json", "github"])
 SEVERITIES = click.Choice(["info", "warning", "error"])
@@ -218,3 +223,112 @@ def rollup_command(
     for path in pruned.not_rolled_up:
         click.echo(f"kept {path}: its current content is not rolled up into {db}", err=True)
     click.echo(f"deleted {len(pruned.deleted)} raw trace file(s) dated before {pruned.cutoff}")
+
+
+@main.command("report")
+@click.argument(
+    "traces", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option(
+    "--date",
+    "--day",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Count only entries of this UTC day and compare with the day before "
+    "[default: the day in trace_YYYY-MM-DD.jsonl file names].",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Spec whose pricing, baseline and report: settings apply.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option(
+    "--archive",
+    "archive_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also store the Markdown as DIR/daily_report_<date>.md and refresh DIR/index.md.",
+)
+@click.option("--send", is_flag=True, help="Also e-mail the report to the spec's report.mail.")
+def report_command(
+    traces: Sequence[Path],
+    day: datetime | None,
+    spec_path: Path | None,
+    output_file: Path | None,
+    report_format: str,
+    archive_dir: Path | None,
+    send: bool,
+) -> None:
+    """Daily report from trace logs: totals, per task type and model, change against the
+    previous day (its trace_<date>.jsonl next to the given file), savings against the
+    spec's baseline and data quality. Malformed lines are counted, never fatal."""
+    from monitorgen import report as reports
+    from monitorgen import report_cli
+
+    inputs = report_cli.inputs_from_spec(_report_spec(spec_path) if spec_path else None)
+    when = day.date() if day else report_cli.day_from_names(traces)
+    if (archive_dir or send) and when is None:
+        raise click.UsageError("--archive and --send need --date or a trace_YYYY-MM-DD.jsonl")
+    if send and inputs.mail is None:
+        raise click.UsageError("--send needs a --spec whose report: section has mail:")
+    try:
+        result = reports.build_report(
+            traces,
+            day=when,
+            pricing=inputs.pricing,
+            baseline=inputs.baseline,
+            previous_paths=report_cli.previous_day_paths(traces, when) if when else (),
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the trace logs: {exc}") from None
+    markdown = reports.render_markdown(result, title=inputs.title)
+    text = markdown if report_format == "markdown" else reports.render_json(result)
+    if output_file:
+        writer.write_file(output_file, text.encode())
+    else:
+        click.echo(text, nl=False)
+    if when is not None:
+        _deliver_report(markdown, when, inputs, archive_dir, send)
+
+
+def _report_spec(path: Path) -> Spec:
+    """The spec (without environment) for a report; an invalid one ends the command."""
+    compiled = pipeline.compile_spec(path)[0]
+    if not compiled.ok or compiled.spec is None:
+        click.echo(render.text_report(compiled.diagnostics), err=True)
+        sys.exit(1)
+    return compiled.spec
+
+
+def _deliver_report(
+    markdown: str, day: date, inputs: ReportInputs, archive_dir: Path | None, send: bool
+) -> None:
+    from monitorgen.report.archive import archive_report, report_file_name
+    from monitorgen.report.deliver import DeliveryError, send_report
+
+    if archive_dir is not None:
+        click.echo(f"archived {archive_report(markdown, day, archive_dir)}", err=True)
+    if send and inputs.mail is not None:
+        subject = f"{inputs.title}: {day.isoformat()}"
+        try:
+            send_report(
+                markdown, inputs.mail, subject=subject, attachment_name=report_file_name(day)
+            )
+        except DeliveryError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"sent to {', '.join(inputs.mail.mail_to)}", err=True)

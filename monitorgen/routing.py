@@ -10,13 +10,27 @@ where an alert goes, only when it is sent.
 
 from __future__ import annotations
 
+import calendar
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from monitorgen.diagnostics import Diagnostic
-from monitorgen.model import Path, Route, RouteMatcher, Routing, Severity, Slo, SloTier, Spec
+from monitorgen.model import (
+    InhibitRule,
+    Path,
+    Route,
+    RouteMatcher,
+    Routing,
+    Severity,
+    Slo,
+    SloTier,
+    Spec,
+    TimeInterval,
+)
 
 Labels = Mapping[str, str]
 
@@ -106,6 +120,111 @@ def _match(route: Route, labels: Labels, parent: MatchedRoute | None) -> list[Ma
 def receivers(routing: Routing, labels: Labels) -> tuple[str, ...]:
     """Receiver names in the order Alertmanager (and `amtool config routes test`) gives."""
     return tuple(m.receiver for m in match(routing, labels))
+
+
+# --- time intervals ----------------------------------------------------------------------
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def interval_active(interval: TimeInterval, when: datetime) -> bool:
+    """Whether `when` falls in the interval: every field it sets must match (as in
+    Alertmanager: `times` end exclusive, ranges `a:b` inclusive, negative days of the
+    month count from its end, in `location` or UTC)."""
+    local = _localised(when, interval.location)
+    minute = local.hour * 60 + local.minute
+    month_days = calendar.monthrange(local.year, local.month)[1]
+    checks = (
+        not interval.times
+        or any(_clock(t.start) <= minute < _clock(t.end) for t in interval.times),
+        _in_ranges(local.weekday(), interval.weekdays, lambda v: WEEKDAYS.index(v.lower())),
+        _in_ranges(local.day, interval.days_of_month, lambda v: _day(int(v), month_days)),
+        _in_ranges(local.month, interval.months, _month),
+        _in_ranges(local.year, interval.years, int),
+    )
+    return all(checks)
+
+
+def _localised(when: datetime, location: str | None) -> datetime:
+    if location == "Local":
+        return when.astimezone()
+    return when.astimezone(ZoneInfo(location) if location else UTC)
+
+
+def _clock(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _day(day: int, month_days: int) -> int:
+    return month_days + day + 1 if day < 0 else day
+
+
+def _month(text: str) -> int:
+    return int(text) if text.isdigit() else MONTHS.index(text.lower()) + 1
+
+
+def _in_ranges(value: int, ranges: tuple[str, ...], parse: Callable[[str], int]) -> bool:
+    if not ranges:
+        return True
+    for item in ranges:
+        start, _, end = item.partition(":")
+        if parse(start) <= value <= parse(end or start):
+            return True
+    return False
+
+
+def notifies_at(routing: Routing, matched: MatchedRoute, when: datetime) -> bool:
+    """Whether a matched route sends notifications at `when` (mute and active intervals)."""
+    intervals = {interval.name: interval for interval in routing.time_intervals}
+    route = matched.route
+    if any(interval_active(intervals[name], when) for name in route.mute_time_intervals):
+        return False
+    active = route.active_time_intervals
+    return not active or any(interval_active(intervals[name], when) for name in active)
+
+
+def receivers_at(routing: Routing, labels: Labels, when: datetime) -> tuple[str, ...]:
+    """The receivers actually notified at `when`: matched routes not muted then."""
+    return tuple(m.receiver for m in match(routing, labels) if notifies_at(routing, m, when))
+
+
+# --- inhibition --------------------------------------------------------------------------
+
+
+def inhibits(rule: InhibitRule, source: Labels, target: Labels) -> bool:
+    """Whether firing `source` mutes `target` under `rule`, as Alertmanager decides.
+
+    A label missing from both counts as equal. An alert that matches both sides of a
+    rule is only muted by a source that does not match the target side itself.
+    """
+    if not all(matcher_matches(m, target) for m in rule.target):
+        return False
+    if not all(matcher_matches(m, source) for m in rule.source):
+        return False
+    if any(source.get(name, "") != target.get(name, "") for name in rule.equal):
+        return False
+    two_sided = all(matcher_matches(m, target) for m in rule.source)
+    return not (two_sided and all(matcher_matches(m, source) for m in rule.target))
+
+
+def inhibited(rules: Sequence[InhibitRule], target: Labels, firing: Sequence[Labels]) -> bool:
+    """Whether any of the `firing` alerts mutes `target` under any rule."""
+    return any(inhibits(rule, source, target) for rule in rules for source in firing)
 
 
 def walk(route: Route) -> Iterator[Route]:

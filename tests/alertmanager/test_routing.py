@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitorgen.model import Route, RouteMatcher, Routing
+from monitorgen import routing
+from monitorgen.model import InhibitRule, Route, RouteMatcher, Routing, TimeInterval, TimeRange
 from monitorgen.routing import (
+    Labels,
     alert_label_sets,
     match,
     matcher_matches,
@@ -177,3 +180,115 @@ def test_routing_cases_are_spec_tests_then_one_per_alert(tmp_path: Path) -> None
     ]
     assert cases[0].path == ("routing", "tests", 0)
     assert cases[1].path == ("alerts", 0)
+
+
+# --- time intervals ----------------------------------------------------------------------
+
+OFFICE = TimeInterval(
+    "office",
+    times=(TimeRange("09:00", "17:30"),),
+    weekdays=("monday:friday",),
+    location="Europe/Berlin",
+)
+END_OF_MONTH = TimeInterval("month-end", days_of_month=("-3:-1",), months=("january", "3:4"))
+NIGHTS = TimeInterval("nights", times=(TimeRange("22:00", "24:00"), TimeRange("00:00", "06:00")))
+
+
+@pytest.mark.parametrize(
+    ("interval", "when", "active"),
+    [
+        # Tuesday 2025-03-04; Berlin is UTC+1 in winter
+        (OFFICE, datetime(2025, 3, 4, 8, 0, tzinfo=UTC), True),
+        (OFFICE, datetime(2025, 3, 4, 7, 59, tzinfo=UTC), False),
+        (OFFICE, datetime(2025, 3, 4, 16, 29, tzinfo=UTC), True),
+        (OFFICE, datetime(2025, 3, 4, 16, 30, tzinfo=UTC), False),  # end is exclusive
+        (OFFICE, datetime(2025, 3, 8, 10, 0, tzinfo=UTC), False),  # Saturday
+        (OFFICE, datetime(2025, 7, 4, 7, 30, tzinfo=UTC), True),  # summer time: UTC+2
+        (END_OF_MONTH, datetime(2025, 1, 29, tzinfo=UTC), True),
+        (END_OF_MONTH, datetime(2025, 1, 28, tzinfo=UTC), False),
+        (END_OF_MONTH, datetime(2024, 4, 28, tzinfo=UTC), True),  # April has 30 days
+        (END_OF_MONTH, datetime(2025, 2, 27, tzinfo=UTC), False),  # not in February
+        (NIGHTS, datetime(2025, 1, 1, 23, 59, tzinfo=UTC), True),
+        (NIGHTS, datetime(2025, 1, 1, 5, 59, tzinfo=UTC), True),
+        (NIGHTS, datetime(2025, 1, 1, 6, 0, tzinfo=UTC), False),
+        (TimeInterval("years", years=("2024:2025",)), datetime(2026, 1, 1, tzinfo=UTC), False),
+    ],
+)
+def test_interval_active(interval: TimeInterval, when: datetime, active: bool) -> None:
+    assert routing.interval_active(interval, when) is active
+
+
+def test_mute_and_active_intervals_decide_who_is_notified_now() -> None:
+    info = Route(
+        receiver="tickets", matchers=(m('severity="info"'),), active_time_intervals=("office",)
+    )
+    warning = Route(
+        receiver="chat", matchers=(m('severity="warning"'),), mute_time_intervals=("nights",)
+    )
+    tree = Routing(_tree(info, warning).root, time_intervals=(OFFICE, NIGHTS))
+    office_hours = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+    night = datetime(2025, 3, 4, 23, 0, tzinfo=UTC)
+    assert receivers(tree, {"severity": "info"}) == ("tickets",)
+    assert routing.receivers_at(tree, {"severity": "info"}, office_hours) == ("tickets",)
+    assert routing.receivers_at(tree, {"severity": "info"}, night) == ()
+    assert routing.receivers_at(tree, {"severity": "warning"}, office_hours) == ("chat",)
+    assert routing.receivers_at(tree, {"severity": "warning"}, night) == ()
+
+
+# --- inhibition --------------------------------------------------------------------------
+
+CRITICAL_OVER_WARNING = InhibitRule(
+    (m('severity="critical"'),), (m('severity="warning"'),), ("alertname", "instance")
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "source", "target", "muted"),
+    [
+        (
+            CRITICAL_OVER_WARNING,
+            {"alertname": "A", "severity": "critical", "instance": "1"},
+            {"alertname": "A", "severity": "warning", "instance": "1"},
+            True,
+        ),
+        (
+            CRITICAL_OVER_WARNING,
+            {"alertname": "A", "severity": "critical", "instance": "1"},
+            {"alertname": "A", "severity": "warning", "instance": "2"},
+            False,
+        ),
+        (  # a label missing on both sides counts as equal
+            CRITICAL_OVER_WARNING,
+            {"alertname": "A", "severity": "critical"},
+            {"alertname": "A", "severity": "warning"},
+            True,
+        ),
+        (
+            CRITICAL_OVER_WARNING,
+            {"alertname": "A", "severity": "critical"},
+            {"alertname": "A", "severity": "warning", "instance": "1"},
+            False,
+        ),
+        (
+            CRITICAL_OVER_WARNING,
+            {"alertname": "A", "severity": "warning"},
+            {"alertname": "A", "severity": "warning"},
+            False,
+        ),
+        (  # an alert on both sides is not muted by another one on both sides
+            InhibitRule((m('alertname=~"A|B"'),), (m('alertname=~"A|B"'),), ()),
+            {"alertname": "B"},
+            {"alertname": "A"},
+            False,
+        ),
+        (
+            InhibitRule((m('alertname=~"A|B"'),), (m('alertname=~"A|C"'),), ()),
+            {"alertname": "B"},
+            {"alertname": "A"},
+            True,
+        ),
+    ],
+)
+def test_inhibits(rule: InhibitRule, source: Labels, target: Labels, muted: bool) -> None:
+    assert routing.inhibits(rule, source, target) is muted
+    assert routing.inhibited([rule], target, [source]) is muted

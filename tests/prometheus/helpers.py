@@ -42,8 +42,11 @@ def write_prometheus_files(spec: Spec, directory: Path) -> Path:
     return directory / "prometheus"
 
 
+@cache
 def rules_of(spec: Spec) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(prometheus_files(spec)[prometheus_rules.RULES_PATH])
+    """The rule file as Prometheus reads it."""
+    (artifact,) = prometheus_rules.render(spec)
+    data: dict[str, Any] = yaml.safe_load(artifact.content)
     return data
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from monitorgen.diagnostics import Diagnostic, Span, SpecError
+from monitorgen.layers import available_layers, layer_file
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
@@ -249,11 +250,12 @@ def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
     """Load a spec and merge its `include:` files (included first, this file wins)."""
     display = display_name(path)
     data: SpecMap = parse_yaml(read_spec_text(path, display), display)
+    merged, problems = _merge_layers(data, nested=bool(_stack))
     includes = data.get("include")
     if not isinstance(includes, SpecList):
-        return data
-    merged = SpecMap(data.span)
-    problems: list[Diagnostic] = []
+        if problems:
+            raise SpecError(problems)
+        return merge_documents(merged, data) if merged else data
     for index, item in enumerate(includes):
         span = includes.item_spans[index]
         if not isinstance(item, str):
@@ -343,3 +345,37 @@ def _overlay_named(base: SpecList, override: SpecList) -> SpecList:
 
 def _pairs(items: SpecList) -> Iterator[tuple[Any, Span]]:
     return zip(items, items.item_spans, strict=True)
+
+
+def _merge_layers(data: SpecMap, *, nested: bool) -> tuple[SpecMap, list[Diagnostic]]:
+    """The bundled layers a spec chooses with `layers:`, merged in the order given."""
+    merged = SpecMap(data.span)
+    layers = data.get("layers")
+    if not isinstance(layers, SpecList):
+        return merged, []  # no layers, or the schema reports the type
+    if nested:
+        message = "layers are chosen by the top-level spec, not by an included file"
+        return merged, [
+            Diagnostic("layers/nested", message, data.value_spans["layers"], ("layers",))
+        ]
+    problems: list[Diagnostic] = []
+    for index, name in enumerate(layers):
+        if not isinstance(name, str) or name in layers[:index]:
+            continue  # the schema reports the type or the repetition
+        target = layer_file(name)
+        if target is None:
+            problems.append(
+                Diagnostic(
+                    "layers/unknown",
+                    f"there is no bundled layer '{name}'",
+                    layers.item_spans[index],
+                    ("layers", index),
+                    hint=f"choose from {', '.join(available_layers())}",
+                )
+            )
+            continue
+        try:
+            merged = merge_documents(merged, load_spec_file(target, (target,)))
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+    return merged, problems

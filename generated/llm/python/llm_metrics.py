@@ -304,6 +304,10 @@ class Instrumentation:
         if trace_directory is not None:
             self.configure_trace(trace_directory, log_content=log_content)
 
+    def _declare_labels(self, metric: str, *labels: tuple[str, LabelValues]) -> None:
+        for label, values in labels:
+            self._label_values[(metric, label)] = values
+
     def configure_trace(
         self,
         directory: str | os.PathLike[str] | None = TRACE_DIRECTORY,
@@ -537,29 +541,44 @@ class LlmMetrics(Instrumentation):
             ("task_type", "check", "result"),
             registry=registry,
         )
-        self._label_values.update(
-            {
-                ("llm_requests_total", "task_type"): LabelValues(limit=50),
-                ("llm_requests_total", "model"): LabelValues(limit=50),
-                ("llm_requests_total", "provider"): LabelValues(limit=20),
-                ("llm_requests_total", "status"): LabelValues(("ok", "error", "timeout")),
-                ("llm_tokens_total", "task_type"): LabelValues(limit=50),
-                ("llm_tokens_total", "token_type"): LabelValues(
-                    ("input", "output", "cached_input", "reasoning"),
-                ),
-                ("llm_tokens_total", "model"): LabelValues(limit=50),
-                ("llm_baseline_tokens_total", "task_type"): LabelValues(limit=50),
-                ("llm_baseline_tokens_total", "model"): LabelValues(limit=50),
-                ("llm_cost_usd_total", "task_type"): LabelValues(limit=50),
-                ("llm_cost_usd_total", "model"): LabelValues(limit=50),
-                ("llm_latency_seconds", "task_type"): LabelValues(limit=50),
-                ("llm_latency_seconds", "model"): LabelValues(limit=50),
-                ("llm_quality_score", "task_type"): LabelValues(limit=50),
-                ("llm_quality_score", "scenario"): LabelValues(limit=50),
-                ("llm_quality_checks_total", "task_type"): LabelValues(limit=50),
-                ("llm_quality_checks_total", "check"): LabelValues(limit=20),
-                ("llm_quality_checks_total", "result"): LabelValues(("pass", "fail")),
-            },
+        self._declare_labels(
+            "llm_requests_total",
+            ("task_type", LabelValues(limit=50)),
+            ("model", LabelValues(limit=50)),
+            ("provider", LabelValues(limit=20)),
+            ("status", LabelValues(("ok", "error", "timeout"))),
+        )
+        self._declare_labels(
+            "llm_tokens_total",
+            ("task_type", LabelValues(limit=50)),
+            ("token_type", LabelValues(("input", "output", "cached_input", "reasoning"))),
+            ("model", LabelValues(limit=50)),
+        )
+        self._declare_labels(
+            "llm_baseline_tokens_total",
+            ("task_type", LabelValues(limit=50)),
+            ("model", LabelValues(limit=50)),
+        )
+        self._declare_labels(
+            "llm_cost_usd_total",
+            ("task_type", LabelValues(limit=50)),
+            ("model", LabelValues(limit=50)),
+        )
+        self._declare_labels(
+            "llm_latency_seconds",
+            ("task_type", LabelValues(limit=50)),
+            ("model", LabelValues(limit=50)),
+        )
+        self._declare_labels(
+            "llm_quality_score",
+            ("task_type", LabelValues(limit=50)),
+            ("scenario", LabelValues(limit=50)),
+        )
+        self._declare_labels(
+            "llm_quality_checks_total",
+            ("task_type", LabelValues(limit=50)),
+            ("check", LabelValues(limit=20)),
+            ("result", LabelValues(("pass", "fail"))),
         )
         self._plan_llm_call = _plan(
             ("str", "str", "str", "str"),

@@ -296,20 +296,21 @@ def _gauge_mode(spec: Spec, metric: Metric) -> str:
 
 
 def _label_values(spec: Spec) -> list[str]:
-    entries: list[Item] = []
+    """Per metric label: its declared values, or its cap on distinct values."""
+    lines: list[str] = []
     for metric in spec.metrics:
+        labels: list[Item] = []
         for label in metric.labels:
-            key = f"({py_str(metric.name)}, {py_str(label.name)}): LabelValues("
             if label.values:
-                args: tuple[Item, ...] = (tuple_of(py_str(v) for v in label.values),)
+                admits: Item = call("LabelValues", tuple_of(py_str(v) for v in label.values))
             elif label.max_values is not None:
-                args = (f"limit={label.max_values}",)
+                admits = f"LabelValues(limit={label.max_values})"
             else:
-                args = ()
-            entries.append(Group(key, args))
-    if not entries:
-        return []
-    return layout(call("self._label_values.update", Group("{", tuple(entries), "}")), 2)
+                admits = "LabelValues()"
+            labels.append(tuple_of((py_str(label.name), admits)))
+        if labels:
+            lines += layout(call("self._declare_labels", py_str(metric.name), *labels), 2)
+    return lines
 
 
 def _plan(spec: Spec, code: _EventCode) -> Group:
@@ -430,16 +431,21 @@ def _update_lines(spec: Spec, code: _EventCode, index: int, update: EventUpdate)
 def _checked_update(
     metric: Metric, update: EventUpdate, index: int, name: str, depth: int
 ) -> list[str]:
+    """Record a plain int or float in range on the fast path; anything else goes to
+    `_coerce`, which converts other number types and counts what it refuses."""
     signed = metric.type is MetricType.GAUGE
-    skip_zero = metric.type is MetricType.COUNTER
-    low = "-_INF <" if signed else "0 <="
     pad = INDENT * depth
+    lines: list[str] = []
+    low = "-_INF <" if signed else "0 <="
     condition = f"if type({name}) in _NUMBERS and {low} {name} < _INF:"
     if len(pad + condition) > LINE_LENGTH:
-        raise ValueError(f"field name too long for one line: {name}")
+        alias = f"_v{index}"
+        lines.append(f"{pad}{alias} = {name}")
+        name = alias
+        condition = f"if type({name}) in _NUMBERS and {low} {name} < _INF:"
     amount = f"{name} * {update.scale!r}" if update.scale is not None else name
-    lines = [pad + condition]
-    if skip_zero:
+    lines.append(pad + condition)
+    if metric.type is MetricType.COUNTER:
         lines += [f"{pad}{INDENT}if {name}:", f"{pad}{INDENT * 2}_b[{index}]({amount})"]
     else:
         lines.append(f"{pad}{INDENT}_b[{index}]({amount})")

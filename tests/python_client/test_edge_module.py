@@ -1,0 +1,80 @@
+"""Texts and names that Python source must quote, escape or rename survive exactly."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from monitorgen.model import Spec
+from monitorgen.targets.python_client.source import LINE_LENGTH, docstring, long_str, py_str
+
+from .conftest import SPECS, compile_model, load_module, write_module
+from .exposition import families, key, samples
+
+LONG = "edge_a_rather_long_metric_name_that_pushes_generated_lines_past_the_limit_total"
+LONG_FIELD = "value_with_a_really_long_field_name_to_push_the_checks_past_the_limit"
+
+
+@pytest.fixture(scope="module")
+def edge_spec() -> Spec:
+    return compile_model(SPECS / "edge.yaml")
+
+
+@pytest.fixture(scope="module")
+def edge(edge_spec: Spec, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    return load_module(write_module(edge_spec, tmp_path_factory.mktemp("edge")))
+
+
+def test_help_texts_survive_exactly(edge: ModuleType, edge_spec: Spec) -> None:
+    registry = CollectorRegistry()
+    edge.EdgeMetrics(registry=registry).record_class(self_="a")
+    found = families(registry)
+    for metric in edge_spec.metrics:
+        name = metric.name.removesuffix("_total")
+        assert found[name].documentation == metric.help
+
+
+def test_keyword_and_local_names_become_parameters(edge: ModuleType) -> None:
+    params = inspect.signature(edge.EdgeMetrics.record_class).parameters
+    assert {"self_", "_b_", "lambda_", LONG_FIELD} <= set(params)
+    registry = CollectorRegistry()
+    metrics = edge.EdgeMetrics(registry=registry)
+    metrics.record_class(self_="me", _b_=2, lambda_='say "hi"', **{LONG_FIELD: 0.5})
+    metrics.record_class(self_="me", lambda_="back\\slash")
+    metrics.record_class(self_="me", lambda_="中文")
+    assert samples(registry) == {
+        key(LONG, kind='say "hi"', self="me"): 2,
+        key(LONG, kind="back\\slash", self="me"): 1,
+        key(LONG, kind="中文", self="me"): 1,
+        key("edge:ratio"): 0.5,
+    }
+    assert metrics.edge_ratio is not None, "a colon in a metric name becomes _ in Python"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_string_literals_read_back_as_the_text(text: str) -> None:
+    assert ast.literal_eval(py_str(text)) == text
+    assert ast.literal_eval("(" + long_str(text, 2) + ")") == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1))
+def test_docstrings_read_back_and_fit(text: str) -> None:
+    lines = docstring([text], 1)
+    if not text.strip():
+        assert lines == []
+        return
+    source = "def f():\n" + "\n".join(lines) + "\n"
+    parsed = ast.parse(source).body[0]
+    assert isinstance(parsed, ast.FunctionDef)
+    doc = ast.get_docstring(parsed, clean=True) or ""
+    assert doc.split() == text.split()
+    for line in lines:
+        assert len(line) <= LINE_LENGTH or " " not in line.strip()

@@ -25,12 +25,10 @@ from monitorgen.model import (
     Route,
     RouteMatcher,
     Routing,
-    Severity,
-    Slo,
-    SloTier,
     Spec,
     TimeInterval,
 )
+from monitorgen.rule_set import all_rules
 
 Labels = Mapping[str, str]
 
@@ -238,55 +236,34 @@ def walk(route: Route) -> Iterator[Route]:
 
 @dataclass(frozen=True)
 class AlertLabels:
-    """The labels one alert of the spec arrives with at Alertmanager."""
+    """The labels one alerting rule of the spec arrives with at Alertmanager."""
 
     alertname: str
-    severity: Severity
+    severity: str
     labels: tuple[tuple[str, str], ...]
     path: Path
+    """The spec item the rule is made from (an alert or an SLO)."""
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.labels)
 
 
 def alert_label_sets(spec: Spec) -> list[AlertLabels]:
-    """Every alert and every enabled SLO tier, with the labels Prometheus sends.
+    """Every alerting rule the spec generates (its alerts, SLO burn-rate tiers and
+    absent-SLI alerts), with the labels Prometheus sends.
 
     Prometheus adds its external labels to every alert it sends, unless the alert
     already has a label of that name.
     """
+    external = dict(spec.prometheus.external_labels)
     found = []
-    for alert in spec.alerts:
-        own = {"severity": alert.severity.value, "service": spec.service, **dict(alert.labels)}
-        found.append(_with_external(spec, alert.name, alert.severity, own, alert.path))
-    for slo in spec.slos:
-        for tier_name, tier in (("page", slo.page), ("ticket", slo.ticket)):
-            if tier.enabled:
-                path = (*slo.path, "alerting", tier_name)
-                found.append(
-                    _with_external(
-                        spec, slo.alert_name, tier.severity, slo_labels(spec, slo, tier), path
-                    )
-                )
+    for _group, rule in all_rules(spec):
+        if rule.alert is None:
+            continue
+        labels = {**external, **rule.label_map(), "alertname": rule.alert}
+        severity = labels.get("severity", "")
+        found.append(AlertLabels(rule.alert, severity, tuple(sorted(labels.items())), rule.path))
     return found
-
-
-def slo_labels(spec: Spec, slo: Slo, tier: SloTier) -> dict[str, str]:
-    """The static labels of an SLO burn-rate alert of one tier."""
-    return {
-        "severity": tier.severity.value,
-        "service": spec.service,
-        "slo": slo.name,
-        **dict(slo.labels),
-        **dict(tier.labels),
-    }
-
-
-def _with_external(
-    spec: Spec, name: str, severity: Severity, own: dict[str, str], path: Path
-) -> AlertLabels:
-    labels = {**dict(spec.prometheus.external_labels), **own, "alertname": name}
-    return AlertLabels(name, severity, tuple(sorted(labels.items())), path)
 
 
 # --- routing tests -----------------------------------------------------------------------
@@ -315,7 +292,7 @@ def routing_cases(spec: Spec) -> list[RoutingCase]:
         for index, test in enumerate(spec.routing.tests)
     ]
     for alert in alert_label_sets(spec):
-        title = f"alert {alert.alertname} ({alert.severity.value})"
+        title = f"alert {alert.alertname} ({alert.severity})"
         cases.append(RoutingCase(title, alert.labels, None, alert.path))
     return cases
 

@@ -135,7 +135,7 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
         if all(m.is_root for m in matched):
             yield Diagnostic(
                 "alertmanager/catch-all-only",
-                f"alert {alert.alertname} ({alert.severity.value}) matches no route and only "
+                f"alert {alert.alertname} ({alert.severity}) matches no route and only "
                 f"reaches the default receiver '{root.receiver}'",
                 path=alert.path,
                 severity=Severity.WARNING,

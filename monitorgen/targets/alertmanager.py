@@ -27,6 +27,7 @@ from monitorgen.model import (
     TimeInterval,
     WebhookConfig,
 )
+from monitorgen.slo import Tier
 from monitorgen.targets.base import Artifact, header_lines, yaml_artifact
 
 CONFIG_PATH = "alertmanager/alertmanager.yml"
@@ -150,22 +151,26 @@ def default_inhibit_rule(spec: Spec) -> InhibitRule:
 
 
 def _has_two_tiers(slo: Slo) -> bool:
-    return slo.page.enabled and slo.ticket.enabled and slo.page.severity != slo.ticket.severity
+    return slo.page.enabled and slo.ticket.enabled
 
 
 def _slo_tier_rule(spec: Spec, slo: Slo) -> InhibitRule:
-    """While an SLO pages, its slower ticket alert for the same series says nothing new."""
+    """While an SLO pages, its slower ticket alert for the same series says nothing new.
 
-    def tier(severity: Severity) -> tuple[RouteMatcher, ...]:
+    The tiers are told apart by their `slo_tier` label, so this holds whatever
+    severities the spec gives them.
+    """
+
+    def tier(which: Tier) -> tuple[RouteMatcher, ...]:
         return (
             RouteMatcher("alertname", "=", slo.alert_name),
             RouteMatcher("slo", "=", slo.name),
-            RouteMatcher("severity", "=", severity.value),
+            RouteMatcher("slo_tier", "=", which.value),
         )
 
     external = sorted(name for name, _ in spec.prometheus.external_labels)
     equal = ("service", *_unique([*external, *slo.by]))
-    return InhibitRule(tier(slo.page.severity), tier(slo.ticket.severity), equal)
+    return InhibitRule(tier(Tier.PAGE), tier(Tier.TICKET), equal)
 
 
 def _unique(names: Iterable[str]) -> list[str]:

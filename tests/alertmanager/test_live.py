@@ -209,8 +209,8 @@ def test_critical_alert_inhibits_the_matching_warning(
     warning = {**latency, "severity": "warning", "case": "c002"}
     other_task = {**latency, "severity": "warning", "task_type": "search", "case": "c003"}
     slo = {"alertname": "LlmLatencyBudgetBurn", "service": "llm", "slo": "latency"}
-    page = {**slo, "severity": "critical", "case": "c004"}
-    ticket = {**slo, "severity": "warning", "case": "c005"}
+    page = {**slo, "severity": "critical", "slo_tier": "page", "case": "c004"}
+    ticket = {**slo, "severity": "warning", "slo_tier": "ticket", "case": "c005"}
     posted = [critical, other_task, page]
     rules = alertmanager.inhibit_rules(spec)
     assert routing.inhibited(rules, warning, posted)

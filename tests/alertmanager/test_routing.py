@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitorgen import routing
 from monitorgen.model import InhibitRule, Route, RouteMatcher, Routing, TimeInterval, TimeRange
@@ -18,7 +19,8 @@ from monitorgen.routing import (
     routing_cases,
 )
 from monitorgen.spec.to_model import parse_route_matcher
-from tests.alertmanager.helpers import base_document, model_of
+from monitorgen.targets import prometheus_rules
+from tests.alertmanager.helpers import base_document, model_of, spec_models
 
 
 def m(text: str) -> RouteMatcher:
@@ -151,7 +153,7 @@ def test_alert_label_sets_carry_what_prometheus_sends(tmp_path: Path) -> None:
         }
     ]
     spec = model_of(tmp_path, document)
-    found = {(a.alertname, a.severity.value): a.as_dict() for a in alert_label_sets(spec)}
+    found = {(a.alertname, a.severity): a.as_dict() for a in alert_label_sets(spec)}
     assert found[("ShopDown", "critical")] == {
         "alertname": "ShopDown",
         "severity": "critical",
@@ -163,7 +165,31 @@ def test_alert_label_sets_carry_what_prometheus_sends(tmp_path: Path) -> None:
     slo_page = found[("ShopAvailabilityBudgetBurn", "critical")]
     slo_ticket = found[("ShopAvailabilityBudgetBurn", "warning")]
     assert slo_page["slo"] == slo_ticket["slo"] == "availability"
+    assert (slo_page["slo_tier"], slo_ticket["slo_tier"]) == ("page", "ticket")
     assert "channel" not in slo_page and slo_ticket["channel"] == "t"
+    assert slo_page["cluster"] == "eu-1"
+
+
+def test_alert_label_sets_are_the_generated_alerting_rules() -> None:
+    """One set per alerting rule in the generated rule files, with the same labels."""
+    for spec in spec_models():
+        rules = [
+            rule
+            for artifact in prometheus_rules.render(spec)
+            if artifact.path == prometheus_rules.RULES_PATH
+            for group in yaml.safe_load(artifact.content)["groups"]
+            for rule in group["rules"]
+            if "alert" in rule
+        ]
+        external = dict(spec.prometheus.external_labels)
+        generated = sorted(
+            (rule["alert"], sorted({**external, **rule["labels"]}.items())) for rule in rules
+        )
+        ours = sorted(
+            (a.alertname, sorted((k, v) for k, v in a.labels if k != "alertname"))
+            for a in alert_label_sets(spec)
+        )
+        assert ours == generated, spec.name
 
 
 def test_routing_cases_are_spec_tests_then_one_per_alert(tmp_path: Path) -> None:

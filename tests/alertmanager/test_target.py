@@ -245,7 +245,10 @@ def test_route_tree_keeps_order_continue_nesting_and_time_intervals(tmp_path: Pa
     }
     assert [r.get("continue", False) for r in route["routes"]] == [True, False, False]
     assert config["time_intervals"] == [
-        {"name": "nights", "time_intervals": [{"times": [{"start_time": "22:00", "end_time": "24:00"}]}]},
+        {
+            "name": "nights",
+            "time_intervals": [{"times": [{"start_time": "22:00", "end_time": "24:00"}]}],
+        },
         {
             "name": "office",
             "time_intervals": [
@@ -284,7 +287,7 @@ def test_inhibition_defaults_and_slo_tiers(tmp_path: Path) -> None:
         _slo("errors", ticket={"enabled": False}),
     ]
     rules = _config(model_of(tmp_path, document))["inhibit_rules"]
-    spec_rule, default_rule, slo_rule = rules
+    spec_rule, default_rule, availability_rule, latency_rule = rules
     assert spec_rule == {
         "source_matchers": ['alertname="ShopDown"'],
         "target_matchers": ['alertname="ShopSlow"'],
@@ -294,25 +297,29 @@ def test_inhibition_defaults_and_slo_tiers(tmp_path: Path) -> None:
     assert default_rule["target_matchers"] == ['severity="warning"']
     assert default_rule["equal"][:2] == ["alertname", "service"]
     assert {"cluster", "region", "instance", "job"} <= set(default_rule["equal"])
-    assert slo_rule == {
+    assert availability_rule == {
         "source_matchers": [
             'alertname="ShopAvailabilityBudgetBurn"',
             'slo="availability"',
-            'severity="critical"',
+            'slo_tier="page"',
         ],
         "target_matchers": [
             'alertname="ShopAvailabilityBudgetBurn"',
             'slo="availability"',
-            'severity="warning"',
+            'slo_tier="ticket"',
         ],
         "equal": ["service", "cluster", "region"],
     }
+    # tiers with the same severity are still told apart; a disabled tier needs no rule
+    assert latency_rule["source_matchers"][2] == 'slo_tier="page"'
+    assert latency_rule["target_matchers"][1] == 'slo="latency"'
 
     document["routing"]["default_inhibit"] = False
     rules = _config(model_of(tmp_path, document))["inhibit_rules"]
     assert [r["source_matchers"][0] for r in rules] == [
         'alertname="ShopDown"',
         'alertname="ShopAvailabilityBudgetBurn"',
+        'alertname="ShopLatencyBudgetBurn"',
     ]
 
 

@@ -32,19 +32,29 @@ class Expression:
     text: str
     path: Path
     is_alert: bool = False
+    structured: bool = False
+    """Compiled from a structured query, whose metric, labels and function
+    `references.check_query` already checks against the spec."""
 
 
 def expressions(spec: Spec) -> Iterator[Expression]:
     """Every PromQL expression of the spec, as the targets will emit it."""
     for alert in spec.alerts:
         key = "condition" if alert.query else "expr"
-        yield Expression(alert.expr, (*alert.path, key), is_alert=True)
+        yield Expression(
+            alert.expr, (*alert.path, key), is_alert=True, structured=alert.query is not None
+        )
     for rule in spec.recording_rules:
-        yield Expression(rule.expr, (*rule.path, "query" if rule.query else "expr"))
+        key = "query" if rule.query else "expr"
+        yield Expression(rule.expr, (*rule.path, key), structured=rule.query is not None)
     for dashboard in spec.dashboards:
         for panel in dashboard.panels():
             for index, query in enumerate(panel.queries):
-                yield Expression(expand_grafana(query.expr), (*panel.path, "queries", index))
+                yield Expression(
+                    expand_grafana(query.expr),
+                    (*panel.path, "queries", index),
+                    structured=query.query is not None,
+                )
     for slo in spec.slos:
         if isinstance(slo.sli, RawSli):
             text = slo.sli.error_ratio_query.replace("{{window}}", "5m")
@@ -64,8 +74,9 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
                 hint=f"expression: {expr.text}",
             )
             continue
-        for use in facts.selectors:
-            yield from _selector(spec, use, known, expr.path)
+        if not expr.structured:
+            for use in facts.selectors:
+                yield from _selector(spec, use, known, expr.path)
         if expr.is_alert and not facts.top_is_comparison:
             yield Diagnostic(
                 "promql/alert-comparison",

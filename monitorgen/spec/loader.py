@@ -22,6 +22,12 @@ from monitorgen.layers import available_layers, layer_file
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
+#: Specs nest a dozen levels at most; a bound keeps deeply nested input from
+#: exhausting the stack of the (recursive) YAML composer.
+MAX_NESTING_DEPTH = 64
+
+#: libyaml's parser when PyYAML was built with it: the same events and marks, much faster.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SpecMap(dict[str, Any]):
@@ -89,7 +95,7 @@ def key_span_of(root: Any, path: tuple[str | int, ...]) -> Span:
     return span_of(root, path)
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """YAML 1.2-like scalars: only true/false are booleans and dates stay strings."""
 
 
@@ -133,6 +139,16 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> SpecMap:
         result = SpecMap(self.span(node))
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(
+                    Diagnostic(
+                        "yaml/key",
+                        "a key must be a plain name, not a list or mapping",
+                        self.span(key_node),
+                        path,
+                    )
+                )
+                continue
             key = self._scalar(key_node, path)
             if not isinstance(key, str):
                 key = str(key)
@@ -160,27 +176,39 @@ class _Builder:
             return None
 
 
-def _refuse_aliases(text: str, file: str) -> list[Diagnostic]:
+def _refuse_unsafe_structure(text: str, file: str) -> list[Diagnostic]:
+    """Aliases (billion laughs) and nesting deeper than any spec needs, found from
+    the event stream before anything is composed or expanded."""
     problems = []
+    depth = 0
+    anchors_reported: set[str | None] = set()
     for event in yaml.parse(text, Loader=_StrictLoader):
-        if isinstance(event, yaml.AliasEvent):
-            mark = event.start_mark
-            span = Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
-            problems.append(
-                Diagnostic(
-                    "yaml/alias",
-                    f"YAML alias '*{event.anchor}' is not allowed "
-                    "(aliases can expand without bound); repeat the value or use include",
-                    span,
-                )
+        if isinstance(event, yaml.AliasEvent) and event.anchor not in anchors_reported:
+            anchors_reported.add(event.anchor)
+            message = (
+                f"YAML alias '*{event.anchor}' is not allowed "
+                "(aliases can expand without bound); repeat the value or use include"
             )
+            problems.append(Diagnostic("yaml/alias", message, _event_span(event, file)))
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                message = f"nested more than {MAX_NESTING_DEPTH} levels deep"
+                return [*problems, Diagnostic("yaml/depth", message, _event_span(event, file))]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return problems
+
+
+def _event_span(event: yaml.Event, file: str) -> Span:
+    mark = event.start_mark
+    return Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
 
 
 def parse_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into positioned containers; raise SpecError on any problem."""
     try:
-        problems = _refuse_aliases(text, file)
+        problems = _refuse_unsafe_structure(text, file)
         if problems:
             raise SpecError(problems)
         loader = _StrictLoader(text)
@@ -228,14 +256,24 @@ def read_spec_text(path: Path, display: str) -> str:
         message = f"file is {size} bytes; specs are limited to {MAX_SPEC_BYTES} bytes"
         raise SpecError([Diagnostic("io/too-large", message, Span(display))])
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text (byte {exc.start})"
-        raise SpecError([Diagnostic("io/encoding", message, Span(display))]) from None
+        span = _byte_span(data, exc.start, display)
+        raise SpecError([Diagnostic("io/encoding", message, span)]) from None
     except OSError as exc:
         raise SpecError(
             [Diagnostic("io/read", f"cannot read: {exc.strerror}", Span(display))]
         ) from None
+
+
+def _byte_span(data: bytes, offset: int, file: str) -> Span:
+    """The line and column (in characters) of a byte offset."""
+    before = data[:offset]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return Span(file, before.count(b"\n") + 1, column)
 
 
 def display_name(path: Path) -> str:
@@ -260,14 +298,20 @@ def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
         span = includes.item_spans[index]
         if not isinstance(item, str):
             continue  # the schema reports the type
-        target = (path.parent / item).resolve()
+        target = _included_file(path, item)
+        if target is None:
+            message = f"included file '{item}' is not a usable path"
+            problems.append(Diagnostic("include/missing", message, span, ("include", index)))
+            continue
         if target in _stack or target == path.resolve():
-            problems.append(Diagnostic("include/cycle", f"include cycle through '{item}'", span))
+            message = f"include cycle through '{item}'"
+            problems.append(Diagnostic("include/cycle", message, span, ("include", index)))
             continue
         if len(_stack) >= MAX_INCLUDE_DEPTH:
-            problems.append(Diagnostic("include/depth", "includes nested too deeply", span))
+            message = "includes nested too deeply"
+            problems.append(Diagnostic("include/depth", message, span, ("include", index)))
             continue
-        if not target.is_file():
+        if not _is_file(target):
             problems.append(
                 Diagnostic(
                     "include/missing",
@@ -284,6 +328,21 @@ def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
     if problems:
         raise SpecError(problems)
     return merge_documents(merged, data)
+
+
+def _included_file(spec: Path, item: str) -> Path | None:
+    """The absolute path an include names, or None when it cannot name a file."""
+    try:
+        return (spec.parent / item).resolve()
+    except (OSError, ValueError):
+        return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def merge_documents(base: SpecMap, top: SpecMap) -> SpecMap:
@@ -325,15 +384,21 @@ def overlay(base: Any, override: Any) -> Any:
 
 
 def _all_named(items: SpecList) -> bool:
-    return all(isinstance(item, SpecMap) and "name" in item for item in items)
+    """A non-empty list whose items all have a string `name` (an empty list replaces)."""
+    return bool(items) and all(_name_of(item) is not None for item in items)
+
+
+def _name_of(item: Any) -> str | None:
+    name = item.get("name") if isinstance(item, SpecMap) else None
+    return name if isinstance(name, str) else None
 
 
 def _overlay_named(base: SpecList, override: SpecList) -> SpecList:
-    by_name = {item["name"]: (item, span) for item, span in _pairs(override)}
+    by_name = {_name_of(item): (item, span) for item, span in _pairs(override)}
     result = SpecList(base.span)
     for item, span in _pairs(base):
-        name = item.get("name") if isinstance(item, SpecMap) else None
-        if name in by_name:
+        name = _name_of(item)
+        if name is not None and name in by_name:
             new, new_span = by_name.pop(name)
             result.add(overlay(item, new), new_span)
         else:

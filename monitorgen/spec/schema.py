@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -13,6 +14,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from monitorgen.diagnostics import Diagnostic
+from monitorgen.promql import parse_duration
 from monitorgen.spec.loader import key_span_of, span_of
 
 SCHEMA_FILE = "monitorgen.schema.json"
@@ -37,10 +39,38 @@ def schema_text() -> str:
     return resources.files("monitorgen.spec").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
+_DURATION_SHAPE = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")
+_ZERO_DURATION = re.compile(r"(0+(ms|s|m|h|d|w|y))+")
+_DURATION_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_DURATION_FORMATS.checks("duration", raises=ValueError)
+def _is_duration(instance: object) -> bool:
+    """Prometheus' grammar: units largest first, each once, greater than zero, in range."""
+    if not isinstance(instance, str) or not _DURATION_SHAPE.fullmatch(instance):
+        return True  # the pattern reports it
+    if _ZERO_DURATION.fullmatch(instance):
+        raise ValueError("must be greater than 0")
+    try:
+        parse_duration(instance)
+    except ValueError:
+        raise ValueError(
+            "units go from largest to smallest, each once, within about 290 years"
+        ) from None
+    return True
+
+
+@_DURATION_FORMATS.checks("duration-or-zero", raises=ValueError)
+def _is_duration_or_zero(instance: object) -> bool:
+    return (isinstance(instance, str) and _ZERO_DURATION.fullmatch(instance) is not None) or (
+        _is_duration(instance)
+    )
+
+
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     schema = json.loads(schema_text())
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=_DURATION_FORMATS)
 
 
 def validate_document(document: Any) -> list[Diagnostic]:
@@ -171,6 +201,9 @@ def _describe_value(error: ValidationError) -> str:
         return "must not be empty"
     if kind == "false":
         return "this key is not allowed here"
+    if kind == "format" and str(_value_of(error)).startswith("duration"):
+        reason = f": {error.cause}" if error.cause else ""
+        return f"{shown} is not a valid duration{reason} ({DURATION_PATTERN_HINT})"
     return error.message
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from monitorgen import routing, tools
+from monitorgen.cli import main
 from monitorgen.model import (
     GrafanaSettings,
     PrometheusSettings,
@@ -26,7 +28,13 @@ from monitorgen.model import (
 )
 from monitorgen.pipeline import ExtraChecks
 from monitorgen.targets import alertmanager
-from tests.alertmanager.helpers import SPEC_FILES, base_document, compile_one, spec_models
+from tests.alertmanager.helpers import (
+    SPEC_FILES,
+    base_document,
+    compile_one,
+    spec_models,
+    write_spec,
+)
 from tests.harness import require_binary
 
 pytestmark = pytest.mark.tools
@@ -321,3 +329,23 @@ def test_every_template_string_in_the_configs_renders(amtool: str, specs: list[S
             for text in sorted(texts):
                 kind = "html" if "email.html" in text else "text"
                 assert _render(amtool, folder, text, kind).strip(), text
+
+
+def test_check_command_fails_when_amtool_disagrees(
+    amtool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = write_spec(tmp_path, base_document())
+    output = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, ["build", str(spec), "-o", str(output)]).exit_code == 0
+    clean = runner.invoke(main, ["check", str(spec), "-o", str(output), "--format", "json"])
+    assert clean.exit_code == 0, clean.output
+
+    real = routing.receivers
+    monkeypatch.setattr(
+        routing, "receivers", lambda tree, labels: (*reversed(real(tree, labels)), "x")
+    )
+    broken = runner.invoke(main, ["check", str(spec), "-o", str(output), "--format", "json"])
+    assert broken.exit_code == 1
+    found = {d["code"] for d in json.loads(broken.output)["diagnostics"]}
+    assert found == {"routing/amtool-disagrees"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -102,7 +102,10 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
     result = pipeline.build(_spec_paths(specs))
     failed = result.failed(_threshold(fail_on))
     if not failed:
-        writer.write_tree(output, result.tree, prune=not specs)
+        try:
+            writer.write_tree(output, result.tree, prune=not specs)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}/: {exc}") from None
     _report(
         result.diagnostics, fmt, ok=not failed, written=sorted(result.tree) if not failed else []
     )
@@ -225,6 +228,48 @@ def rollup_command(
     click.echo(f"deleted {len(pruned.deleted)} raw trace file(s) dated before {pruned.cutoff}")
 
 
+def _smtp_options(command: Callable[..., None]) -> Callable[..., None]:
+    """SMTP settings for `report --send`; each one wins over the spec's report.mail."""
+    options = (
+        click.option("--smtp-host", help="SMTP server [default: report.mail.smarthost]."),
+        click.option(
+            "--smtp-port",
+            type=click.IntRange(1, 65535),
+            help="SMTP port [default: report.mail.smarthost's, else 587].",
+        ),
+        click.option("--smtp-user", help="SMTP login [default: report.mail.auth_username]."),
+        click.option(
+            "--smtp-password-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="File holding the SMTP password; the password itself is never an option.",
+        ),
+        click.option("--mail-from", help="Sender [default: report.mail.from]."),
+        click.option(
+            "--mail-to", multiple=True, help="Recipient, repeatable [default: report.mail.to]."
+        ),
+        click.option(
+            "--starttls/--no-starttls",
+            default=None,
+            help="Upgrade the connection before login [default: report.mail.require_tls, else on].",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _with_mail_options(inputs: ReportInputs, options: dict[str, Any]) -> ReportInputs:
+    from dataclasses import replace
+
+    from monitorgen.report.deliver import DeliveryError, MailOverrides, merged_settings
+
+    overrides = MailOverrides(**{**options, "mail_to": tuple(options["mail_to"])})
+    try:
+        return replace(inputs, mail=merged_settings(inputs.mail, overrides))
+    except DeliveryError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @main.command("report")
 @click.argument(
     "traces", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
@@ -265,6 +310,7 @@ def rollup_command(
     help="Also store the Markdown as DIR/daily_report_<date>.md and refresh DIR/index.md.",
 )
 @click.option("--send", is_flag=True, help="Also e-mail the report to the spec's report.mail.")
+@_smtp_options
 def report_command(
     traces: Sequence[Path],
     day: datetime | None,
@@ -273,6 +319,7 @@ def report_command(
     report_format: str,
     archive_dir: Path | None,
     send: bool,
+    **smtp: Any,
 ) -> None:
     """Daily report from trace logs: totals, per task type and model, change against the
     previous day (its trace_<date>.jsonl next to the given file), savings against the
@@ -281,11 +328,15 @@ def report_command(
     from monitorgen import report_cli
 
     inputs = report_cli.inputs_from_spec(_report_spec(spec_path) if spec_path else None)
+    inputs = _with_mail_options(inputs, smtp)
     when = day.date() if day else report_cli.day_from_names(traces)
     if (archive_dir or send) and when is None:
         raise click.UsageError("--archive and --send need --date or a trace_YYYY-MM-DD.jsonl")
     if send and inputs.mail is None:
-        raise click.UsageError("--send needs a --spec whose report: section has mail:")
+        raise click.UsageError(
+            "--send needs a --spec whose report: section has mail:, "
+            "or --smtp-host, --mail-from and --mail-to"
+        )
     try:
         result = reports.build_report(
             traces,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from monitorgen.cron import CronError, parse_cron
 from monitorgen.diagnostics import Severity
 from monitorgen.pipeline import build, compile_spec
+from tests.harness import SmtpCapture
 
 SPEC = """\
 version: 1
@@ -279,3 +282,40 @@ def test_a_report_without_traced_llm_calls_is_warned_about(tmp_path: Path) -> No
     path.write_text(path.read_text().replace("name: llm_call", "name: other_call"))
     codes = [(code, severity) for code, severity, _ in findings(path)]
     assert ("report/no-trace", Severity.WARNING) in codes
+
+
+def test_scheduled_command_archives_and_mails_yesterdays_report(
+    tmp_path: Path, smtp_capture: SmtpCapture
+) -> None:
+    """The crontab line run as cron would, with the real `monitorgen` on the venv PATH."""
+    installed = Path(sys.executable).parent / "monitorgen"
+    assert installed.exists(), "monitorgen must be installed in the test environment"
+    workdir = tmp_path / "srv"
+    (workdir / ".venv" / "bin").mkdir(parents=True)
+    (workdir / ".venv" / "bin" / "monitorgen").symlink_to(installed)
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    trace = workdir / "var" / "trace logs" / f"trace_{day}.jsonl"
+    trace.parent.mkdir(parents=True)
+    entry = {
+        "type": "llm_call",
+        "timestamp": f"{day}T12:00:00Z",
+        "task_type": "chat",
+        "model": "m",
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "latency_ms": 250.0,
+        "cost_usd": 0.5,
+    }
+    trace.write_text(json.dumps(entry) + "\n")
+    mail = REPORT.replace('"smtp.example.com:587"', f'"{smtp_capture.address}", require_tls: false')
+    files = schedule_files(write_spec(tmp_path, mail, workdir=str(workdir)))
+    _fields, command = cron_entry(files["schedule/crontab"])
+
+    run_shell(command.replace("\\%", "%"), cwd=tmp_path)
+
+    archived = workdir / "daily reports" / f"daily_report_{day}.md"
+    assert f"**Date**: {day}" in archived.read_text()
+    assert "- Requests: 1 (ok 1, errors 0, timeouts 0)" in archived.read_text()
+    (message,) = smtp_capture.wait_for_messages(1, timeout=10)
+    assert message.rcpt_tos == ["team@example.com"]
+    assert str(day) in str(message.message["Subject"])

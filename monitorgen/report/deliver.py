@@ -46,6 +46,56 @@ class MailSettings:
         return _split_smarthost(self.smarthost)[1]
 
 
+@dataclass(frozen=True)
+class MailOverrides:
+    """Command-line values that win over the spec's `report.mail`; None keeps the spec's."""
+
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password_file: Path | None = None
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    starttls: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == MailOverrides()
+
+
+def merged_settings(base: MailSettings | None, overrides: MailOverrides) -> MailSettings | None:
+    """``base`` with ``overrides`` applied; None when neither says where to send.
+
+    Without a base, host, sender and recipients must all come from the overrides.
+    """
+    if overrides.empty:
+        return base
+    host = overrides.smtp_host or (base.host if base else None)
+    mail_from = overrides.mail_from or (base.mail_from if base else None)
+    mail_to = overrides.mail_to or (base.mail_to if base else ())
+    missing = [
+        name
+        for name, value in (
+            ("--smtp-host", host),
+            ("--mail-from", mail_from),
+            ("--mail-to", mail_to),
+        )
+        if not value
+    ]
+    if missing or host is None or mail_from is None:
+        raise DeliveryError(f"mail settings lack {', '.join(missing)}")
+    port = overrides.smtp_port or (base.port if base else DEFAULT_SMTP_PORT)
+    starttls = base.starttls if base else True
+    return MailSettings(
+        smarthost=f"{host}:{port}",
+        mail_from=mail_from,
+        mail_to=tuple(mail_to),
+        username=overrides.smtp_user or (base.username if base else None),
+        password_file=overrides.smtp_password_file or (base.password_file if base else None),
+        starttls=starttls if overrides.starttls is None else overrides.starttls,
+    )
+
+
 def _split_smarthost(smarthost: str) -> tuple[str, int]:
     host, sep, port = smarthost.rpartition(":")
     if not sep:

@@ -381,3 +381,89 @@ def test_index_follows_reports_removed_by_hand(tmp_path: Path) -> None:
         "2026-01-03",
         "2026-01-02",
     ]
+
+
+# --- monitorgen report --send ------------------------------------------------
+
+TRACE = FIXTURES / "trace_2026-11-26.jsonl"
+MAIL_SPEC = """\
+version: 1
+service: bot
+title: Bot
+metrics:
+  - {{name: bot_calls_total, type: counter, help: Calls.}}
+events:
+  - name: llm_call
+    fields:
+      - {{name: model, type: str}}
+    updates:
+      - {{metric: bot_calls_total, inc: 1}}
+report:
+  mail: {{to: spec-team@example.com, from: spec@example.com, smarthost: "{smarthost}"}}
+"""
+
+
+def run_report(*args: object) -> Any:
+    from click.testing import CliRunner
+
+    from monitorgen.cli import main
+
+    return CliRunner().invoke(main, ["report", str(TRACE), *map(str, args)])
+
+
+def test_send_with_command_line_mail_settings_only(smtp_capture: SmtpCapture) -> None:
+    result = run_report(
+        "--send",
+        *("--smtp-host", LOOPBACK, "--smtp-port", smtp_capture.port),
+        *("--mail-from", "cli@example.com", "--mail-to", "a@example.com"),
+        *("--mail-to", "b@example.com", "--no-starttls"),
+    )
+    assert result.exit_code == 0, result.output
+    (mail,) = smtp_capture.wait_for_messages(1, timeout=10)
+    assert mail.mail_from == "cli@example.com"
+    assert mail.rcpt_tos == ["a@example.com", "b@example.com"]
+    assert parse_mail(mail.raw)["Subject"] == "LLM Token Optimization — Daily Report: 2026-11-26"
+
+
+def test_command_line_settings_win_over_the_spec(smtp_capture: SmtpCapture, tmp_path: Path) -> None:
+    spec = tmp_path / "bot.yaml"
+    spec.write_text(MAIL_SPEC.format(smarthost="smtp.invalid:25"))
+    result = run_report(
+        "--spec", spec, "--send", "--smtp-host", LOOPBACK, "--smtp-port", smtp_capture.port,
+        "--no-starttls",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (mail,) = smtp_capture.wait_for_messages(1, timeout=10)
+    assert (mail.mail_from, mail.rcpt_tos) == ("spec@example.com", ["spec-team@example.com"])
+
+
+def test_command_line_login_reads_the_password_file(
+    auth_smtp: tuple[Controller, _Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = auth_smtp
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD + "\n")
+    common = (
+        *("--send", "--smtp-host", LOOPBACK, "--smtp-port", controller.port, "--no-starttls"),
+        *("--mail-from", "cli@example.com", "--mail-to", "a@example.com"),
+        *("--smtp-user", "reports"),
+    )
+    result = run_report(*common, "--smtp-password-file", secret)
+    assert result.exit_code == 0, result.output
+    assert recorder.logins == ["reports"]
+    secret.write_text("wrong\n")
+    refused = run_report(*common, "--smtp-password-file", secret)
+    assert refused.exit_code == 1
+    assert "refused" in refused.output and "wrong" not in refused.output
+
+
+def test_incomplete_mail_settings_are_a_usage_error() -> None:
+    result = run_report("--send", "--smtp-host", LOOPBACK)
+    assert result.exit_code == 2
+    assert "--mail-from, --mail-to" in result.output
+
+
+def test_no_option_takes_the_password_itself() -> None:
+    result = run_report("--send", "--smtp-password", PASSWORD)
+    assert result.exit_code == 2
+    assert "No such option" in result.output

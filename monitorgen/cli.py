@@ -205,14 +205,27 @@ def schema() -> None:
     default=None,
     help="Day pruning counts from [default: the newest day seen in the traces].",
 )
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Spec whose price table costs entries that carry no cost_usd.",
+)
 def rollup_command(
-    traces: Sequence[Path], db: Path, prune: bool, raw_days: int, today: datetime | None
+    traces: Sequence[Path],
+    db: Path,
+    prune: bool,
+    raw_days: int,
+    today: datetime | None,
+    spec_path: Path | None,
 ) -> None:
     """Add daily and monthly totals of trace logs to a SQLite file (safe to re-run)."""
+    from monitorgen import report_cli
     from monitorgen.report import rollup as rollups
 
+    pricing = report_cli.inputs_from_spec(_report_spec(spec_path) if spec_path else None).pricing
     try:
-        result = rollups.rollup(traces, db)
+        result = rollups.rollup(traces, db, pricing=pricing)
     except (rollups.RollupError, OSError, sqlite3.Error) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary(db))

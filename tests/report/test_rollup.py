@@ -306,3 +306,22 @@ def test_command_reports_an_unusable_database_without_a_traceback(tmp_path: Path
     assert result.exit_code == 1
     assert "Error:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_command_prices_entries_without_cost_from_the_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "priced.yaml"
+    spec.write_text(
+        "version: 1\nservice: priced\n"
+        "metrics:\n  - {name: priced_calls_total, type: counter, help: Calls.}\n"
+        "pricing:\n  models:\n    m1: {input: 2, output: 10}\n"
+    )
+    trace = write_trace(
+        tmp_path / "trace_2026-06-01.jsonl",
+        [call("2026-06-01T10:00:00Z", tokens=(1_000_000, 100_000), cost=None)],
+    )
+    db = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(main, ["rollup", str(trace), "--db", str(db), "--spec", str(spec)])
+    assert result.exit_code == 0, result.output
+    (row,) = daily_totals(db)
+    assert row.totals["cost_usd"] == pytest.approx(2.0 + 1.0)
+    assert row.totals["unpriced_requests"] == 0

@@ -161,7 +161,7 @@ ALL_LABEL_SETS = [
 
 
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     # every example runs amtool; a failure reports the first falsifying tree unshrunk

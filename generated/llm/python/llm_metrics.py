@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import threading
@@ -652,6 +653,8 @@ class LlmMetrics(Instrumentation):
             ),
         )
         self._bound_quality_check: dict[tuple[object, ...], Bound] = {}
+        if registry is REGISTRY:
+            _adopt_default(self)
 
     def record_llm_call(
         self,
@@ -781,18 +784,38 @@ class LlmMetrics(Instrumentation):
 
 
 _default: LlmMetrics | None = None
-_default_lock = threading.Lock()
+_default_lock = threading.RLock()
+_log = logging.getLogger(__name__)
 
 
 def default_metrics() -> LlmMetrics:
-    """The instance behind the module-level functions, made on first use in prometheus_client's
-    default registry.
-    """
+    """The instance behind the module-level functions: the first one made in
+    prometheus_client's default registry, or a new one made there on first use."""
+    with _default_lock:
+        return _default or LlmMetrics()
+
+
+def _adopt_default(metrics: LlmMetrics) -> None:
     global _default
     with _default_lock:
         if _default is None:
-            _default = LlmMetrics()
-        return _default
+            _default = metrics
+
+
+def _default_or_none() -> LlmMetrics | None:
+    """default_metrics() for the record functions, which must not raise: when it cannot
+    be made (its names taken in the default registry), that is logged once."""
+    global _default_failed
+    try:
+        return default_metrics()
+    except Exception:
+        if not _default_failed:
+            _default_failed = True
+            _log.exception("cannot create the default LlmMetrics; events are not recorded")
+        return None
+
+
+_default_failed = False
 
 
 def configure_trace(
@@ -800,7 +823,8 @@ def configure_trace(
     *,
     log_content: bool = LOG_CONTENT,
 ) -> None:
-    """Start writing the module-level functions' trace log into `directory`; None stops it."""
+    """Start writing the module-level functions' trace log into `directory`; None stops
+    it."""
     default_metrics().configure_trace(directory, log_content=log_content)
 
 
@@ -822,37 +846,35 @@ def record_llm_call(
     config: Mapping[str, object] | None = None,
 ) -> None:
     """LlmMetrics.record_llm_call on the default instance."""
-    (_default or default_metrics()).record_llm_call(
-        task_type=task_type,
-        model=model,
-        provider=provider,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        latency_ms=latency_ms,
-        status=status,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-        cost_usd=cost_usd,
-        baseline_tokens=baseline_tokens,
-        prompt=prompt,
-        response=response,
-        config=config,
-    )
+    metrics = _default or _default_or_none()
+    if metrics is not None:
+        metrics.record_llm_call(
+            task_type=task_type,
+            model=model,
+            provider=provider,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            status=status,
+            cached_input_tokens=cached_input_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cost_usd=cost_usd,
+            baseline_tokens=baseline_tokens,
+            prompt=prompt,
+            response=response,
+            config=config,
+        )
 
 
 def record_quality_score(*, task_type: str, scenario: str, score: float) -> None:
     """LlmMetrics.record_quality_score on the default instance."""
-    (_default or default_metrics()).record_quality_score(
-        task_type=task_type,
-        scenario=scenario,
-        score=score,
-    )
+    metrics = _default or _default_or_none()
+    if metrics is not None:
+        metrics.record_quality_score(task_type=task_type, scenario=scenario, score=score)
 
 
 def record_quality_check(*, task_type: str, check: str, result: str) -> None:
     """LlmMetrics.record_quality_check on the default instance."""
-    (_default or default_metrics()).record_quality_check(
-        task_type=task_type,
-        check=check,
-        result=result,
-    )
+    metrics = _default or _default_or_none()
+    if metrics is not None:
+        metrics.record_quality_check(task_type=task_type, check=check, result=result)

@@ -158,6 +158,7 @@ def _imports(spec: Spec) -> str:
         "",
         "import contextlib",
         "import json",
+        "import logging",
         "import math",
         "import os",
         "import threading",
@@ -272,6 +273,7 @@ def _init(spec: Spec, events: list[_EventCode]) -> list[str]:
     for code in events:
         lines += layout(_plan(spec, code), 2, f"{code.plan} = ")
         lines.append(f"{INDENT * 2}{code.cache}: dict[tuple[object, ...], Bound] = {{}}")
+    lines += [f"{INDENT * 2}if registry is REGISTRY:", f"{INDENT * 3}_adopt_default(self)"]
     return lines
 
 
@@ -488,49 +490,55 @@ def _total_tokens(code: _EventCode) -> Iterator[str]:
 # --- module-level functions --------------------------------------------------
 
 
+_DEFAULT_INSTANCE = '''\
+_default: {cls} | None = None
+_default_lock = threading.RLock()
+_log = logging.getLogger(__name__)
+
+
+def default_metrics() -> {cls}:
+    """The instance behind the module-level functions: the first one made in
+    prometheus_client's default registry, or a new one made there on first use."""
+    with _default_lock:
+        return _default or {cls}()
+
+
+def _adopt_default(metrics: {cls}) -> None:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = metrics
+
+
+def _default_or_none() -> {cls} | None:
+    """default_metrics() for the record functions, which must not raise: when it cannot
+    be made (its names taken in the default registry), that is logged once."""
+    global _default_failed
+    try:
+        return default_metrics()
+    except Exception:
+        if not _default_failed:
+            _default_failed = True
+            _log.exception("cannot create the default {cls}; events are not recorded")
+        return None
+
+
+_default_failed = False
+
+
+def configure_trace(
+    directory: str | os.PathLike[str] | None = TRACE_DIRECTORY,
+    *,
+    log_content: bool = LOG_CONTENT,
+) -> None:
+    """Start writing the module-level functions' trace log into `directory`; None stops
+    it."""
+    default_metrics().configure_trace(directory, log_content=log_content)'''
+
+
 def _module_functions(spec: Spec) -> list[str]:
     cls = class_name(spec)
-    lines = [
-        f"_default: {cls} | None = None",
-        "_default_lock = threading.Lock()",
-        "",
-        "",
-        f"def default_metrics() -> {cls}:",
-        *docstring(
-            [
-                "The instance behind the module-level functions, made on first use in "
-                "prometheus_client's default registry."
-            ],
-            1,
-        ),
-        f"{INDENT}global _default",
-        f"{INDENT}with _default_lock:",
-        f"{INDENT * 2}if _default is None:",
-        f"{INDENT * 3}_default = {cls}()",
-        f"{INDENT * 2}return _default",
-        "",
-        "",
-        *layout(
-            Group(
-                "def configure_trace(",
-                (
-                    "directory: str | os.PathLike[str] | None = TRACE_DIRECTORY",
-                    "*",
-                    "log_content: bool = LOG_CONTENT",
-                ),
-            ),
-            0,
-            suffix=" -> None:",
-        ),
-        *docstring(
-            [
-                "Start writing the module-level functions' trace log into `directory`; "
-                "None stops it."
-            ],
-            1,
-        ),
-        f"{INDENT}default_metrics().configure_trace(directory, log_content=log_content)",
-    ]
+    lines = _DEFAULT_INSTANCE.format(cls=cls).splitlines()
     for event in spec.events:
         lines += ["", "", *_function(cls, _EventCode.of(event))]
     return lines
@@ -541,5 +549,7 @@ def _function(cls: str, code: _EventCode) -> list[str]:
     lines = layout(_signature(code, f"def {name}(", False), 0, suffix=" -> None:")
     lines += docstring([f"{cls}.{name} on the default instance."], 1)
     keywords = [f"{p}={p}" for p in code.params.values()] + [f"{x}={x}" for x in code.extras]
-    lines += layout(call(f"(_default or default_metrics()).{name}", *keywords), 1)
+    lines.append(f"{INDENT}metrics = _default or _default_or_none()")
+    lines.append(f"{INDENT}if metrics is not None:")
+    lines += layout(call(f"metrics.{name}", *keywords), 2)
     return lines

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import (
@@ -284,7 +284,7 @@ class RoutingCase:
 
 
 def routing_cases(spec: Spec) -> list[RoutingCase]:
-    """The spec's `routing.tests`, then one case per alert and SLO tier."""
+    """The spec's `routing.tests`, then one case per alerting rule the spec generates."""
     if spec.routing is None:
         return []
     cases = [
@@ -297,18 +297,16 @@ def routing_cases(spec: Spec) -> list[RoutingCase]:
     return cases
 
 
-def expected_receivers(routing: Routing, case: RoutingCase) -> tuple[str, ...]:
-    return case.expected if case.expected is not None else receivers(routing, dict(case.labels))
-
-
 def show_labels(labels: tuple[tuple[str, str], ...]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
-    """Invalid matcher regexes, then every `routing.tests` entry the route tree fails."""
+    """Invalid regexes and time intervals, then every `routing.tests` entry the route
+    tree fails."""
     if spec.routing is None:
         return
+    yield from invalid_time_intervals(spec.routing)
     broken = list(invalid_regexes(spec.routing))
     yield from broken
     if broken:
@@ -325,6 +323,29 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
                 path=(*case.path, "receivers"),
                 hint="receivers are listed in route-tree order, as Alertmanager notifies them",
             )
+
+
+def invalid_time_intervals(routing: Routing) -> Iterator[Diagnostic]:
+    """What Alertmanager would refuse: an unknown time zone, a range ending before it starts."""
+    for interval in routing.time_intervals:
+        if interval.location not in (None, "Local"):
+            try:
+                ZoneInfo(interval.location)
+            except (ZoneInfoNotFoundError, ValueError):
+                yield Diagnostic(
+                    "routing/unknown-location",
+                    f"'{interval.location}' is not a time zone name",
+                    path=(*interval.path, "location"),
+                    hint="use an IANA name such as Europe/Berlin or America/New_York",
+                )
+        for index, times in enumerate(interval.times):
+            if _clock(times.start) >= _clock(times.end):
+                yield Diagnostic(
+                    "routing/time-range",
+                    f"the time range {times.start}-{times.end} ends before it starts",
+                    path=(*interval.path, "times", index),
+                    hint="split a range over midnight in two: 22:00-24:00 and 00:00-06:00",
+                )
 
 
 def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:

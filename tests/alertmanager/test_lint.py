@@ -181,3 +181,18 @@ def test_invalid_regex_is_an_error_and_stops_evaluation(tmp_path: Path) -> None:
         ("routing/invalid-regex", 23, "routing.routes[1].matchers[0]")
     ]
     assert _findings(tmp_path, routing, "alertmanager/") == []
+
+
+def test_time_intervals_alertmanager_would_refuse(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING.replace(
+        "      receiver: chat\n", "      receiver: chat\n      mute_time_intervals: [nights]\n"
+    ) + (
+        "  time_intervals:\n"
+        "    - name: nights\n"
+        "      times: [{start: '22:00', end: '06:00'}, {start: '00:00', end: '06:00'}]\n"
+        "      location: Mars/Olympus_Mons\n"
+    )
+    assert _findings(tmp_path, routing, "routing/") == [
+        ("routing/time-range", 28, "routing.time_intervals[0].times[0]"),
+        ("routing/unknown-location", 29, "routing.time_intervals[0].location"),
+    ]

@@ -5,6 +5,7 @@
 - `alertmanager/inhibit-without-equal`: an inhibit rule that mutes alerts about anything.
 - `alertmanager/shadowed-route`: a route an earlier sibling without `continue` always wins.
 - `alertmanager/catch-all-only`: an alert no route matches, left to the default receiver.
+- `alertmanager/no-grouping`: `group_by: ['...']`, one notification per alert.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _unused_receivers(spec)
     yield from _unused_time_intervals(spec)
     yield from _inhibit_without_equal(spec)
+    yield from _no_grouping(spec)
     if any(invalid_regexes(spec.routing)):
         return  # reported by routing.check; matching cannot be evaluated
     for route in walk(spec.routing.root):
@@ -75,6 +77,20 @@ def _inhibit_without_equal(spec: Spec) -> Iterator[Diagnostic]:
                 path=rule.path,
                 severity=Severity.WARNING,
                 hint="list the labels both alerts must share, e.g. equal: [service, instance]",
+            )
+
+
+def _no_grouping(spec: Spec) -> Iterator[Diagnostic]:
+    assert spec.routing is not None
+    for route in walk(spec.routing.root):
+        if route.group_by is not None and "..." in route.group_by:
+            yield Diagnostic(
+                "alertmanager/no-grouping",
+                "group_by ['...'] sends one notification per alert: an outage that fires "
+                "a hundred alerts sends a hundred messages",
+                path=(*route.path, "group_by"),
+                severity=Severity.WARNING,
+                hint="group by the labels on-call looks at together, e.g. [alertname, service]",
             )
 
 

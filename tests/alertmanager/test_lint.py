@@ -196,3 +196,12 @@ def test_time_intervals_alertmanager_would_refuse(tmp_path: Path) -> None:
         ("routing/time-range", 28, "routing.time_intervals[0].times[0]"),
         ("routing/unknown-location", 29, "routing.time_intervals[0].location"),
     ]
+
+
+def test_no_grouping(tmp_path: Path) -> None:
+    routing = CLEAN_ROUTING.replace(
+        "  receiver: chat\n  routes:", "  receiver: chat\n  group_by: ['...']\n  routes:"
+    )
+    assert _findings(tmp_path, routing, "alertmanager/") == [
+        ("alertmanager/no-grouping", 19, "routing.group_by")
+    ]

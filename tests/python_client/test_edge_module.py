@@ -7,7 +7,7 @@ import inspect
 from types import ModuleType
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -66,6 +66,10 @@ def test_string_literals_read_back_as_the_text(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1))
+@example('\\"')
+@example('ends in """')
+@example('ends in \\"""')
+@example('"""')
 def test_docstrings_read_back_and_fit(text: str) -> None:
     lines = docstring([text], 1)
     if not text.strip():

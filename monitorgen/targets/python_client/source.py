@@ -183,7 +183,11 @@ def _doc_escape(text: str) -> str:
 
 def _close_safe(text: str) -> str:
     """A one-line docstring cannot end with a quote right before the closing quotes."""
-    return text[:-1] + '\\"' if text.endswith('"') and not text.endswith('\\"') else text
+    if not text.endswith('"'):
+        return text
+    body = text[:-1]
+    escaped = (len(body) - len(body.rstrip("\\"))) % 2 == 1
+    return text if escaped else body + '\\"'
 
 
 def identifier(name: str, taken: Iterable[str] = ()) -> str:

@@ -58,8 +58,10 @@ def _swap_in(root: Path, stage: Path, names: list[str]) -> None:
             if target.exists():
                 backup = stage / f".old-{name}"
                 os.replace(target, backup)
-            os.replace(stage / name, target)
+            # Recorded before the second rename, so a failure there still puts the old
+            # folder back instead of leaving it in the stage that is about to be deleted.
             done.append((target, backup))
+            os.replace(stage / name, target)
     except OSError:
         for target, backup in reversed(done):
             shutil.rmtree(target, ignore_errors=True)

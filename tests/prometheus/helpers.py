@@ -14,6 +14,8 @@ from monitorgen.targets import prometheus_config, prometheus_rules, promtool_tes
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATHS = ("specs/llm.yaml", "tests/specs/http_api.yaml", "tests/specs/queue_worker.yaml")
+#: Every kind of alert condition the generated unit tests drive, in one small spec.
+SHAPES = "tests/prometheus/specs/shapes.yaml"
 
 
 @cache

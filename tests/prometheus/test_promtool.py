@@ -12,7 +12,7 @@ import yaml
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
 
-from .helpers import SPEC_PATHS, load_spec, write_prometheus_files
+from .helpers import SHAPES, SPEC_PATHS, load_spec, write_prometheus_files
 
 pytestmark = pytest.mark.tools
 
@@ -24,7 +24,7 @@ def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("spec_path", SPEC_PATHS)
+@pytest.mark.parametrize("spec_path", [*SPEC_PATHS, SHAPES])
 def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
     spec_path: str, tmp_path: Path
 ) -> None:
@@ -48,6 +48,8 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
+        (SHAPES, "< 0.9", "<= 0.9", "FewGoodEvents"),
+        (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
     ],
 )
 def test_the_generated_tests_fail_when_a_rule_drifts_from_the_spec(
@@ -81,3 +83,13 @@ def test_the_prometheus_rule_resource_holds_rules_promtool_accepts(
     (tmp_path / "from-resource.yml").write_text(yaml.safe_dump(resource["spec"]))
     result = promtool("check", "rules", "from-resource.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_of_the_shapes_spec_is_tested_without_skips() -> None:
+    from monitorgen.targets.promtool_tests import test_groups
+
+    spec = load_spec(SHAPES)
+    tests, skipped = test_groups(spec)
+    assert skipped == []
+    names = {test["name"].split(" ")[0] for test in tests}
+    assert names == {alert.name for alert in spec.alerts}

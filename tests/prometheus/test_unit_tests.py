@@ -1,0 +1,107 @@
+"""The generated `rules.test.yml`: what each test group sets up and expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from monitorgen.promql import seconds
+from monitorgen.targets.promtool_tests import TESTS_PATH, duration_text
+from monitorgen.targets.promtool_tests import render as render_tests
+
+from .helpers import SPEC_PATHS, load_spec
+
+
+def generated(spec_path: str) -> tuple[str, dict[str, Any]]:
+    (artifact,) = render_tests(load_spec(spec_path))
+    assert artifact.path == TESTS_PATH
+    text = artifact.content.decode()
+    return text, yaml.safe_load(text)
+
+
+def groups_named(data: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    return [test for test in data["tests"] if test["name"].startswith(prefix)]
+
+
+def test_every_threshold_alert_has_a_firing_and_a_silent_test() -> None:
+    for spec_path in SPEC_PATHS:
+        spec = load_spec(spec_path)
+        text, data = generated(spec_path)
+        for alert in spec.alerts:
+            names = [t["name"] for t in groups_named(data, f"{alert.name} ")]
+            if f"Not tested here: {alert.name}:" in text:
+                assert names == []
+                continue
+            assert len(names) == 2, names
+            assert "fires when" in names[0] and "stays silent" in names[1]
+
+
+def test_a_firing_test_checks_one_evaluation_before_for_has_passed() -> None:
+    spec = load_spec("tests/specs/http_api.yaml")
+    _, data = generated("tests/specs/http_api.yaml")
+    (test,) = groups_named(data, "HttpTooManyInFlight fires")
+    before, at = test["alert_rule_test"]
+    assert seconds(at["eval_time"]) - seconds(before["eval_time"]) == seconds(
+        spec.prometheus.evaluation_interval
+    )
+    assert before["exp_alerts"] == []
+    # A constant gauge holds from the first evaluation: it fires exactly `for` later.
+    assert at["eval_time"] == "2m"
+    (alert,) = at["exp_alerts"]
+    assert alert["exp_labels"] == {"service": "http_api", "severity": "warning", "team": "platform"}
+    assert alert["exp_annotations"]["description"] == "210 requests are in flight."
+
+
+def test_inputs_sit_just_beside_the_threshold() -> None:
+    _, data = generated("specs/llm.yaml")
+    (firing,) = groups_named(data, "QualityDegradation fires")
+    (silent,) = groups_named(data, "QualityDegradation stays silent")
+    assert firing["input_series"][0]["values"].startswith("0.79+0x")
+    assert silent["input_series"][0]["values"].startswith("0.81+0x")
+    (labels,) = [a["exp_labels"] for a in firing["alert_rule_test"][-1]["exp_alerts"]]
+    assert {"task_type", "scenario"} <= set(labels)
+
+
+def test_raw_promql_that_cannot_be_driven_is_listed_not_guessed() -> None:
+    text, data = generated("tests/specs/queue_worker.yaml")
+    assert "# Not tested here: JobFailuresHigh: raw PromQL" in text
+    assert "# Not tested here: NoRecentSuccess: raw PromQL" in text
+    assert groups_named(data, "JobFailuresHigh") == []
+
+
+def test_a_simple_raw_comparison_is_driven_like_a_structured_one() -> None:
+    _, data = generated("tests/specs/http_api.yaml")
+    (firing,) = groups_named(data, "HttpTargetDown fires")
+    (series,) = firing["input_series"]
+    assert series["series"] == 'up{instance="localhost:8080",job="orders-api"}'
+    assert series["values"].startswith("0+0x")
+
+
+def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() -> None:
+    _, data = generated("tests/specs/http_api.yaml")
+    names = [t["name"] for t in groups_named(data, "SLO availability:")]
+    assert names == [
+        "SLO availability: a fast burn pages",
+        "SLO availability: a slow burn opens a ticket and does not page",
+        "SLO availability: traffic without errors records 0 and alerts nothing",
+        "SLO availability: no traffic records nothing and alerts nothing",
+        "SLO availability: a missing SLI raises HttpApiAvailabilitySliAbsent",
+    ]
+    fast, slow, no_errors, idle, absent = groups_named(data, "SLO availability:")
+    tiers = [a["exp_labels"]["slo_tier"] for a in fast["alert_rule_test"][0]["exp_alerts"]]
+    assert sorted(tiers) == ["page", "ticket"]
+    (ticket,) = slow["alert_rule_test"][0]["exp_alerts"]
+    assert ticket["exp_labels"]["slo_tier"] == "ticket"
+    assert no_errors["promql_expr_test"][0]["exp_samples"][0]["value"] == 0
+    assert idle["promql_expr_test"][0]["exp_samples"] == []
+    assert absent["input_series"] == []
+    assert absent["alert_rule_test"][-1]["eval_time"] == duration_text(600)
+
+
+def test_the_queue_worker_slo_without_absent_alert_has_no_absent_test() -> None:
+    _, data = generated("tests/specs/queue_worker.yaml")
+    assert not [t for t in data["tests"] if "missing SLI" in t["name"]]
+    (fast,) = groups_named(data, "SLO job_success: a fast burn")
+    queues = {a["exp_labels"]["queue"] for a in fast["alert_rule_test"][0]["exp_alerts"]}
+    assert queues == {"invoices"}

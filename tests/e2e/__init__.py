@@ -1,0 +1,1 @@
+"""End-to-end tests: generated configs running together in a live Prometheus + Alertmanager."""

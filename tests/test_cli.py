@@ -1,0 +1,354 @@
+"""The command line: exit codes, report formats, `schema`, environments and includes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from monitorgen.cli import main
+from monitorgen.promql import parse
+from monitorgen.spec.schema import schema_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VALID = """\
+version: 1
+service: shop
+metrics:
+  - name: shop_orders_total
+    type: counter
+    help: Orders placed.
+    labels:
+      - name: status
+        values: [paid, failed]
+alerts:
+  - name: ShopOrderFailures
+    severity: critical
+    for: 10m
+    summary: Orders fail.
+    condition:
+      metric: shop_orders_total
+      function: ratio
+      where: {status: failed}
+      above: 0.1
+  - name: ShopNoOrders
+    severity: warning
+    for: 30m
+    summary: No orders.
+    condition: {metric: shop_orders_total, function: increase, window: 1h, below: 1}
+"""
+#: Valid, but with a finding at warning level: a query that can never match.
+WARNING_ONLY = VALID.replace("where: {status: failed}", "where: {status: refunded}")
+#: Two independent errors.
+INVALID = VALID.replace("severity: critical", "severity: urgent").replace(
+    "for: 30m", "for: half an hour"
+)
+
+
+def _run(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _write(folder: Path, name: str, text: str) -> str:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return name
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+
+def test_a_valid_spec_exits_0(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", VALID)
+    assert _run("validate", spec).exit_code == 0
+    result = _run("build", spec, "-o", "out")
+    assert result.exit_code == 0, result.output
+    assert (workdir / "out" / "shop" / "prometheus" / "rules.yml").is_file()
+
+
+def test_an_invalid_spec_exits_1_with_every_problem(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", INVALID)
+    result = _run("validate", spec)
+    assert result.exit_code == 1
+    assert "shop.yaml:12:15: alerts[0].severity: 'urgent' is not one of" in result.output
+    assert "shop.yaml:22:10: alerts[1].for: 'half an hour' is not a duration" in result.output
+    assert "2 error(s), 0 warning(s)" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--no-such-option", "shop.yaml"],
+        ["validate", "missing.yaml"],
+        ["build", "shop.yaml", "missing.yaml"],
+        ["validate", "--format", "xml", "shop.yaml"],
+        ["validate", "--fail-on", "fatal", "shop.yaml"],
+        ["no-such-command"],
+    ],
+    ids=["unknown-option", "missing-file", "one-missing", "bad-format", "bad-severity", "command"],
+)
+def test_wrong_usage_exits_2(workdir: Path, args: list[str]) -> None:
+    _write(workdir, "shop.yaml", VALID)
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output or "Error:" in result.output
+
+
+def test_no_spec_arguments_and_no_specs_folder_is_a_usage_error(workdir: Path) -> None:
+    result = _run("validate")
+    assert result.exit_code == 2
+    assert "no specs given and none found in specs/*.yaml" in result.output
+
+
+def test_without_arguments_every_spec_under_specs_is_used(workdir: Path) -> None:
+    _write(workdir, "specs/shop.yaml", VALID)
+    _write(workdir, "specs/broken.yaml", INVALID.replace("service: shop", "service: broken"))
+    result = _run("validate", "--format", "json")
+    assert result.exit_code == 1
+    files = {d["file"] for d in json.loads(result.stdout)["diagnostics"]}
+    assert files == {"specs/broken.yaml"}
+
+
+# -- report formats --------------------------------------------------------------------------
+
+
+def test_json_report_parses_and_places_each_finding(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", INVALID)
+    result = _run("validate", "--format", "json", spec)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    found = {(d["line"], d["column"], d["path"], d["code"]) for d in report["diagnostics"]}
+    assert found == {
+        (12, 15, "alerts[0].severity", "schema/enum"),
+        (22, 10, "alerts[1].for", "schema/pattern"),
+    }
+    for item in report["diagnostics"]:
+        assert item["file"] == "shop.yaml"
+        assert item["severity"] == "error"
+        assert item["message"]
+
+
+def test_json_report_of_a_build_lists_what_was_written(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", VALID)
+    result = _run("build", "--format", "json", spec, "-o", "out")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert (report["ok"], report["written"], report["diagnostics"]) == (True, ["shop"], [])
+
+
+_ANNOTATION = re.compile(
+    r"^::(?P<kind>error|warning|notice) file=(?P<file>[^,]+),line=(?P<line>\d+),"
+    r"col=(?P<col>\d+),title=(?P<code>[^:]+)::(?P<message>.+)$"
+)
+
+
+def test_github_format_prints_workflow_annotations(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", INVALID)
+    result = _run("validate", "--format", "github", spec)
+    assert result.exit_code == 1
+    annotations = [m.groupdict() for m in map(_ANNOTATION.match, result.stdout.splitlines()) if m]
+    assert len(annotations) == 2
+    first = annotations[0]
+    assert (first["kind"], first["file"], first["line"], first["col"], first["code"]) == (
+        "error",
+        "shop.yaml",
+        "12",
+        "15",
+        "schema/enum",
+    )
+    assert first["message"].startswith("alerts[0].severity: 'urgent'")
+
+
+def test_github_format_marks_warnings_as_warnings(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", WARNING_ONLY)
+    result = _run("validate", "--format", "github", spec)
+    assert result.exit_code == 0
+    kinds = {m["kind"] for m in map(_ANNOTATION.match, result.stdout.splitlines()) if m}
+    assert "warning" in kinds
+    assert "error" not in kinds
+
+
+# -- --fail-on -------------------------------------------------------------------------------
+
+
+def test_fail_on_warning_turns_warnings_into_a_failure(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", WARNING_ONLY)
+    relaxed = _run("validate", spec)
+    assert relaxed.exit_code == 0
+    assert "warning: alerts[0].condition.where.status: 'refunded'" in relaxed.output
+    assert _run("validate", "--fail-on", "warning", spec).exit_code == 1
+    assert _run("validate", "--fail-on", "info", spec).exit_code == 1
+
+
+def test_fail_on_warning_keeps_a_build_from_writing(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", WARNING_ONLY)
+    result = _run("build", "--fail-on", "warning", spec, "-o", "out")
+    assert result.exit_code == 1
+    assert "nothing written" in result.output
+    assert not (workdir / "out" / "shop").exists()
+
+
+# -- schema and entry points -----------------------------------------------------------------
+
+
+def test_schema_command_prints_a_valid_draft_2020_12_schema() -> None:
+    result = _run("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert result.stdout == schema_text()
+
+
+def test_editors_find_the_schema_the_flagship_names() -> None:
+    """The `yaml-language-server` line points at the packaged schema, and an editor
+    using plain jsonschema on it finds the flagship valid."""
+    spec = ROOT / "specs" / "llm.yaml"
+    first_line = spec.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first_line)
+    assert match is not None
+    schema_file = (spec.parent / match.group(1)).resolve()
+    assert schema_file.read_text(encoding="utf-8") == schema_text()
+    schema = json.loads(schema_text())
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(document)) == []
+
+
+def test_python_dash_m_monitorgen_help_works(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "monitorgen", "--help"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    for command in ("validate", "build", "check", "schema"):
+        assert re.search(rf"^\s+{command}\s", completed.stdout, re.MULTILINE), command
+
+
+# -- environments ----------------------------------------------------------------------------
+
+ENVIRONMENTS = (
+    VALID
+    + """\
+environments:
+  staging:
+    alerts:
+      - name: ShopOrderFailures
+        severity: warning
+        condition: {above: 0.5}
+      - name: ShopStagingOnly
+        severity: info
+        summary: Only in staging.
+        condition: {metric: shop_orders_total, function: increase, window: 1d, below: 1}
+"""
+)
+
+
+def _alerts(rules_file: Path) -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
+    return {
+        rule["alert"]: rule
+        for group in document["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+def _threshold(expr: str) -> tuple[str, float]:
+    tree = parse(expr)
+    return str(tree.op), float(tree.rhs.val)
+
+
+def test_an_environment_builds_its_own_folder_with_its_overrides(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", ENVIRONMENTS)
+    result = _run("build", spec, "-o", "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (workdir / "out").iterdir()) == ["shop", "shop.staging"]
+    prod = _alerts(workdir / "out" / "shop" / "prometheus" / "rules.yml")
+    staging = _alerts(workdir / "out" / "shop.staging" / "prometheus" / "rules.yml")
+
+    assert _threshold(prod["ShopOrderFailures"]["expr"]) == (">", 0.1)
+    assert _threshold(staging["ShopOrderFailures"]["expr"]) == (">", 0.5)
+    assert prod["ShopOrderFailures"]["labels"]["severity"] == "critical"
+    assert staging["ShopOrderFailures"]["labels"]["severity"] == "warning"
+    # Merged by name: what the override does not mention stays as it was.
+    assert staging["ShopOrderFailures"]["for"] == prod["ShopOrderFailures"]["for"] == "10m"
+    assert staging["ShopNoOrders"] == prod["ShopNoOrders"]
+    assert "ShopStagingOnly" in staging
+    assert "ShopStagingOnly" not in prod
+
+
+def test_each_environment_output_names_its_environment(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", ENVIRONMENTS)
+    assert _run("build", spec, "-o", "out").exit_code == 0
+    staging = (workdir / "out" / "shop.staging" / "prometheus" / "rules.yml").read_text()
+    assert "Generated by monitorgen from shop.yaml (environment staging)." in staging
+
+
+# -- includes --------------------------------------------------------------------------------
+
+MAIN_WITH_INCLUDE = """\
+version: 1
+service: shop
+include: [parts/alerts.yaml]
+metrics:
+  - name: shop_orders_total
+    type: counter
+    help: Orders placed.
+alerts:
+  - name: ShopNoOrders
+    severity: warning
+    summary: No orders.
+    condition: {metric: shop_orders_total, function: increase, window: 1h, below: 1}
+"""
+INCLUDED_ALERTS = """\
+alerts:
+  - name: ShopOrderBurst
+    severity: info
+    summary: Many orders.
+    condition: {metric: shop_orders_total, above: 100}
+"""
+
+
+def test_a_spec_split_over_two_files_builds_as_one(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", MAIN_WITH_INCLUDE)
+    _write(workdir, "parts/alerts.yaml", INCLUDED_ALERTS)
+    result = _run("build", spec, "-o", "out")
+    assert result.exit_code == 0, result.output
+    alerts = _alerts(workdir / "out" / "shop" / "prometheus" / "rules.yml")
+    assert set(alerts) == {"ShopNoOrders", "ShopOrderBurst"}
+    assert _threshold(alerts["ShopOrderBurst"]["expr"]) == (">", 100.0)
+
+
+def test_an_error_in_an_included_file_points_into_that_file(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", MAIN_WITH_INCLUDE)
+    _write(workdir, "parts/alerts.yaml", INCLUDED_ALERTS.replace("info", "notice"))
+    result = _run("validate", spec)
+    assert result.exit_code == 1
+    assert "parts/alerts.yaml:3:15: alerts[0].severity: 'notice' is not one of" in result.output
+    assert "        severity: notice" in result.output  # the excerpt comes from that file

@@ -158,8 +158,8 @@ def alert_rule(spec: Spec, alert: Alert) -> Rule:
 def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
     path = alert.path
     found = {"summary": Field("summary", alert.summary, (*path, "summary"))}
-    if alert.description:
-        found["description"] = Field("description", alert.description, (*path, "description"))
+    description = alert.description or default_description(spec, alert)
+    found["description"] = Field("description", description, (*path, "description"))
     if alert.runbook_url:
         runbook_path = (*path, "runbook_url")
         found["runbook_url"] = Field("runbook_url", alert.runbook_url, runbook_path)
@@ -169,6 +169,37 @@ def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
     for key, value in alert.annotations:
         found[key] = Field(key, value, (*path, "annotations", key))
     return found
+
+
+def default_description(spec: Spec, alert: Alert) -> str:
+    """The value, the threshold and the labels that tell the series apart."""
+    text = f"{alert.summary.rstrip('.')}: {{{{ $value | humanize }}}}"
+    if alert.threshold is not None:
+        text += f" (threshold {alert.threshold.comparison.value} {alert.threshold.text})"
+    labels = _identifying_labels(spec, alert)
+    if labels:
+        text += " for " + ", ".join(f"{name} {{{{ $labels.{name} }}}}" for name in labels)
+    return text + "."
+
+
+def _identifying_labels(spec: Spec, alert: Alert) -> tuple[str, ...]:
+    if alert.query is not None:
+        return alert.query.by
+    from monitorgen.promql import PromQLError
+    from monitorgen.promql_labels import output_labels
+
+    def lookup(name: str) -> frozenset[str] | None:
+        """Series labels worth naming: the declared ones and the scraped instance."""
+        if name == "up":
+            return frozenset({"instance"})
+        metric = spec.metric_for_series(name)
+        return None if metric is None else frozenset(metric.label_names) | {"instance"}
+
+    try:
+        kept = output_labels(alert.expr, lookup)
+    except PromQLError:
+        return ()
+    return () if kept.open else tuple(sorted(kept.names))
 
 
 def dashboard_link(spec: Spec, alert: Alert) -> str | None:

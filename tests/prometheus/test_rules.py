@@ -191,3 +191,23 @@ def test_output_is_deterministic() -> None:
     spec = load_spec(LLM)
     assert rule_file(spec) == rule_file(spec)
     assert repr(rule_file(spec)) == repr(rule_file(load_spec(LLM)))
+
+
+def test_an_alert_without_description_states_value_threshold_and_series() -> None:
+    from dataclasses import replace
+
+    from monitorgen.rule_set import alert_rule
+
+    spec = load_spec("tests/specs/http_api.yaml")
+    structured, raw = spec.alert("HttpSlowRequests"), spec.alert("HttpTargetDown")
+    assert structured is not None and raw is not None
+    described = alert_rule(spec, replace(structured, description="")).annotation_map()
+    assert described["description"] == (
+        "Requests are slow: {{ $value | humanize }} (threshold > 1.5) "
+        "for route {{ $labels.route }}."
+    )
+    described = alert_rule(spec, replace(raw, description="")).annotation_map()
+    assert described["description"] == (
+        "The API cannot be scraped: {{ $value | humanize }} "
+        "for instance {{ $labels.instance }}, job {{ $labels.job }}."
+    )

@@ -1,0 +1,275 @@
+"""The YAML loader: positions, strict scalars, refusals, includes and environment overlays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitorgen.diagnostics import Diagnostic, SpecError
+from monitorgen.spec.loader import (
+    MAX_NESTING_DEPTH,
+    SpecList,
+    SpecMap,
+    key_span_of,
+    load_spec_file,
+    overlay,
+    parse_yaml,
+    span_of,
+)
+
+
+def _problems(text: str) -> list[Diagnostic]:
+    with pytest.raises(SpecError) as caught:
+        parse_yaml(text, "spec.yaml")
+    return caught.value.diagnostics
+
+
+def _where(item: Diagnostic) -> tuple[int, int, str]:
+    return item.span.line, item.span.column, item.code
+
+
+# -- positions -------------------------------------------------------------------------------
+
+NESTED = """\
+version: 1
+alerts:
+  - name: A
+    for: 5m
+  - {name: B, for: 1h}
+"""
+
+
+def test_every_value_and_key_knows_its_line_and_column() -> None:
+    document = parse_yaml(NESTED, "spec.yaml")
+    assert isinstance(document, SpecMap)
+    assert isinstance(document["alerts"], SpecList)
+    at = {
+        path: (span_of(document, path).line, span_of(document, path).column)
+        for path in [("version",), ("alerts",), ("alerts", 0), ("alerts", 0, "for"), ("alerts", 1)]
+    }
+    assert at == {
+        ("version",): (1, 10),
+        ("alerts",): (3, 3),
+        ("alerts", 0): (3, 5),
+        ("alerts", 0, "for"): (4, 10),
+        ("alerts", 1): (5, 5),
+    }
+    flow_for = key_span_of(document, ("alerts", 1, "for"))
+    assert (flow_for.file, flow_for.line, flow_for.column) == ("spec.yaml", 5, 15)
+
+
+def test_a_missing_path_falls_back_to_its_deepest_existing_parent() -> None:
+    document = parse_yaml(NESTED, "spec.yaml")
+    assert span_of(document, ("alerts", 0, "summary")) == span_of(document, ("alerts", 0))
+    assert span_of(document, ("alerts", 7)) == span_of(document, ("alerts",))
+
+
+def test_scalars_follow_yaml_1_2_not_yaml_1_1() -> None:
+    document = parse_yaml(
+        "a: on\nb: yes\nc: 2024-01-02\nd: true\ne: 1.5\nf: '5'\ng: null\n", "s.yaml"
+    )
+    assert dict(document) == {
+        "a": "on",
+        "b": "yes",
+        "c": "2024-01-02",
+        "d": True,
+        "e": 1.5,
+        "f": "5",
+        "g": None,
+    }
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def test_every_duplicate_key_is_reported_with_the_first_one() -> None:
+    problems = _problems("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n")
+    assert sorted(_where(p) for p in problems) == [
+        (4, 3, "yaml/duplicate-key"),
+        (5, 1, "yaml/duplicate-key"),
+    ]
+    duplicate_a = next(p for p in problems if p.path == ("a",))
+    assert "first defined at line 1" in duplicate_a.message
+    assert [(s.line, s.column) for s in duplicate_a.related] == [(1, 1)]
+
+
+def test_aliases_are_refused_once_per_anchor_but_plain_anchors_are_harmless() -> None:
+    assert parse_yaml("a: &x 1\nb: 2\n", "s.yaml") == {"a": 1, "b": 2}
+    problems = _problems("a: &x [1]\nb: [*x, *x]\nc: *x\nd: &y 2\ne: *y\n")
+    assert [_where(p) for p in problems] == [(2, 5, "yaml/alias"), (5, 4, "yaml/alias")]
+
+
+def test_billion_laughs_is_refused_without_expanding() -> None:
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for n in range(1, 30):
+        levels.append(f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]")
+    problems = _problems("\n".join(levels) + "\n")  # 9**30 strings if it were expanded
+    assert len(problems) == 29
+    assert {p.code for p in problems} == {"yaml/alias"}
+
+
+def test_nesting_is_bounded() -> None:
+    fits = "x: " + "[" * (MAX_NESTING_DEPTH - 1) + "]" * (MAX_NESTING_DEPTH - 1) + "\n"
+    assert isinstance(parse_yaml(fits, "s.yaml"), SpecMap)
+    too_deep = "x: " + "[" * 400 + "]" * 400 + "\n"
+    [problem] = _problems(too_deep)
+    assert _where(problem) == (1, 3 + MAX_NESTING_DEPTH, "yaml/depth")
+    # Far deeper, libyaml's own bound may speak first; either way it is a finding.
+    [problem] = _problems("x: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert problem.code in ("yaml/depth", "yaml/syntax")
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where"),
+    [
+        ("", "yaml/empty", (1, 1)),
+        ("# only a comment\n", "yaml/empty", (1, 1)),
+        ("- a\n- b\n", "yaml/top-level", (1, 1)),
+        ("42\n", "yaml/top-level", (1, 1)),
+        ("a: [1, 2\n", "yaml/syntax", (2, 1)),
+        ("a: 1\n b: 2\n", "yaml/syntax", (2, 3)),
+        ("a: !!python/object:os.system x\n", "yaml/syntax", (1, 4)),
+        ("? [a, b]\n: 1\n", "yaml/key", (1, 3)),
+    ],
+    ids=["empty", "comment", "list", "scalar", "unclosed", "indent", "python-tag", "list-key"],
+)
+def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int]) -> None:
+    [problem] = _problems(text)
+    assert (problem.code, (problem.span.line, problem.span.column)) == (code, where)
+
+
+def test_a_file_that_is_not_utf8_is_placed_at_the_bad_byte(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes("version: 1\ntitle: Ünïcode ok\nname: Caf".encode() + b"\xe9\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec_file(spec)
+    [problem] = caught.value.diagnostics
+    assert (problem.code, problem.span.line, problem.span.column) == ("io/encoding", 3, 10)
+
+
+# -- includes --------------------------------------------------------------------------------
+
+
+def _files(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder / next(iter(files))
+
+
+def test_includes_merge_mappings_concatenate_lists_and_the_including_file_wins(
+    tmp_path: Path,
+) -> None:
+    spec = _files(
+        tmp_path,
+        {
+            "main.yaml": "include: [a.yaml, b.yaml]\ntitle: Main\n"
+            "metrics: [{name: m3}]\nprometheus: {job: main}\n",
+            "a.yaml": "title: A\nmetrics: [{name: m1}]\nprometheus: {job: a, scheme: https}\n",
+            "b.yaml": "metrics: [{name: m2}]\n",
+        },
+    )
+    document = load_spec_file(spec)
+    assert document["title"] == "Main"
+    assert [m["name"] for m in document["metrics"]] == ["m1", "m2", "m3"]
+    assert dict(document["prometheus"]) == {"job": "main", "scheme": "https"}
+    assert span_of(document, ("metrics", 0)).file.endswith("a.yaml")
+    assert span_of(document, ("prometheus", "scheme")).file.endswith("a.yaml")
+    assert span_of(document, ("metrics", 2)).file.endswith("main.yaml")
+
+
+def test_nested_includes_resolve_relative_to_the_file_that_names_them(tmp_path: Path) -> None:
+    spec = _files(
+        tmp_path,
+        {
+            "main.yaml": "include: [parts/a.yaml]\n",
+            "parts/a.yaml": "include: [b.yaml]\nmetrics: [{name: a}]\n",
+            "parts/b.yaml": "metrics: [{name: b}]\n",
+        },
+    )
+    assert [m["name"] for m in load_spec_file(spec)["metrics"]] == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("files", "code"),
+    [
+        ({"main.yaml": "include: [nope.yaml]\n"}, "include/missing"),
+        ({"main.yaml": "include: [main.yaml]\n"}, "include/cycle"),
+        ({"main.yaml": "include: [a.yaml]\n", "a.yaml": "include: [main.yaml]\n"}, "include/cycle"),
+        ({"main.yaml": "include: ['bad\\0name']\n"}, "include/missing"),
+        ({"main.yaml": "include: ['" + "x" * 5000 + "']\n"}, "include/missing"),
+        ({"main.yaml": "include: ['.']\n"}, "include/missing"),
+    ],
+    ids=["missing", "self", "cycle", "nul", "too-long", "folder"],
+)
+def test_include_problems_are_reported_not_raised(
+    tmp_path: Path, files: dict[str, str], code: str
+) -> None:
+    spec = _files(tmp_path, files)
+    with pytest.raises(SpecError) as caught:
+        load_spec_file(spec)
+    [problem] = caught.value.diagnostics
+    assert problem.code == code
+    assert problem.path == ("include", 0)
+    assert problem.span.line == 1
+
+
+def test_every_broken_include_is_reported_at_once(tmp_path: Path) -> None:
+    spec = _files(
+        tmp_path,
+        {
+            "main.yaml": "include: [gone.yaml, bad.yaml]\n",
+            "bad.yaml": "a: 1\na: 2\n",
+        },
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec_file(spec)
+    found = sorted((Path(p.span.file).name, p.code) for p in caught.value.diagnostics)
+    assert found == [("bad.yaml", "yaml/duplicate-key"), ("main.yaml", "include/missing")]
+
+
+# -- environment overlays ----------------------------------------------------------------------
+
+BASE = """\
+alerts:
+  - {name: A, severity: warning, for: 5m}
+  - {name: B, severity: info}
+prometheus: {job: app, targets: ["a:1", "b:2"]}
+"""
+
+
+def _overlay(override: str) -> SpecMap:
+    result = overlay(parse_yaml(BASE, "base.yaml"), parse_yaml(override, "env.yaml"))
+    assert isinstance(result, SpecMap)
+    return result
+
+
+def test_named_items_merge_by_name_and_new_names_are_added() -> None:
+    result = _overlay("alerts: [{name: A, for: 1m}, {name: C, severity: critical}]\n")
+    assert [dict(a) for a in result["alerts"]] == [
+        {"name": "A", "severity": "warning", "for": "1m"},
+        {"name": "B", "severity": "info"},
+        {"name": "C", "severity": "critical"},
+    ]
+    assert span_of(result, ("alerts", 0, "for")).file == "env.yaml"
+    assert span_of(result, ("alerts", 0, "severity")).file == "base.yaml"
+
+
+def test_mappings_merge_and_unnamed_lists_are_replaced() -> None:
+    result = _overlay('prometheus: {targets: ["c:3"]}\n')
+    assert dict(result["prometheus"]) == {"job": "app", "targets": ["c:3"]}
+
+
+def test_an_empty_list_replaces_instead_of_keeping_everything() -> None:
+    assert _overlay("alerts: []\n")["alerts"] == []
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["alerts: [{name: [A]}]\n", "alerts: [{name: 1}]\n", "alerts: [{name: A}, 3]\n"],
+    ids=["list-name", "number-name", "unnamed-item"],
+)
+def test_items_without_a_string_name_replace_the_list(override: str) -> None:
+    replaced = _overlay(override)["alerts"]
+    assert replaced == parse_yaml(override, "env.yaml")["alerts"]

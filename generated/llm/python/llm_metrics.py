@@ -102,8 +102,8 @@ UNPRICED_MODEL: Final = "unpriced_model"
 INVALID_TOKENS: Final = "invalid_tokens"
 
 _NUMBERS: Final = (int, float)
-_multiprocess: Any = multiprocess  # untyped in prometheus_client
 _INF: Final = float("inf")
+_multiprocess: Any = multiprocess  # untyped in prometheus_client
 
 Bound = tuple[Callable[[float], None], ...]
 """The update methods of one event's metric children, one per spec update, in spec order."""
@@ -186,10 +186,10 @@ def _amount(value: object) -> float | None:
         return None
 
 
-def _price(price: Price, fresh: float, output: float, cached: float, reasoning: float) -> float:
-    """Cached input tokens are part of `fresh`; reasoning tokens come on top of `output`."""
+def _price(price: Price, inputs: float, output: float, cached: float, reasoning: float) -> float:
+    """Cached input tokens are part of `inputs`; reasoning tokens come on top of `output`."""
     per_million = (
-        (fresh - cached) * price.input
+        (inputs - cached) * price.input
         + cached * price.cached_input
         + output * price.output
         + reasoning * price.reasoning

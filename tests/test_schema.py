@@ -1,0 +1,196 @@
+"""The JSON Schema: strict, valid, and turned into findings that say what is wrong and where."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from monitorgen.diagnostics import Diagnostic
+from monitorgen.spec.loader import load_spec_file, parse_yaml
+from monitorgen.spec.schema import SECRET_FIELDS, schema_text, validate_document
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("tests/specs/*.yaml")])
+SCHEMA: dict[str, Any] = json.loads(schema_text())
+
+HEAD = "version: 1\nservice: demo\n"
+
+
+def _findings(body: str) -> list[Diagnostic]:
+    return validate_document(parse_yaml(HEAD + body, "spec.yaml"))
+
+
+def _one(body: str) -> Diagnostic:
+    found = _findings(body)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _objects(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if "properties" in node:
+            yield where, node
+        for key, value in node.items():
+            yield from _objects(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _objects(value, f"{where}/{index}")
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+def test_every_section_with_known_keys_refuses_unknown_ones() -> None:
+    loose = [
+        where for where, node in _objects(SCHEMA) if node.get("additionalProperties") is not False
+    ]
+    assert loose == []
+
+
+def test_every_definition_is_used() -> None:
+    text = schema_text()
+    unused = [name for name in SCHEMA["$defs"] if f'"#/$defs/{name}"' not in text]
+    assert unused == []
+
+
+@pytest.mark.parametrize("spec", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_bundled_specs_are_schema_valid(spec: Path) -> None:
+    assert validate_document(load_spec_file(spec)) == []
+
+
+# -- durations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["30s", "5m", "1h30m", "7d", "2w", "1y", "1d12h", "500ms", "90m"])
+def test_prometheus_durations_are_accepted(value: str) -> None:
+    assert _findings(f"prometheus: {{scrape_interval: {value}}}\n") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "reason"),
+    [
+        ("'5 minutes'", "schema/pattern", "is not a duration"),
+        ("5", "schema/type", "is a number, expected a string"),
+        ("5M", "schema/pattern", "is not a duration"),
+        ("30m1h", "schema/format", "units go from largest to smallest"),
+        ("5m5m", "schema/format", "units go from largest to smallest"),
+        ("0s", "schema/format", "must be greater than 0"),
+        ("0h0m", "schema/format", "must be greater than 0"),
+        ("99999999999y", "schema/format", "within about 290 years"),
+    ],
+)
+def test_bad_durations_say_why(value: str, code: str, reason: str) -> None:
+    finding = _one(f"prometheus:\n  scrape_interval: {value}\n")
+    assert (finding.code, finding.path) == (code, ("prometheus", "scrape_interval"))
+    assert (finding.span.line, finding.span.column) == (4, 20)
+    assert reason in finding.message
+
+
+ALERT = """\
+metrics: [{name: demo_up, type: gauge, help: Up.}]
+alerts:
+  - name: DemoDown
+    severity: critical
+    summary: Down.
+    expr: demo_up == 0
+"""
+
+
+@pytest.mark.parametrize("field", ["for", "keep_firing_for"])
+def test_alerts_may_fire_at_once_with_a_zero_duration(field: str) -> None:
+    assert _findings(ALERT + f"    {field}: 0s\n") == []
+    assert _one(ALERT + f"    {field}: 0m5m\n").code == "schema/format"
+
+
+def test_routing_may_send_at_once_but_never_repeat_at_once() -> None:
+    routing = "receivers: [{name: r}]\nrouting:\n  receiver: r\n  group_wait: 0s\n"
+    assert _findings(routing) == []
+    finding = _one(routing + "  repeat_interval: 0s\n")
+    assert finding.path == ("routing", "repeat_interval")
+
+
+# -- messages --------------------------------------------------------------------------------
+
+
+def test_an_unknown_key_suggests_the_close_one() -> None:
+    finding = _one(ALERT + "    sumary: typo\n")
+    assert finding.code == "schema/unknown-key"
+    assert finding.path == ("alerts", 0, "sumary")
+    assert (finding.span.line, finding.span.column) == (9, 5)
+    assert finding.hint == "did you mean 'summary'?"
+    assert "expected one of: annotations, condition," in finding.message
+
+
+def test_an_unknown_key_far_from_any_known_one_gets_no_guess() -> None:
+    finding = _one("zzzzzz: 1\n")
+    assert finding.code == "schema/unknown-key"
+    assert finding.hint is None
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_FIELDS))
+def test_secret_keys_are_refused_with_the_file_alternative(key: str) -> None:
+    webhook = "receivers:\n  - name: r\n    webhook:\n      - url: https://x.example\n"
+    found = _findings(webhook + f"        {key}: s3cret\n")
+    secret = [f for f in found if f.code == "secrets/plaintext"]
+    assert len(secret) == 1
+    assert secret[0].path == ("receivers", 0, "webhook", 0, key)
+    assert secret[0].hint is not None and SECRET_FIELDS[key] in secret[0].hint
+    assert "s3cret" not in secret[0].message
+
+
+def test_a_wrong_enum_value_lists_the_choices_and_the_closest() -> None:
+    finding = _one(ALERT.replace("severity: critical", "severity: critcal"))
+    assert finding.code == "schema/enum"
+    assert finding.message == (
+        "'critcal' is not one of: critical, warning, info; did you mean 'critical'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    condition: {metric: demo_up, below: 1}\n", "give only one of 'expr' or 'condition'"),
+        (None, "needs one of 'expr' or 'condition'"),
+    ],
+    ids=["both", "neither"],
+)
+def test_expr_and_condition_are_exclusive(extra: str | None, message: str) -> None:
+    body = ALERT + extra if extra else ALERT.replace("    expr: demo_up == 0\n", "")
+    finding = _one(body)
+    assert (finding.code, finding.path) == ("schema/oneOf", ("alerts", 0))
+    assert message in finding.message
+
+
+def test_a_missing_required_key_is_named() -> None:
+    finding = _one(ALERT.replace("    summary: Down.\n", ""))
+    assert (finding.code, finding.message) == ("schema/required", "missing required key 'summary'")
+
+
+def test_the_version_must_be_1() -> None:
+    finding = validate_document(parse_yaml("version: 2\nservice: demo\n", "s.yaml"))[0]
+    assert (finding.code, finding.message) == ("schema/const", "2 is not supported, expected 1")
+
+
+def test_every_independent_problem_is_reported_at_once() -> None:
+    found = _findings(
+        "prometheus: {scrape_interval: 1 minute}\n"  # line 3
+        "metrics:\n"
+        "  - {name: demo-up, type: gauge, help: Up.}\n"  # line 5
+        "alerts:\n"
+        "  - {name: A, severity: urgent, summary: s, expr: up}\n"  # line 7
+        "receivers: [{name: r, email: [{to: a@b, password: x}]}]\n"  # line 8
+        "titel: Demo\n"  # line 9
+    )
+    assert sorted((f.span.line, f.code) for f in found) == [
+        (3, "schema/pattern"),
+        (5, "schema/pattern"),
+        (7, "schema/enum"),
+        (8, "secrets/plaintext"),
+        (9, "schema/unknown-key"),
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 Path = tuple[str | int, ...]
 
@@ -596,7 +597,22 @@ class Spec:
         return None
 
     def alert(self, name: str) -> Alert | None:
-        return next((a for a in self.alerts if a.name == name), None)
+        return _first_by_name(self, "_alert_index", self.alerts).get(name)
 
     def receiver(self, name: str) -> Receiver | None:
-        return next((r for r in self.receivers if r.name == name), None)
+        return _first_by_name(self, "_receiver_index", self.receivers).get(name)
+
+
+_Named = TypeVar("_Named", Alert, Receiver)
+
+
+def _first_by_name(spec: Spec, key: str, items: tuple[_Named, ...]) -> dict[str, _Named]:
+    """Name -> the first item of that name, built once per spec (which is frozen), so
+    lookups in a loop over thousands of alerts stay linear."""
+    index: dict[str, _Named] | None = spec.__dict__.get(key)
+    if index is None:
+        index = {}
+        for item in items:
+            index.setdefault(item.name, item)
+        object.__setattr__(spec, key, index)
+    return index

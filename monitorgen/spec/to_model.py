@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitorgen import model as m
@@ -26,6 +26,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
         for i, x in enumerate(doc.get("alerts", []))
     )
+    alerts_by_measure = _alerts_by_measure(alerts)
     routing = doc.get("routing")
     return m.Spec(
         name=name,
@@ -45,7 +46,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         ),
         slos=tuple(_slo(x, ("slos", i), service) for i, x in enumerate(doc.get("slos", []))),
         dashboards=tuple(
-            _dashboard(x, ("dashboards", i), by_name, alerts)
+            _dashboard(x, ("dashboards", i), by_name, alerts_by_measure)
             for i, x in enumerate(doc.get("dashboards", []))
         ),
         receivers=tuple(
@@ -272,7 +273,7 @@ def _panel(
     raw: Mapping[str, Any],
     path: m.Path,
     metrics: Mapping[str, m.Metric],
-    alerts: tuple[m.Alert, ...],
+    alerts: AlertsByMeasure,
     variables: tuple[m.Variable, ...],
 ) -> m.Panel:
     queries = tuple(_panel_query(q, metrics, variables) for q in raw["queries"])
@@ -297,10 +298,24 @@ def _panel(
     )
 
 
-def _alerts_on(queries: tuple[m.PanelQuery, ...], alerts: tuple[m.Alert, ...]) -> tuple[str, ...]:
-    """Structured alerts that measure what a panel shows, in the same unit."""
+#: Structured alerts by what they measure, each as (its place among the alerts, its name).
+AlertsByMeasure = Mapping[tuple[Any, ...], Sequence[tuple[int, str]]]
+
+
+def _alerts_by_measure(alerts: tuple[m.Alert, ...]) -> AlertsByMeasure:
+    """Grouped once per spec, so finding a panel's alerts does not scan every alert."""
+    index: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+    for place, alert in enumerate(alerts):
+        if alert.query:
+            index.setdefault(_measure(alert.query, True), []).append((place, alert.name))
+    return index
+
+
+def _alerts_on(queries: tuple[m.PanelQuery, ...], alerts: AlertsByMeasure) -> tuple[str, ...]:
+    """Structured alerts that measure what a panel shows, in the same unit, in spec order."""
     shown = {_measure(q.query, q.explicit_window) for q in queries if q.query}
-    return tuple(a.name for a in alerts if a.query and _measure(a.query, True) in shown)
+    found = sorted(item for measure in shown for item in alerts.get(measure, ()))
+    return tuple(name for _place, name in found)
 
 
 def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:
@@ -346,7 +361,7 @@ def _dashboard(
     raw: Mapping[str, Any],
     path: m.Path,
     metrics: Mapping[str, m.Metric],
-    alerts: tuple[m.Alert, ...],
+    alerts: AlertsByMeasure,
 ) -> m.Dashboard:
     variables = tuple(_variable(v, metrics) for v in raw.get("variables", ()))
     rows = tuple(

@@ -1,0 +1,172 @@
+"""Semantic checks of schema-valid specs: names, references, PromQL use, events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitorgen import pipeline
+from monitorgen.diagnostics import Diagnostic, Severity
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("tests/specs/*.yaml")])
+
+METRICS = """\
+version: 1
+service: demo
+external_metrics: [node_load1]
+metrics:
+  - name: demo_requests_total
+    type: counter
+    help: Requests handled.
+    labels:
+      - name: status
+        values: [ok, error]
+  - name: demo_duration_seconds
+    type: histogram
+    help: Request duration.
+    buckets: [0.1, 0.5, 1, 5]
+  - name: demo_in_flight
+    type: gauge
+    help: Requests in flight.
+recording_rules:
+  - record: demo:requests:rate5m
+    expr: sum(rate(demo_requests_total[5m]))
+"""
+
+
+def _findings(tmp_path: Path, body: str) -> list[Diagnostic]:
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(METRICS + body, encoding="utf-8")
+    [compiled] = pipeline.compile_spec(spec)
+    assert compiled.spec is not None, compiled.diagnostics  # schema-valid by construction
+    return compiled.diagnostics
+
+
+def _codes(found: list[Diagnostic], severity: Severity = Severity.ERROR) -> list[str]:
+    return [d.code for d in found if d.severity == severity]
+
+
+@pytest.mark.parametrize("spec", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_bundled_specs_have_no_semantic_errors(spec: Path) -> None:
+    for compiled in pipeline.compile_spec(spec):
+        assert compiled.ok, [f"{d.span} {d.code} {d.message}" for d in compiled.diagnostics]
+
+
+def _alert(expr: str) -> str:
+    return f"alerts:\n  - name: DemoAlert\n    severity: info\n    summary: s\n    expr: '{expr}'\n"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'sum(rate(demo_requests_total{status="error"}[5m])) > 1',
+        "histogram_quantile(0.9, sum by (le) (rate(demo_duration_seconds_bucket[5m]))) > 1",
+        'sum(increase(demo_duration_seconds_count{job="demo", instance="a"}[1h])) < 1',
+        "demo:requests:rate5m > 10",
+        "node_load1 > 4",
+        "up == 0",
+        "max(demo_in_flight) > 100",
+        'ALERTS{alertstate="firing"} > 0',
+    ],
+    ids=["counter", "bucket-le", "target-labels", "recorded", "external", "up", "gauge", "ALERTS"],
+)
+def test_expressions_over_declared_series_are_accepted(tmp_path: Path, expr: str) -> None:
+    assert _codes(_findings(tmp_path, _alert(expr))) == []
+
+
+@pytest.mark.parametrize(
+    ("expr", "code"),
+    [
+        ("demo_duration_seconds_count > 1", "promql/counter-outside-rate"),
+        ("sum(demo_requests_total) > 1", "promql/counter-outside-rate"),
+        ('rate(demo_requests_total{route="/"}[5m]) > 1', "promql/unknown-label"),
+        ("rate(demo_request_total[5m]) > 1", "promql/unknown-metric"),
+        ("sum(rate(demo_requests_total[5m]) > 1", "promql/syntax"),
+    ],
+)
+def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, code: str) -> None:
+    found = _findings(tmp_path, _alert(expr))
+    assert code in _codes(found)
+    finding = next(d for d in found if d.code == code)
+    assert finding.path == ("alerts", 0, "expr")
+    assert (finding.span.line, finding.span.column) == (25, 11)
+
+
+def test_an_alert_without_a_comparison_is_a_warning(tmp_path: Path) -> None:
+    found = _findings(tmp_path, _alert("max(demo_in_flight)"))
+    assert _codes(found) == []
+    assert "promql/alert-comparison" in _codes(found, Severity.WARNING)
+
+
+def test_a_structured_query_problem_is_reported_once_at_its_field(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_duration_seconds, by: [route], above: 1}\n",
+    )
+    assert [(d.code, d.path) for d in found if d.severity == Severity.ERROR] == [
+        ("references/unknown-label", ("alerts", 0, "condition", "by", 0))
+    ]
+
+
+def test_a_label_value_outside_the_declared_values_is_a_warning(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, "
+        "where: {status: timeout}, above: 0.1}\n",
+    )
+    assert _codes(found) == []
+    [warning] = [d for d in found if d.code == "references/label-value"]
+    assert warning.severity == Severity.WARNING
+    assert warning.path == ("alerts", 0, "condition", "where", "status")
+
+
+@pytest.mark.parametrize(
+    ("metric", "code"),
+    [
+        ("{name: demo_latency_milliseconds, type: histogram, help: h}", "names/base-unit"),
+        ("{name: demo_size, type: gauge, help: h, unit: bytes}", "names/unit-suffix"),
+    ],
+)
+def test_naming_conventions_that_only_warn(tmp_path: Path, metric: str, code: str) -> None:
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(f"version: 1\nservice: demo\nmetrics:\n  - {metric}\n", encoding="utf-8")
+    [compiled] = pipeline.compile_spec(spec)
+    assert compiled.ok
+    assert code in _codes(compiled.diagnostics, Severity.WARNING)
+
+
+def test_every_semantic_problem_is_reported_at_once(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        """\
+alerts:
+  - name: A
+    severity: info
+    summary: s
+    expr: rate(demo_nope_total[5m]) > 1
+  - name: A
+    severity: info
+    summary: s
+    condition: {metric: demo_in_flight, function: rate, above: 1}
+events:
+  - name: request
+    fields: [{name: seconds, type: float}]
+    updates:
+      - {metric: demo_duration_seconds, observe: duration}
+receivers: [{name: team, webhook: [{url: "https://x.example"}]}]
+routing:
+  receiver: teams
+""",
+    )
+    errors = sorted((d.span.line, d.code) for d in found if d.severity == Severity.ERROR)
+    assert errors == [
+        (25, "promql/unknown-metric"),
+        (26, "names/duplicate"),
+        (29, "references/function"),
+        (34, "events/unknown-field"),
+        (37, "references/unknown-receiver"),
+    ]

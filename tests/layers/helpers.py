@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from monitorgen import pipeline, writer
@@ -9,6 +10,9 @@ from monitorgen.model import Spec
 from monitorgen.spec.loader import display_name
 
 LAYER_DIR = Path(__file__).resolve().parents[2] / "monitorgen" / "layers"
+#: The window Grafana's $__rate_interval stands for in the live queries: several scrapes
+#: at the harness' 1s interval, few enough that data is there a few seconds after start.
+LIVE_RATE_WINDOW = "10s"
 
 SPEC = """\
 version: 1
@@ -52,3 +56,9 @@ def build_into(path: Path, output: Path) -> Path:
 def layer_display(name: str) -> str:
     """How findings name a bundled layer file."""
     return display_name(LAYER_DIR / f"{name}.yaml")
+
+
+def live_expr(expr: str) -> str:
+    """A dashboard query as Grafana would send it, with every host selected."""
+    expr = re.sub(r"\$__rate_interval\b", LIVE_RATE_WINDOW, expr)
+    return expr.replace('=~"$instance"', '=~".*"')

@@ -12,8 +12,7 @@ from monitorgen.model import Dashboard, MetricType, Spec
 from monitorgen.promql import expand_grafana, inspect
 from tests.harness import MetricsApp, PrometheusServer
 
-from .helpers import build_into, model, write_spec
-from .test_infrastructure import live_expr
+from .helpers import build_into, live_expr, model, write_spec
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ and against a live node_exporter scraped by Prometheus on 127.0.0.1."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +17,9 @@ from tests.harness import PrometheusServer, assert_listens_only_on_loopback, req
 from tests.harness.net import LOOPBACK
 from tests.harness.servers import ServerBase
 
-from .helpers import build_into, model, write_spec
+from .helpers import LIVE_RATE_WINDOW, build_into, live_expr, model, write_spec
 
 NODE_EXPORTER = "prometheus-node-exporter"
-#: The window Grafana's $__rate_interval stands for in the live queries: several scrapes
-#: at the harness' 1s interval, few enough that data is there a few seconds after start.
-LIVE_RATE_WINDOW = "10s"
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +124,6 @@ def node_exporter(tmp_path: Path) -> Iterator[NodeExporter]:
     binary = require_binary(NODE_EXPORTER)
     with NodeExporter(binary, tmp_path / "node-exporter") as server:
         yield server
-
-
-def live_expr(expr: str) -> str:
-    """A dashboard query as Grafana would send it, with every host selected."""
-    expr = re.sub(r"\$__rate_interval\b", LIVE_RATE_WINDOW, expr)
-    return expr.replace('=~"$instance"', '=~".*"')
 
 
 @pytest.mark.e2e

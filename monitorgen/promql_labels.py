@@ -17,7 +17,6 @@ from monitorgen.promql import parse
 #: Known labels of a stored series name, or None when the series is not known.
 LabelLookup = Callable[[str], frozenset[str] | None]
 
-_SET_OPERATORS = frozenset({"and", "or", "unless"})
 _SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
 _NO_LABEL_FUNCTIONS = frozenset({"vector", "time", "pi", "scalar"})
 _ADDS_LABEL_FUNCTIONS = frozenset({"label_replace", "label_join"})

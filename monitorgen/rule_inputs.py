@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
@@ -152,7 +152,6 @@ class Scenario:
     value_at: ValueAt
     labels: dict[str, str]
     """The labels of the result series (what `$labels` sees)."""
-    notes: list[str] = field(default_factory=list)
 
 
 def label_value(metric: Metric, label: str, avoid: tuple[str, ...] = ()) -> str | None:

@@ -28,7 +28,6 @@ from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expr
 from monitorgen.slo import burn_windows, threshold_value, tiers
 
 _TEMPLATE_VALUE = re.compile(r"\$value|\.Value")
-_RECORDED_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*")
 MAX_GROUP_INTERVAL_SECONDS = 300
 #: Functions that only ask whether a series exists, which is fine for counters.
 _EXISTENCE_TESTS = frozenset({"absent", "absent_over_time", "present_over_time"})

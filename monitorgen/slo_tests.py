@@ -41,7 +41,7 @@ from monitorgen.targets.promtool_tests import (
     alert_check,
     duration_text,
     expected_alert,
-    test_group,
+    unit_test_group,
 )
 
 #: When the burn-rate checks look: every window has data by then.
@@ -233,7 +233,7 @@ def _sli_query(spec: Spec, slo: Slo) -> str:
 def _burn_group(
     spec: Spec, slo: Slo, tl: Timeline, at: int, name: str, traffic: Traffic
 ) -> dict[str, Any]:
-    group = test_group(
+    group = unit_test_group(
         name,
         traffic.series,
         tl,
@@ -304,8 +304,8 @@ def _absent(spec: Spec, slo: Slo, rule: Rule, tl: Timeline) -> dict[str, Any]:
         alert_check(fire_at - tl.evaluation, rule.name, []),
         alert_check(fire_at, rule.name, [expected]),
     ]
-    group = test_group(f"SLO {slo.name}: a missing SLI raises {rule.name}", [], tl, fire_at, checks)
-    return group
+    name = f"SLO {slo.name}: a missing SLI raises {rule.name}"
+    return unit_test_group(name, [], tl, fire_at, checks)
 
 
 def _absent_labels(slo: Slo) -> dict[str, str]:

@@ -53,7 +53,7 @@ _COMPARISONS = frozenset(COMPARE)
 
 
 def render(spec: Spec) -> list[Artifact]:
-    tests, skipped = test_groups(spec)
+    tests, skipped = unit_test_groups(spec)
     data = {
         "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
         "evaluation_interval": spec.prometheus.evaluation_interval,
@@ -65,7 +65,7 @@ def render(spec: Spec) -> list[Artifact]:
     return [Artifact(TESTS_PATH, content.encode())]
 
 
-def test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
+def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
     """The promtool test groups, and a line for every rule left untested and why."""
     from monitorgen.slo_tests import slo_test_groups
 
@@ -168,7 +168,7 @@ def _firing_group(
     if first.at >= tl.evaluation:
         checks.append(alert_check(first.at - tl.evaluation, rule.name, []))
     checks.append(alert_check(first.at, rule.name, [expected]))
-    return test_group(
+    return unit_test_group(
         f"{rule.name} fires when {_shown(condition)}",
         scenario.series,
         tl,
@@ -183,7 +183,7 @@ def _silent_group(
     states = simulate(scenario, condition, rule, tl, horizon)
     if states[-1].firing:
         raise NotDerivable("the series short of the threshold still fires")
-    return test_group(
+    return unit_test_group(
         f"{rule.name} stays silent when not {_shown(condition)}",
         scenario.series,
         tl,
@@ -223,7 +223,7 @@ def alert_check(at: int, name: str, alerts: list[dict[str, Any]]) -> dict[str, A
     return {"eval_time": duration_text(at), "alertname": name, "exp_alerts": alerts}
 
 
-def test_group(
+def unit_test_group(
     name: str, series: list[Series], tl: Timeline, until: int, checks: list[dict[str, Any]]
 ) -> dict[str, Any]:
     samples = tl.samples_until(until)

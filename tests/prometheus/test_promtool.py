@@ -86,10 +86,10 @@ def test_the_prometheus_rule_resource_holds_rules_promtool_accepts(
 
 
 def test_every_alert_of_the_shapes_spec_is_tested_without_skips() -> None:
-    from monitorgen.targets.promtool_tests import test_groups
+    from monitorgen.targets.promtool_tests import unit_test_groups
 
     spec = load_spec(SHAPES)
-    tests, skipped = test_groups(spec)
+    tests, skipped = unit_test_groups(spec)
     assert skipped == []
     names = {test["name"].split(" ")[0] for test in tests}
     assert names == {alert.name for alert in spec.alerts}

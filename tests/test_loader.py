@@ -67,7 +67,9 @@ def test_a_missing_path_falls_back_to_its_deepest_existing_parent() -> None:
 
 def test_scalars_follow_yaml_1_2_not_yaml_1_1() -> None:
     document = parse_yaml(
-        "a: on\nb: yes\nc: 2024-01-02\nd: true\ne: 1.5\nf: '5'\ng: null\n", "s.yaml"
+        "a: on\nb: yes\nc: 2024-01-02\nd: true\ne: 1.5\nf: '5'\ng: null\n"
+        "h: 1e6\ni: 2.5e-3\nj: 18:00\nk: 1_000\nl: -7\nm: 0x1F\nn: .inf\n",
+        "s.yaml",
     )
     assert dict(document) == {
         "a": "on",
@@ -77,7 +79,15 @@ def test_scalars_follow_yaml_1_2_not_yaml_1_1() -> None:
         "e": 1.5,
         "f": "5",
         "g": None,
+        "h": 1e6,
+        "i": 0.0025,
+        "j": "18:00",  # YAML 1.1 reads 1080 (base 60)
+        "k": "1_000",
+        "l": -7,
+        "m": 31,
+        "n": float("inf"),
     }
+    assert isinstance(document["l"], int)
 
 
 # -- refusals --------------------------------------------------------------------------------

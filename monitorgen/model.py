@@ -237,6 +237,8 @@ class Panel:
     alerts: tuple[str, ...] = ()
     """Alerts drawn on this panel: listed in the spec, or found by shared metrics."""
     links: tuple[tuple[str, str], ...] = ()
+    time_from: str | None = None
+    """The panel's own time range: `now/d` (today so far), `now/M`, or a duration."""
     path: Path = ()
 
 

@@ -294,6 +294,7 @@ def _panel(
         ),
         alerts=tuple(raw["alerts"]) if "alerts" in raw else _alerts_on(queries, alerts),
         links=tuple((link["title"], link["url"]) for link in raw.get("links", ())),
+        time_from=raw.get("time_from"),
         path=path,
     )
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
 
-FAMILIES = ("rules", "alertmanager")
+FAMILIES = ("rules", "alertmanager", "dashboards")
 
 
 def run_lint(spec: Spec) -> list[Diagnostic]:

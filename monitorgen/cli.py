@@ -396,3 +396,53 @@ def _deliver_report(
         except DeliveryError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"sent to {', '.join(inputs.mail.mail_to)}", err=True)
+
+
+@main.command("up")
+@click.argument(
+    "spec", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option(
+    "--real-timing",
+    is_flag=True,
+    help="Keep the generated intervals, `for` and group timing (alerts then take minutes).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many seconds instead of waiting for Ctrl-C.",
+)
+def up_command(spec: Path | None, real_timing: bool, duration: float | None) -> None:
+    """Run a spec's Prometheus, Alertmanager and a demo app on 127.0.0.1 until Ctrl-C.
+
+    SPEC defaults to specs/llm.yaml, else the first of specs/*.yaml. Every receiver is
+    redirected to this terminal, so alerts can be watched firing and routing locally.
+    """
+    from monitorgen import live
+
+    path = spec or _default_up_spec()
+    result = pipeline.build([path])
+    if result.failed():
+        _report(result.diagnostics, "text")
+        click.echo("nothing started", err=True)
+        sys.exit(1)
+    [compiled] = [c for c in result.compiled if c.output_name == path.stem]
+    assert compiled.spec is not None
+    try:
+        live.up(
+            compiled.spec,
+            result.tree[compiled.output_name],
+            echo=click.echo,
+            fast=not real_timing,
+            duration=duration,
+        )
+    except live.LiveError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _default_up_spec() -> Path:
+    flagship = pipeline.DEFAULT_SPEC_DIR / "llm.yaml"
+    if flagship.is_file():
+        return flagship
+    return _spec_paths(())[0]

@@ -1,0 +1,91 @@
+"""Alert thresholds as Grafana threshold steps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from monitorgen.model import (
+    Alert,
+    Comparison,
+    Panel,
+    PanelQuery,
+    PanelThreshold,
+    PanelType,
+    Severity,
+)
+from monitorgen.targets.grafana.thresholds import (
+    AlertLine,
+    Step,
+    alert_lines,
+    alert_steps,
+    explicit_steps,
+)
+
+from .helpers import FLAGSHIP, spec_of
+
+
+def line(severity: Severity, comparison: Comparison, value: float) -> AlertLine:
+    alert = Alert(f"{severity.value}{comparison.name}{value}", severity, "s", "up > 1")
+    return AlertLine(alert, comparison, value, str(value))
+
+
+def test_above_alerts_colour_the_values_over_them() -> None:
+    steps = alert_steps(
+        (
+            line(Severity.WARNING, Comparison.ABOVE, 5),
+            line(Severity.CRITICAL, Comparison.ABOVE, 10),
+        )
+    )
+    assert steps == (Step(None, "green"), Step(5, "orange"), Step(10, "red"))
+
+
+def test_below_alerts_invert_the_colours() -> None:
+    steps = alert_steps(
+        (
+            line(Severity.CRITICAL, Comparison.BELOW, 0.8),
+            line(Severity.WARNING, Comparison.BELOW, 0.9),
+        )
+    )
+    assert steps == (Step(None, "red"), Step(0.8, "orange"), Step(0.9, "green"))
+
+
+def test_each_region_takes_the_worst_alert_firing_in_it() -> None:
+    steps = alert_steps(
+        (
+            line(Severity.WARNING, Comparison.BELOW, 0.05),
+            line(Severity.CRITICAL, Comparison.ABOVE, 0.95),
+            line(Severity.WARNING, Comparison.ABOVE, 0.8),
+            line(Severity.CRITICAL, Comparison.ABOVE, 0.8),
+        )
+    )
+    assert steps == (
+        Step(None, "orange"),
+        Step(0.05, "green"),
+        Step(0.8, "red"),
+        Step(0.95, "red"),
+    ), "a step at every threshold, so each alert keeps its line"
+
+
+def test_raw_alerts_ending_in_a_comparison_have_a_threshold() -> None:
+    raw = Alert("A", Severity.CRITICAL, "s", "time() - max(x) > 3600")
+    anded = Alert("B", Severity.CRITICAL, "s", "up == 0 and on() vector(1) > 0")
+    spec = replace(spec_of(FLAGSHIP), alerts=(raw, anded))
+    panel = Panel("p", PanelType.TIMESERIES, (PanelQuery("up"),), alerts=("A", "B"))
+    (found,) = alert_lines(spec, panel)
+    assert (found.alert.name, found.comparison, found.value) == ("A", Comparison.ABOVE, 3600.0)
+
+
+def test_unknown_alerts_are_skipped() -> None:
+    spec = spec_of(FLAGSHIP)
+    panel = Panel("p", PanelType.TIMESERIES, (PanelQuery("up"),), alerts=("Nope",))
+    assert alert_lines(spec, panel) == ()
+
+
+def test_explicit_thresholds_are_sorted_above_a_neutral_base() -> None:
+    panel = Panel(
+        "p",
+        PanelType.STAT,
+        (PanelQuery("up"),),
+        thresholds=(PanelThreshold(1, "red"), PanelThreshold(0.2, "yellow")),
+    )
+    assert explicit_steps(panel) == (Step(None, "green"), Step(0.2, "yellow"), Step(1, "red"))

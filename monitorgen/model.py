@@ -504,6 +504,8 @@ class PrometheusSettings:
     evaluation_interval: str = "1m"
     alertmanagers: tuple[str, ...] = ("localhost:9093",)
     external_labels: tuple[tuple[str, str], ...] = ()
+    url: str = "http://localhost:9090"
+    """Where Grafana reaches this Prometheus server."""
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def _prometheus(raw: Mapping[str, Any], service: str) -> m.PrometheusSettings:
         evaluation_interval=raw.get("evaluation_interval", "1m"),
         alertmanagers=tuple(raw.get("alertmanagers", ("localhost:9093",))),
         external_labels=_pairs(raw.get("external_labels")),
+        url=raw.get("url", "http://localhost:9090"),
     )
 
 

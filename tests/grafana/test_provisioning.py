@@ -42,10 +42,20 @@ def test_prometheus_data_source_has_the_uid_the_dashboards_default_to(path: Path
     sources = {s["type"]: s for s in data["datasources"]}  # type: ignore[attr-defined]
     prometheus = sources["prometheus"]
     assert prometheus["uid"] == "prometheus" and prometheus["isDefault"] is True
-    assert prometheus["url"] == "http://localhost:9090"
+    assert prometheus["url"] == spec.prometheus.url
     assert prometheus["jsonData"]["timeInterval"] == spec.prometheus.scrape_interval
     alertmanager = sources["alertmanager"]
     assert alertmanager["url"] == f"http://{spec.prometheus.alertmanagers[0]}"
+
+
+def test_the_prometheus_url_defaults_to_localhost_and_can_be_set(tmp_path: Path) -> None:
+    assert spec_of(FLAGSHIP).prometheus.url == "http://localhost:9090"
+    text = FLAGSHIP.read_text().replace(
+        "  job: llm-app\n", "  job: llm-app\n  url: http://prometheus.monitoring:9090\n"
+    )
+    (tmp_path / "llm.yaml").write_text(text)
+    data = yaml.safe_load(files_of(tmp_path / "llm.yaml")["grafana/provisioning/datasources.yaml"])
+    assert data["datasources"][0]["url"] == "http://prometheus.monitoring:9090"
 
 
 def test_no_alertmanager_data_source_without_alertmanagers() -> None:

@@ -9,7 +9,6 @@ from monitorgen.model import Spec
 
 #: Where the dashboards folder is mounted in the Grafana container or host.
 DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
-DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
 PROMETHEUS_UID = "prometheus"
 ALERTMANAGER_UID = "alertmanager"
 
@@ -34,7 +33,7 @@ def datasources(spec: Spec) -> dict[str, Any]:
         "type": "prometheus",
         "uid": PROMETHEUS_UID,
         "access": "proxy",
-        "url": DEFAULT_PROMETHEUS_URL,
+        "url": spec.prometheus.url,
         "isDefault": True,
         "editable": False,
         # $__rate_interval is four scrape intervals: Grafana must know the real one.

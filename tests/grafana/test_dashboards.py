@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from monitorgen.model import Comparison, PanelType, Spec
 from monitorgen.panel_ids import numbered_panels, row_ids
 from monitorgen.promql import expand_grafana, inspect
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES
+from monitorgen.targets import render_all
 from monitorgen.targets.grafana import DASHBOARDS_DIR, dashboard_json, render
 from monitorgen.targets.grafana.build import DATASOURCE
 from monitorgen.targets.grafana.thresholds import SEVERITY_COLORS, alert_lines
@@ -231,3 +233,23 @@ def test_panels_have_titles_descriptions_and_known_units(path: Path) -> None:
                 legend = panel["options"]["legend"]
                 assert legend["displayMode"] == "table" and legend["calcs"]
                 assert all(t["legendFormat"] for t in panel["targets"])
+
+
+@spec_files
+def test_alert_dashboard_links_open_the_panel_that_draws_the_alert(path: Path) -> None:
+    spec = spec_of(path)
+    files = {a.path: a.content for a in render_all(spec)}
+    rules = yaml.safe_load(files["prometheus/rules.yml"])
+    boards = dashboards_of(path)
+    linked = 0
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            url = rule.get("annotations", {}).get("dashboard")
+            if "alert" not in rule or url is None:
+                continue
+            match = re.search(r"/d/([^/?]+)\?viewPanel=(\d+)$", url)
+            assert match, url
+            panel = next(p for p in panels(boards[match[1]]) if p["id"] == int(match[2]))
+            assert rule["alert"] in panel["description"], (rule["alert"], panel["title"])
+            linked += 1
+    assert linked or spec.grafana.url is None, "links need grafana.url"

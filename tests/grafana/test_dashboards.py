@@ -128,7 +128,8 @@ def test_query_variables_come_from_label_values_and_filter_the_queries(path: Pat
         for model in dashboard.variables:
             variable = variables[model.name]
             assert variable["query"] == f"label_values({model.metric}, {model.name})"
-            assert (variable["multi"], variable["includeAll"]) == (True, True)
+            assert (variable["multi"], variable["includeAll"]) == (model.multi, model.include_all)
+            assert variable["current"]["value"] == (["$__all"] if model.multi else "$__all")
             assert variable["refresh"] == 2, "refresh on time range change"
             assert variable["datasource"] == DATASOURCE
             label_metrics = {m.name for m in spec.metrics if model.name in m.label_names}

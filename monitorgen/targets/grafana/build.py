@@ -101,6 +101,8 @@ def _datasource_variable() -> core.Template:
         query="prometheus",
         regex="",
     )
+    # grafanalib derives `current` from `default` as text and value alike; Grafana stores
+    # the data source's name as text and its uid as value.
     template._current = {"selected": True, "text": "Prometheus", "value": DEFAULT_DATASOURCE_UID}
     return template
 
@@ -123,7 +125,12 @@ def _query_variable(variable: Variable) -> core.Template:
         regex="",
     )
     if variable.include_all:
-        template._current = {"selected": True, "text": ["All"], "value": ["$__all"]}
+        text, value = ("All", "$__all")
+        template._current = {
+            "selected": True,
+            "text": [text] if variable.multi else text,
+            "value": [value] if variable.multi else value,
+        }
     return template
 
 

@@ -30,7 +30,7 @@ Json = dict[str, Any]
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 #: Fixed windows at least this long are deliberate (an hourly or daily total).
 INTENTIONAL_WINDOW = timedelta(hours=1)
-_MACRO = re.compile(r"\$\{?__(rate_interval|interval|range)\}?")
+_MACRO = re.compile(r"\$\{?__(rate_interval|interval|range)\b\}?")
 #: Two sets of stand-ins for the window macros: a window that differs between the
 #: two parses is a macro, and its first value says which one.
 _STANDINS = (

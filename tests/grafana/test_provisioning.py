@@ -33,6 +33,7 @@ def test_file_provider_loads_the_dashboards_folder_into_the_specs_folder(path: P
     assert provider["folder"] == spec.grafana.folder
     assert provider["options"]["path"] == f"{DASHBOARDS_MOUNT}/{spec.name}"
     assert provider["allowUiUpdates"] is False
+    assert provider["disableDeletion"] is False, "a dashboard removed from the spec goes"
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=SPEC_IDS)

@@ -19,7 +19,8 @@ def dashboards_provider(spec: Spec) -> dict[str, Any]:
         "orgId": 1,
         "type": "file",
         "folder": spec.grafana.folder,
-        "disableDeletion": True,
+        # Removed from the spec, removed from Grafana.
+        "disableDeletion": False,
         "allowUiUpdates": False,
         "updateIntervalSeconds": 30,
         "options": {"path": f"{DASHBOARDS_MOUNT}/{spec.name}", "foldersFromFilesStructure": False},

@@ -24,6 +24,14 @@ to <directory>/trace_YYYY-MM-DD.jsonl (UTC days), the format `monitorgen report`
 and response text is kept only with log_content=True. It is off until the application turns it
 on.
 
+InfluxDB (1.x): configure_influx(url, database) also sends each event as a point of line
+protocol: the event's name is the measurement, its str fields that are label values are tags
+(admitted like the labels), its other fields are fields in their declared types, the time is in
+nanoseconds. Points are batched and sent by a daemon thread; a full queue or a failed write drops
+points, counted in llm_monitoring_influx_dropped_total{reason}. The writer it returns has flush()
+and close(); close runs at exit. Off until the application turns it on; with several processes,
+configure it in each worker (gunicorn's post_fork).
+
 Several processes (gunicorn): before the workers start, set PROMETHEUS_MULTIPROC_DIR to an empty
 directory that each deploy wipes; in gunicorn.conf.py set `child_exit =
 llm_metrics.gunicorn_child_exit`; serve with start_metrics_server() or multiprocess_registry(),
@@ -35,14 +43,22 @@ Needs Python 3.11+ and prometheus_client 0.20+; imports nothing else.
 
 from __future__ import annotations
 
+import atexit
+import base64
 import contextlib
 import json
 import logging
 import math
+import numbers
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple, SupportsFloat
@@ -84,6 +100,397 @@ PRICES: Final[Mapping[str, Price]] = {
 unless the spec gives them."""
 
 
+# Sending events to InfluxDB 1.x as line protocol: see Instrumentation.configure_influx.
+INFLUX_BATCH_SIZE: Final = 500
+"""Lines sent to InfluxDB in one request, at most."""
+INFLUX_FLUSH_INTERVAL: Final = 1.0
+"""Seconds a line waits at most before it is sent with a smaller batch."""
+INFLUX_MAX_QUEUE: Final = 10_000
+"""Lines waiting to be sent, at most; more are dropped and counted."""
+INFLUX_TIMEOUT: Final = 5.0
+"""Seconds one write request may take."""
+INFLUX_RETRIES: Final = 2
+"""Retries of a batch after a connection error or a 5xx/429 answer."""
+INFLUX_RETRY_DELAY: Final = 0.5
+"""Seconds before the first retry; each further retry waits twice as long."""
+INFLUX_CLOSE_TIMEOUT: Final = 10.0
+
+# Why a line, or a field value, did not reach InfluxDB: the `reason` of the influx dropped
+# self-metric.
+QUEUE_FULL: Final = "queue_full"
+REJECTED: Final = "rejected"
+WRITE_FAILED: Final = "write_failed"
+CLOSED: Final = "closed"
+INVALID_FIELD: Final = "invalid_field"
+
+_INT64: Final = 2**63
+_MEASUREMENT_ESCAPES: Final = str.maketrans({",": "\\,", " ": "\\ "})
+_KEY_ESCAPES: Final = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+_STRING_ESCAPES: Final = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_BACKSLASH_BEFORE_ESCAPE: Final = re.compile(r"\\[,= ]")
+_PARTIAL_WRITE: Final = re.compile(r"dropped=(\d+)")
+_RESERVED_KEYS: Final = frozenset({"time"})
+_NO_PROXY: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""InfluxDB is reached directly, whatever http_proxy says."""
+
+
+def influx_measurement(name: str) -> str:
+    """A measurement name for line protocol: commas and spaces escaped."""
+    return name.translate(_MEASUREMENT_ESCAPES)
+
+
+def influx_key(name: str) -> str:
+    """A tag key or field key for line protocol: commas, equals signs and spaces escaped.
+
+    InfluxDB refuses a key named `time`; it is written as `time_`.
+    """
+    return (name + "_" if name in _RESERVED_KEYS else name).translate(_KEY_ESCAPES)
+
+
+def influx_tag_value(text: str) -> str | None:
+    """A tag value for line protocol, or None when InfluxDB 1.x cannot store `text` as it is.
+
+    Commas, equals signs and spaces are escaped. InfluxDB keeps every other backslash of a
+    tag as it is, so a backslash at the end or before one of those characters would escape
+    the separator after it; such a value, and one with a newline, cannot be sent.
+    """
+    if "\n" in text or text.endswith("\\") or _BACKSLASH_BEFORE_ESCAPE.search(text):
+        return None
+    return text.translate(_KEY_ESCAPES)
+
+
+def influx_string(text: str) -> str:
+    """A string field value for line protocol: quoted, with quotes and backslashes escaped."""
+    return '"' + text.translate(_STRING_ESCAPES) + '"'
+
+
+def influx_field_value(value: object, kind: str) -> str | None:
+    """A field value of an event field declared `kind` (int, float, bool or str), or None
+    when `value` is not one: the wrong type, not finite, or beyond a 64-bit integer.
+
+    An int field is always written as an integer (`3i`, also from 3.0 or a numpy int) and a
+    float field as a float, so a field's type in InfluxDB never changes between points.
+    """
+    if kind == "bool":
+        return ("true" if value else "false") if isinstance(value, bool) else None
+    if kind == "str":
+        return influx_string(value) if isinstance(value, str) else None
+    if isinstance(value, bool):
+        return None
+    if kind == "int":
+        number = _integer(value)
+        return f"{number}i" if number is not None and -_INT64 <= number < _INT64 else None
+    amount = _amount(value)
+    return repr(amount) if amount is not None and math.isfinite(amount) else None
+
+
+def _integer(value: object) -> int | None:
+    if type(value) is int:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    amount = _amount(value)
+    return int(amount) if amount is not None and amount.is_integer() else None
+
+
+def influx_write_url(url: str, database: str, retention_policy: str | None = None) -> str:
+    """The `/write` URL of an InfluxDB 1.x base URL, with nanosecond precision."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an InfluxDB URL (http[s]://host:port): {url!r}")
+    if parts.query or parts.fragment or parts.username is not None:
+        raise ValueError(
+            f"give the InfluxDB URL without query or credentials (use username and "
+            f"password_file): {url!r}"
+        )
+    if not database:
+        raise ValueError("the InfluxDB database name is empty")
+    params = {"db": database, "precision": "ns"}
+    if retention_policy:
+        params["rp"] = retention_policy
+    return f"{url.rstrip('/')}/write?{urllib.parse.urlencode(params)}"
+
+
+def _read_secret(path: str | os.PathLike[str]) -> str:
+    """A secret kept in a file, without the line break an editor adds at its end."""
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+
+
+class InfluxPoint:
+    """How one event becomes one line of InfluxDB line protocol.
+
+    The measurement is the event's name. Tags are its str fields that are label values,
+    admitted like those labels (a value the label does not admit, or one InfluxDB cannot
+    store, is `other`; an empty one is left out). Fields are its other fields in their
+    declared types; None leaves a field out. A point without any field gets `count=1i`.
+    The measurement and tags of a line are cached per combination of tag values.
+    """
+
+    def __init__(
+        self,
+        measurement: str,
+        tags: Sequence[tuple[str, LabelValues]],
+        fields: Sequence[tuple[str, str]],
+    ) -> None:
+        self._measurement = influx_measurement(measurement)
+        # InfluxDB stores tags sorted by key; sending them sorted saves it the work.
+        order = sorted(range(len(tags)), key=lambda index: influx_key(tags[index][0]))
+        self._tags = tuple((i, f",{influx_key(tags[i][0])}=", tags[i][1]) for i in order)
+        self._fields = tuple((f"{influx_key(name)}=", kind) for name, kind in fields)
+        taken = {name for name, _ in (*tags, *fields)}
+        fallback = "count"
+        while fallback in taken:
+            fallback += "_"
+        self._fallback = f"{influx_key(fallback)}=1i"
+        self._heads: dict[tuple[object, ...], str] = {}
+
+    def line(
+        self, tags: tuple[object, ...], values: tuple[object, ...], timestamp_ns: int
+    ) -> tuple[str, int]:
+        """The line for one event, and how many of its field values were left out as invalid."""
+        head = self._heads.get(tags)
+        if head is None:
+            head = self._head(tags)
+        parts: list[str] = []
+        invalid = 0
+        for (key, kind), value in zip(self._fields, values, strict=True):
+            if value is None:
+                continue
+            text = influx_field_value(value, kind)
+            if text is None:
+                invalid += 1
+            else:
+                parts.append(key + text)
+        return f"{head} {','.join(parts) or self._fallback} {timestamp_ns}", invalid
+
+    def _head(self, tags: tuple[object, ...]) -> str:
+        parts = [self._measurement]
+        exact = True
+        for position, key, admits in self._tags:
+            text = _label_text(tags[position], "str")
+            if text == "":
+                continue
+            value, reason = (OTHER, WRONG_TYPE) if text is None else admits.admit(text)
+            escaped = influx_tag_value(value)
+            if escaped is None:
+                escaped, reason = OTHER, UNKNOWN_VALUE
+            exact = exact and reason is None
+            parts.append(key + escaped)
+        head = "".join(parts)
+        if exact and len(self._heads) < CACHE_LIMIT:
+            self._heads[tags] = head
+        return head
+
+
+def _count_nothing(*_: object) -> None:
+    return None
+
+
+class InfluxWriter:
+    """Sends lines of line protocol to an InfluxDB 1.x `/write` endpoint from a daemon thread.
+
+    `add` never blocks and never raises: it queues the line, or drops it (counted) when
+    `max_queue` lines already wait or the writer is closed. The thread sends a batch once
+    `batch_size` lines wait or `flush_interval` seconds passed, retries a batch `retries`
+    times after a connection error or a 5xx/429 answer, and counts what InfluxDB rejects
+    (4xx; of a partial write only the points it dropped) or never got. `close` is registered
+    with atexit, so what is queued is still sent when the interpreter exits.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password_file: str | os.PathLike[str] | None = None,
+        retention_policy: str | None = None,
+        batch_size: int = INFLUX_BATCH_SIZE,
+        flush_interval: float = INFLUX_FLUSH_INTERVAL,
+        max_queue: int = INFLUX_MAX_QUEUE,
+        timeout: float = INFLUX_TIMEOUT,
+        retries: int = INFLUX_RETRIES,
+        on_written: Callable[[int], None] = _count_nothing,
+        on_dropped: Callable[[str, int], None] = _count_nothing,
+    ) -> None:
+        _check_influx_settings(batch_size, flush_interval, max_queue, timeout, retries)
+        self.url = url
+        self.write_url = influx_write_url(url, database, retention_policy)
+        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if password_file is not None and username is None:
+            raise ValueError("an InfluxDB password_file needs a username")
+        if username is not None:
+            password = _read_secret(password_file) if password_file is not None else ""
+            token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_queue = max_queue
+        self.timeout = timeout
+        self.retries = retries
+        self._on_written = on_written
+        self._on_dropped = on_dropped
+        self._lines: deque[str] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._accepted = 0
+        """Lines taken into the queue so far."""
+        self._done = 0
+        """Lines sent, rejected or given up on so far."""
+        self._flush_until = 0
+        self._closing = False
+        self._failing = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"{SERVICE}-influx-writer", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+
+    def add(self, line: str) -> None:
+        """Queue one line without waiting; when it cannot be queued, count it as dropped."""
+        with self._cond:
+            if self._closing:
+                reason = CLOSED
+            elif len(self._lines) >= self.max_queue:
+                reason = QUEUE_FULL
+            else:
+                self._lines.append(line)
+                self._accepted += 1
+                if len(self._lines) == self.batch_size:
+                    self._cond.notify_all()
+                return
+        self._on_dropped(reason, 1)
+
+    def flush(self, timeout: float | None = INFLUX_CLOSE_TIMEOUT) -> bool:
+        """Send every line added so far now, waiting up to `timeout` seconds (None: no limit).
+
+        True when all of them were written, rejected or given up on (and counted) in time.
+        """
+        with self._cond:
+            target = self._accepted
+            self._flush_until = max(self._flush_until, target)
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
+    def close(self, timeout: float | None = INFLUX_CLOSE_TIMEOUT) -> bool:
+        """Send what is queued and stop the thread; lines added later are dropped (counted).
+
+        True when the thread finished within `timeout` seconds.
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        atexit.unregister(self.close)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def _run(self) -> None:
+        while True:
+            batch, closing = self._take_batch()
+            if batch:
+                try:
+                    self._send(batch, closing)
+                except Exception:
+                    self._lost(WRITE_FAILED, len(batch), "unexpected error")
+                self._finished(len(batch))
+            elif closing:
+                return
+
+    def _take_batch(self) -> tuple[list[str], bool]:
+        with self._cond:
+            self._cond.wait_for(self._batch_due, self.flush_interval)
+            count = min(len(self._lines), self.batch_size)
+            return [self._lines.popleft() for _ in range(count)], self._closing
+
+    def _batch_due(self) -> bool:
+        full = len(self._lines) >= self.batch_size
+        return self._closing or full or self._flush_until > self._done
+
+    def _finished(self, count: int) -> None:
+        with self._cond:
+            self._done += count
+            self._cond.notify_all()
+
+    def _send(self, batch: list[str], closing: bool) -> None:
+        body = ("\n".join(batch) + "\n").encode("utf-8", "replace")
+        problem = ""
+        for attempt in range(1 + (0 if closing else self.retries)):
+            if attempt and not self._pause(INFLUX_RETRY_DELAY * 2 ** (attempt - 1)):
+                break
+            try:
+                status, answer = self._post(body)
+            except Exception as error:
+                problem = f"{type(error).__name__}: {error}"
+                continue
+            if status < 300:
+                self._written(len(batch))
+                return
+            problem = f"HTTP {status}: {answer.strip()[:300]}"
+            if status < 500 and status != 429:
+                rejected = _rejected_points(status, answer, len(batch))
+                if rejected < len(batch):
+                    self._on_written(len(batch) - rejected)
+                self._lost(REJECTED, rejected, problem)
+                return
+        self._lost(WRITE_FAILED, len(batch), problem)
+
+    def _post(self, body: bytes) -> tuple[int, str]:
+        request = urllib.request.Request(
+            self.write_url, data=body, headers=self._headers, method="POST"
+        )
+        try:
+            with _NO_PROXY.open(request, timeout=self.timeout) as response:
+                return int(response.status), ""
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.read().decode("utf-8", "replace")
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before a retry; False when the writer is closed meanwhile (no more retries)."""
+        with self._cond:
+            return not self._cond.wait_for(lambda: self._closing, seconds)
+
+    def _written(self, count: int) -> None:
+        self._on_written(count)
+        if self._failing:
+            self._failing = False
+            _log.warning("writing to InfluxDB at %s works again", self.url)
+
+    def _lost(self, reason: str, count: int, problem: str) -> None:
+        """Count lines that did not reach InfluxDB; log once until a write works again."""
+        if count:
+            self._on_dropped(reason, count)
+        if not self._failing:
+            self._failing = True
+            _log.warning(
+                "InfluxDB at %s did not take %d points (%s), counted as %s; "
+                "further failures are only counted",
+                self.url,
+                count,
+                problem,
+                reason,
+            )
+
+
+def _rejected_points(status: int, answer: str, sent: int) -> int:
+    """Points InfluxDB refused: all of them, or those a partial write (400) names."""
+    match = _PARTIAL_WRITE.search(answer) if status == 400 else None
+    return min(int(match.group(1)), sent) if match else sent
+
+
+def _check_influx_settings(
+    batch_size: int, flush_interval: float, max_queue: int, timeout: float, retries: int
+) -> None:
+    if batch_size < 1 or max_queue < 1 or retries < 0:
+        raise ValueError("batch_size and max_queue must be at least 1, retries at least 0")
+    if not flush_interval > 0 or not timeout > 0:
+        raise ValueError("flush_interval and timeout must be positive")
+
+
 OTHER: Final = "other"
 """The label value that stands for every value a label does not admit."""
 DEFAULT_MAX_VALUES: Final = 100
@@ -91,6 +498,7 @@ DEFAULT_MAX_VALUES: Final = 100
 CACHE_LIMIT: Final = 10_000
 """Label combinations each event keeps bound; past it, events still count but bind each time."""
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+INFLUX_STAGE: Final = "influx"
 
 # Why a value was refused or replaced by OTHER: the `reason` of the dropped self-metric.
 UNKNOWN_VALUE: Final = "unknown_value"
@@ -104,6 +512,7 @@ INVALID_TOKENS: Final = "invalid_tokens"
 _NUMBERS: Final = (int, float)
 _INF: Final = float("inf")
 _multiprocess: Any = multiprocess  # untyped in prometheus_client
+_log = logging.getLogger(__name__)
 
 Bound = tuple[Callable[[float], None], ...]
 """The update methods of one event's metric children, one per spec update, in spec order."""
@@ -275,7 +684,7 @@ class TraceLog:
 
 class Instrumentation:
     """What every generated metrics class shares: label checks with cached children,
-    refusal counting, cost from the price table and the trace log.
+    refusal counting, cost from the price table, the trace log and sending to InfluxDB.
 
     No method lets an exception reach the application: problems are counted in
     `<service>_monitoring_dropped_total{metric,reason}` (a value refused or replaced by
@@ -301,6 +710,9 @@ class Instrumentation:
             registry=registry,
         )
         self._label_values: dict[tuple[str, str], LabelValues] = {}
+        self._registry = registry
+        self.influx: InfluxWriter | None = None
+        self._influx_counters: tuple[Counter, Counter] | None = None
         self.trace: TraceLog | None = None
         if trace_directory is not None:
             self.configure_trace(trace_directory, log_content=log_content)
@@ -317,6 +729,96 @@ class Instrumentation:
     ) -> None:
         """Start writing the trace log into `directory`; None stops it."""
         self.trace = None if directory is None else TraceLog(directory, log_content=log_content)
+
+    def configure_influx(
+        self,
+        url: str | None,
+        database: str = SERVICE,
+        *,
+        username: str | None = None,
+        password_file: str | os.PathLike[str] | None = None,
+        retention_policy: str | None = None,
+        batch_size: int = INFLUX_BATCH_SIZE,
+        flush_interval: float = INFLUX_FLUSH_INTERVAL,
+        max_queue: int = INFLUX_MAX_QUEUE,
+        timeout: float = INFLUX_TIMEOUT,
+        retries: int = INFLUX_RETRIES,
+    ) -> InfluxWriter | None:
+        """Also send every event to InfluxDB 1.x at `url` (http://host:8086) as line
+        protocol, into `database`; None stops it. Returns the writer (flush(), close()).
+
+        A writer configured before is closed first, which sends what it still holds. Raises
+        ValueError for a bad URL or setting and OSError when `password_file` cannot be read:
+        this is set up once, at start, where a mistake should be seen.
+        """
+        writer = None
+        if url is not None:
+            written, dropped = self._influx_self_metrics()
+            writer = InfluxWriter(
+                url,
+                database,
+                username=username,
+                password_file=password_file,
+                retention_policy=retention_policy,
+                batch_size=batch_size,
+                flush_interval=flush_interval,
+                max_queue=max_queue,
+                timeout=timeout,
+                retries=retries,
+                on_written=lambda count: written.inc(count),
+                on_dropped=lambda reason, count: dropped.labels(reason).inc(count),
+            )
+        previous, self.influx = self.influx, writer
+        if previous is not None:
+            previous.close()
+        return writer
+
+    def _influx_self_metrics(self) -> tuple[Counter, Counter]:
+        """The written and dropped counters, registered when InfluxDB is first configured."""
+        if self._influx_counters is None:
+            self._influx_counters = (
+                Counter(
+                    f"{SERVICE}_monitoring_influx_written",
+                    "Points InfluxDB accepted.",
+                    registry=self._registry,
+                ),
+                Counter(
+                    f"{SERVICE}_monitoring_influx_dropped",
+                    "Points that did not reach InfluxDB (queue_full, rejected, write_failed, "
+                    "closed), and field values left out of a point (invalid_field).",
+                    ("reason",),
+                    registry=self._registry,
+                ),
+            )
+        return self._influx_counters
+
+    def _influx_point(
+        self,
+        measurement: str,
+        tags: tuple[tuple[str, str, str], ...],
+        fields: tuple[tuple[str, str], ...],
+    ) -> InfluxPoint:
+        """An event's point; each tag is (field, metric, label): that label admits its values."""
+        admitted = [(field, self._label_values[(metric, label)]) for field, metric, label in tags]
+        return InfluxPoint(measurement, admitted, fields)
+
+    def _influx(
+        self,
+        event: str,
+        point: InfluxPoint,
+        tags: tuple[object, ...],
+        values: tuple[object, ...],
+    ) -> None:
+        writer = self.influx
+        if writer is None:
+            return
+        try:
+            line, invalid = point.line(tags, values, time.time_ns())
+            writer.add(line)
+            if invalid and self._influx_counters is not None:
+                self._influx_counters[1].labels(INVALID_FIELD).inc(invalid)
+        except Exception:
+            self._failed(event, INFLUX_STAGE)
 
     def _bind(
         self, plan: _Plan, key: tuple[object, ...], cache: dict[tuple[object, ...], Bound]
@@ -653,6 +1155,42 @@ class LlmMetrics(Instrumentation):
             ),
         )
         self._bound_quality_check: dict[tuple[object, ...], Bound] = {}
+        self._influx_llm_call = self._influx_point(
+            "llm_call",
+            (
+                ("task_type", "llm_requests_total", "task_type"),
+                ("model", "llm_requests_total", "model"),
+                ("provider", "llm_requests_total", "provider"),
+                ("status", "llm_requests_total", "status"),
+            ),
+            (
+                ("input_tokens", "int"),
+                ("output_tokens", "int"),
+                ("latency_ms", "float"),
+                ("cached_input_tokens", "int"),
+                ("reasoning_tokens", "int"),
+                ("cost_usd", "float"),
+                ("baseline_tokens", "int"),
+                ("total_tokens", "int"),
+            ),
+        )
+        self._influx_quality_score = self._influx_point(
+            "quality_score",
+            (
+                ("task_type", "llm_quality_score", "task_type"),
+                ("scenario", "llm_quality_score", "scenario"),
+            ),
+            (("score", "float"),),
+        )
+        self._influx_quality_check = self._influx_point(
+            "quality_check",
+            (
+                ("task_type", "llm_quality_checks_total", "task_type"),
+                ("check", "llm_quality_checks_total", "check"),
+                ("result", "llm_quality_checks_total", "result"),
+            ),
+            (),
+        )
         if registry is REGISTRY:
             _adopt_default(self)
 
@@ -756,6 +1294,22 @@ class LlmMetrics(Instrumentation):
                 response,
                 config,
             )
+        if self.influx is not None:
+            self._influx(
+                "llm_call",
+                self._influx_llm_call,
+                (task_type, model, provider, status),
+                (
+                    input_tokens,
+                    output_tokens,
+                    latency_ms,
+                    cached_input_tokens,
+                    reasoning_tokens,
+                    cost_usd,
+                    baseline_tokens,
+                    _total(input_tokens, output_tokens),
+                ),
+            )
 
     def record_quality_score(self, *, task_type: str, scenario: str, score: float) -> None:
         """A reply-quality evaluation."""
@@ -770,6 +1324,13 @@ class LlmMetrics(Instrumentation):
                 self._coerce("llm_quality_score", score, _b[0], signed=True)
         except Exception:
             self._failed("quality_score", "metrics")
+        if self.influx is not None:
+            self._influx(
+                "quality_score",
+                self._influx_quality_score,
+                (task_type, scenario),
+                (score,),
+            )
 
     def record_quality_check(self, *, task_type: str, check: str, result: str) -> None:
         """One pass/fail quality check of a reply."""
@@ -781,11 +1342,17 @@ class LlmMetrics(Instrumentation):
             _b[0](1.0)
         except Exception:
             self._failed("quality_check", "metrics")
+        if self.influx is not None:
+            self._influx(
+                "quality_check",
+                self._influx_quality_check,
+                (task_type, check, result),
+                (),
+            )
 
 
 _default: LlmMetrics | None = None
 _default_lock = threading.RLock()
-_log = logging.getLogger(__name__)
 
 
 def default_metrics() -> LlmMetrics:
@@ -826,6 +1393,35 @@ def configure_trace(
     """Start writing the module-level functions' trace log into `directory`; None stops
     it."""
     default_metrics().configure_trace(directory, log_content=log_content)
+
+
+def configure_influx(
+    url: str | None,
+    database: str = SERVICE,
+    *,
+    username: str | None = None,
+    password_file: str | os.PathLike[str] | None = None,
+    retention_policy: str | None = None,
+    batch_size: int = INFLUX_BATCH_SIZE,
+    flush_interval: float = INFLUX_FLUSH_INTERVAL,
+    max_queue: int = INFLUX_MAX_QUEUE,
+    timeout: float = INFLUX_TIMEOUT,
+    retries: int = INFLUX_RETRIES,
+) -> InfluxWriter | None:
+    """Also send the module-level functions' events to InfluxDB 1.x at `url`; None stops
+    it. See LlmMetrics.configure_influx."""
+    return default_metrics().configure_influx(
+        url,
+        database,
+        username=username,
+        password_file=password_file,
+        retention_policy=retention_policy,
+        batch_size=batch_size,
+        flush_interval=flush_interval,
+        max_queue=max_queue,
+        timeout=timeout,
+        retries=retries,
+    )
 
 
 def record_llm_call(

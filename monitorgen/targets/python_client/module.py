@@ -40,6 +40,8 @@ _RUNTIME_NAMES = {"self", "_k", "_b", "_v"}
 _BASE_ATTRIBUTES = {
     "trace",
     "configure_trace",
+    "influx",
+    "configure_influx",
     "monitoring_dropped_total",
     "monitoring_errors_total",
 }
@@ -62,7 +64,8 @@ def module_source(spec: Spec) -> str:
         + _imports(spec)
         + "\n\n"
         + _constants(spec),
-        _runtime(),
+        _runtime("influx.py.tmpl"),
+        _runtime("runtime.py.tmpl"),
         "\n".join(_class(spec)),
         "\n".join(_module_functions(spec)),
     ]
@@ -107,6 +110,10 @@ class _EventCode:
     def plan(self) -> str:
         return f"self._plan_{self.event.name}"
 
+    @property
+    def point(self) -> str:
+        return f"self._influx_{self.event.name}"
+
     def position(self, field: str) -> int:
         return next(i for i, f in enumerate(self.key) if f.name == field)
 
@@ -139,6 +146,14 @@ def _module_docstring(spec: Spec) -> list[str]:
             "each traced event to <directory>/trace_YYYY-MM-DD.jsonl (UTC days), the format "
             "`monitorgen report` reads. Prompt and response text is kept only with "
             "log_content=True. It is off until the application turns it on.",
+            "InfluxDB (1.x): configure_influx(url, database) also sends each event as a point "
+            "of line protocol: the event's name is the measurement, its str fields that are "
+            "label values are tags (admitted like the labels), its other fields are fields in "
+            "their declared types, the time is in nanoseconds. Points are batched and sent by "
+            "a daemon thread; a full queue or a failed write drops points, counted in "
+            f"{service}_monitoring_influx_dropped_total{{reason}}. The writer it returns has "
+            "flush() and close(); close runs at exit. Off until the application turns it on; "
+            "with several processes, configure it in each worker (gunicorn's post_fork).",
             "Several processes (gunicorn): before the workers start, set "
             "PROMETHEUS_MULTIPROC_DIR to an empty directory that each deploy wipes; in "
             f"gunicorn.conf.py set `child_exit = {module}.gunicorn_child_exit`; serve with "
@@ -156,14 +171,22 @@ def _imports(spec: Spec) -> str:
     lines = [
         "from __future__ import annotations",
         "",
+        "import atexit",
+        "import base64",
         "import contextlib",
         "import json",
         "import logging",
         "import math",
+        "import numbers",
         "import os",
+        "import re",
         "import threading",
         "import time",
-        "from collections.abc import Callable, Mapping",
+        "import urllib.error",
+        "import urllib.parse",
+        "import urllib.request",
+        "from collections import deque",
+        "from collections.abc import Callable, Mapping, Sequence",
         "from datetime import UTC, date, datetime",
         "from pathlib import Path",
         "from typing import Any, Final, NamedTuple, SupportsFloat",
@@ -228,8 +251,10 @@ def _prices(spec: Spec) -> Group:
     return Group("{", tuple(entries), "}")
 
 
-def _runtime() -> str:
-    return resources.files(__package__).joinpath("runtime.py.tmpl").read_text(encoding="utf-8")
+def _runtime(name: str) -> str:
+    """Shared code copied verbatim into every module: the InfluxDB sender (first, as its
+    settings are the defaults of Instrumentation.configure_influx), then the core."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 # --- the class ---------------------------------------------------------------
@@ -273,6 +298,8 @@ def _init(spec: Spec, events: list[_EventCode]) -> list[str]:
     for code in events:
         lines += layout(_plan(spec, code), 2, f"{code.plan} = ")
         lines.append(f"{INDENT * 2}{code.cache}: dict[tuple[object, ...], Bound] = {{}}")
+    for code in events:
+        lines += layout(_influx_point(code), 2, f"{code.point} = ")
     lines += [f"{INDENT * 2}if registry is REGISTRY:", f"{INDENT * 3}_adopt_default(self)"]
     return lines
 
@@ -392,6 +419,7 @@ def _method(spec: Spec, code: _EventCode) -> list[str]:
     lines.append(f"{INDENT * 2}except Exception:")
     lines.append(f'{INDENT * 3}self._failed({py_str(event.name)}, "metrics")')
     lines += _trace_lines(code)
+    lines += _influx_lines(code)
     return lines
 
 
@@ -479,12 +507,78 @@ def _trace_lines(code: _EventCode) -> list[str]:
 
 def _total_tokens(code: _EventCode) -> Iterator[str]:
     """The design document's trace entries carry total_tokens (input + output)."""
+    tokens = _token_fields(code)
+    if tokens is not None:
+        yield f'"total_tokens": {_total_call(code, tokens)}'
+
+
+def _token_fields(code: _EventCode) -> tuple[EventField, EventField] | None:
+    """The input and output token fields of an event with a cost, unless it has its own
+    total_tokens field."""
     cost = code.event.cost
     if cost is None or "total_tokens" in code.params:
-        return
-    first, second = code.params.get(cost.input_tokens), code.params.get(cost.output_tokens)
-    if first and second:
-        yield f'"total_tokens": _total({first}, {second})'
+        return None
+    fields = {f.name: f for f in code.event.fields}
+    first, second = fields.get(cost.input_tokens), fields.get(cost.output_tokens)
+    return (first, second) if first and second else None
+
+
+def _total_call(code: _EventCode, tokens: tuple[EventField, EventField]) -> str:
+    return f"_total({code.params[tokens[0].name]}, {code.params[tokens[1].name]})"
+
+
+# --- InfluxDB points ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _InfluxField:
+    name: str
+    kind: str
+    source: str
+    """The Python expression of its value in the event method."""
+
+
+def _influx_tags(code: _EventCode) -> list[tuple[EventField, str, str]]:
+    """The event's str fields used as label values, each with the metric and label whose
+    admitted values it shares (the first update that uses it)."""
+    uses = {
+        value[1:]: (update.metric, label)
+        for update in reversed(code.event.updates)
+        for label, value in update.labels
+        if value.startswith("$")
+    }
+    return [(field, *uses[field.name]) for field in code.key if field.type == "str"]
+
+
+def _influx_fields(code: _EventCode) -> list[_InfluxField]:
+    """Every other field in its declared type, and total_tokens where the trace log has it."""
+    tags = {field.name for field, _, _ in _influx_tags(code)}
+    fields = [
+        _InfluxField(f.name, f.type, code.params[f.name])
+        for f in code.event.fields
+        if f.name not in tags
+    ]
+    tokens = _token_fields(code)
+    if tokens is not None:
+        kind = "int" if all(f.type == "int" for f in tokens) else "float"
+        fields.append(_InfluxField("total_tokens", kind, _total_call(code, tokens)))
+    return fields
+
+
+def _influx_point(code: _EventCode) -> Group:
+    tags = tuple_of(
+        tuple_of((py_str(f.name), py_str(metric), py_str(label)))
+        for f, metric, label in _influx_tags(code)
+    )
+    fields = tuple_of(tuple_of((py_str(f.name), py_str(f.kind))) for f in _influx_fields(code))
+    return call("self._influx_point", py_str(code.event.name), tags, fields)
+
+
+def _influx_lines(code: _EventCode) -> list[str]:
+    tags = tuple_of(code.params[f.name] for f, _, _ in _influx_tags(code))
+    values = tuple_of(f.source for f in _influx_fields(code))
+    send = call("self._influx", py_str(code.event.name), code.point, tags, values)
+    return [f"{INDENT * 2}if self.influx is not None:", *layout(send, 3)]
 
 
 # --- module-level functions --------------------------------------------------
@@ -493,7 +587,6 @@ def _total_tokens(code: _EventCode) -> Iterator[str]:
 _DEFAULT_INSTANCE = '''\
 _default: {cls} | None = None
 _default_lock = threading.RLock()
-_log = logging.getLogger(__name__)
 
 
 def default_metrics() -> {cls}:
@@ -533,7 +626,36 @@ def configure_trace(
 ) -> None:
     """Start writing the module-level functions' trace log into `directory`; None stops
     it."""
-    default_metrics().configure_trace(directory, log_content=log_content)'''
+    default_metrics().configure_trace(directory, log_content=log_content)
+
+
+def configure_influx(
+    url: str | None,
+    database: str = SERVICE,
+    *,
+    username: str | None = None,
+    password_file: str | os.PathLike[str] | None = None,
+    retention_policy: str | None = None,
+    batch_size: int = INFLUX_BATCH_SIZE,
+    flush_interval: float = INFLUX_FLUSH_INTERVAL,
+    max_queue: int = INFLUX_MAX_QUEUE,
+    timeout: float = INFLUX_TIMEOUT,
+    retries: int = INFLUX_RETRIES,
+) -> InfluxWriter | None:
+    """Also send the module-level functions' events to InfluxDB 1.x at `url`; None stops
+    it. See {cls}.configure_influx."""
+    return default_metrics().configure_influx(
+        url,
+        database,
+        username=username,
+        password_file=password_file,
+        retention_policy=retention_policy,
+        batch_size=batch_size,
+        flush_interval=flush_interval,
+        max_queue=max_queue,
+        timeout=timeout,
+        retries=retries,
+    )'''
 
 
 def _module_functions(spec: Spec) -> list[str]:

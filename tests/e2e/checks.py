@@ -89,8 +89,10 @@ def assert_delivered_exactly(stack: LiveStack, item: AlertCase) -> None:
     reached = {n.receiver for n in found if n.about(item.alertname, item.severity)}
     assert reached == item.receivers
     rule = stack.alert_rule(item.alertname, item.severity)
+    wanted = [expected_labels(stack, item, i) for i in item.instances]
     for receiver in item.receivers:
         for alert in _delivered(found, item, receiver):
+            assert dict(alert.labels) in wanted, f"unexpected {item.id}: {alert.labels}"
             assert_rendered(rule, alert)
 
 

@@ -57,7 +57,7 @@ def main() -> None:
 
 
 def _spec_paths(specs: Sequence[Path]) -> list[Path]:
-    paths = list(specs) or pipeline.discover_specs()
+    paths = list(dict.fromkeys(specs)) or pipeline.discover_specs()  # each spec once
     if not paths:
         raise click.UsageError("no specs given and none found in specs/*.yaml")
     missing = [str(p) for p in paths if not p.is_file()]

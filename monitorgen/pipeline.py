@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from monitorgen import routing, tools
-from monitorgen.diagnostics import Diagnostic, Severity, SpecError, has_errors, sorted_diagnostics
+from monitorgen.diagnostics import (
+    Diagnostic,
+    Severity,
+    Span,
+    SpecError,
+    has_errors,
+    sorted_diagnostics,
+)
 from monitorgen.model import Spec
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.receivers import missing_secret_files
@@ -151,7 +158,13 @@ def _check_output_names(compiled: list[Compiled]) -> None:
     seen: set[str] = set()
     for item in compiled:
         if item.output_name in seen:
+            where = Span(item.spec.source, 1, 1) if item.spec is not None else Span("<unknown>")
             item.diagnostics.append(
-                Diagnostic("names/output-clash", f"two specs write generated/{item.output_name}")
+                Diagnostic(
+                    "names/output-clash",
+                    f"two specs write generated/{item.output_name}",
+                    where,
+                    hint="rename one of the spec files",
+                )
             )
         seen.add(item.output_name)

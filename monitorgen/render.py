@@ -50,7 +50,6 @@ def github(diagnostic: Diagnostic) -> str:
     """A GitHub Actions workflow command, so findings show up on the pull request."""
     kind = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(diagnostic.severity, "notice")
     message = f"{diagnostic.field_path}: {diagnostic.message}".replace("\n", "%0A")
-    return (
-        f"::{kind} file={diagnostic.span.file},line={diagnostic.span.line},"
-        f"col={diagnostic.span.column},title={diagnostic.code}::{message}"
-    )
+    span = diagnostic.span
+    where = f"file={span.file}" + (f",line={span.line},col={span.column}" if span.line else "")
+    return f"::{kind} {where},title={diagnostic.code}::{message}"

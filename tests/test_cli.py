@@ -352,3 +352,32 @@ def test_an_error_in_an_included_file_points_into_that_file(workdir: Path) -> No
     assert result.exit_code == 1
     assert "parts/alerts.yaml:3:15: alerts[0].severity: 'notice' is not one of" in result.output
     assert "        severity: notice" in result.output  # the excerpt comes from that file
+
+
+# -- several specs ---------------------------------------------------------------------------
+
+
+def test_two_specs_that_would_write_the_same_folder_are_refused(workdir: Path) -> None:
+    first = _write(workdir, "team-a/shop.yaml", VALID)
+    second = _write(workdir, "team-b/shop.yaml", VALID)
+    result = _run("build", first, second, "-o", "out")
+    assert result.exit_code == 1
+    assert "team-b/shop.yaml:1:1: two specs write generated/shop [names/output-clash]" in (
+        result.output
+    )
+    assert not (workdir / "out").exists()
+
+
+def test_a_spec_named_twice_is_built_once(workdir: Path) -> None:
+    spec = _write(workdir, "shop.yaml", VALID)
+    result = _run("build", spec, f"./{spec}", "-o", "out")
+    assert result.exit_code == 0, result.output
+    assert "for 1 spec(s)" in result.output
+
+
+def test_github_annotations_leave_out_an_unknown_line(workdir: Path) -> None:
+    spec = workdir / "huge.yaml"
+    spec.write_bytes(b"version: 1\nservice: shop\n" + b"#" * (2 * 1024 * 1024) + b"\n")
+    result = _run("validate", "--format", "github", "huge.yaml")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("::error file=huge.yaml,title=io/too-large::")

@@ -131,7 +131,7 @@ def _rename(document: Any, path: Path_, data: st.DataObject) -> None:
 
 def _duplicate(document: Any, path: Path_, data: st.DataObject) -> None:
     parent, key = _parent(document, path)
-    if isinstance(parent, list):
+    if isinstance(parent, list) and isinstance(key, int):
         parent.append(copy.deepcopy(parent[key]))
 
 
@@ -140,7 +140,8 @@ def _to_environment(document: Any, path: Path_, data: st.DataObject) -> None:
     section = path[0]
     override = copy.deepcopy(document[section])
     inner = _paths(override)
-    if inner and data.draw(st.booleans()):
+    mutate_it = data.draw(st.booleans())
+    if inner and mutate_it:
         target = data.draw(st.sampled_from(inner))
         parent, key = _parent(override, target)
         parent[key] = data.draw(values)

@@ -374,6 +374,18 @@ def test_lines_go_in_batches_of_batch_size(
     assert written(registry) == 7
 
 
+def test_timestamps_of_one_writer_strictly_increase(
+    llm_module: ModuleType, fake: FakeInflux
+) -> None:
+    """InfluxDB keeps only the last point of a series at one time: equal or earlier clock
+    readings must not make points overwrite each other."""
+    writer = llm_module.InfluxWriter(fake.url, "llm", flush_interval=60)
+    for stamp in (5, 5, 3, 9):
+        writer.add("m value=1i", stamp)
+    assert writer.close(5)
+    assert [parse(line)[2] for line in fake.lines()] == [5, 6, 7, 9]
+
+
 def test_a_small_batch_goes_after_the_flush_interval(metrics: Any, fake: FakeInflux) -> None:
     metrics.configure_influx(fake.url, flush_interval=0.1)
     metrics.record_llm_call(**CALL)
@@ -480,7 +492,7 @@ def test_close_sends_what_is_queued_and_counts_later_points(
     assert writer.close(5)
     assert len(fake.lines()) == 3
     assert not writer._thread.is_alive()
-    writer.add("late value=1i 1")
+    writer.add("late value=1i", 1)
     assert dropped(registry, "closed") == 1
 
 

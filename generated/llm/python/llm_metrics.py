@@ -244,10 +244,9 @@ class InfluxPoint:
         self._fallback = f"{influx_key(fallback)}=1i"
         self._heads: dict[tuple[object, ...], str] = {}
 
-    def line(
-        self, tags: tuple[object, ...], values: tuple[object, ...], timestamp_ns: int
-    ) -> tuple[str, int]:
-        """The line for one event, and how many of its field values were left out as invalid."""
+    def line(self, tags: tuple[object, ...], values: tuple[object, ...]) -> tuple[str, int]:
+        """The line for one event without its timestamp, and how many of its field values
+        were left out as invalid."""
         head = self._heads.get(tags)
         if head is None:
             head = self._head(tags)
@@ -261,7 +260,7 @@ class InfluxPoint:
                 invalid += 1
             else:
                 parts.append(key + text)
-        return f"{head} {','.join(parts) or self._fallback} {timestamp_ns}", invalid
+        return f"{head} {','.join(parts) or self._fallback}", invalid
 
     def _head(self, tags: tuple[object, ...]) -> str:
         parts = [self._measurement]
@@ -337,6 +336,7 @@ class InfluxWriter:
         self._done = 0
         """Lines sent, rejected or given up on so far."""
         self._flush_until = 0
+        self._last_timestamp = 0
         self._closing = False
         self._failing = False
         self._thread = threading.Thread(
@@ -345,15 +345,21 @@ class InfluxWriter:
         self._thread.start()
         atexit.register(self.close)
 
-    def add(self, line: str) -> None:
-        """Queue one line without waiting; when it cannot be queued, count it as dropped."""
+    def add(self, line: str, timestamp_ns: int) -> None:
+        """Queue one line (without its timestamp) without waiting; when it cannot be queued,
+        count it as dropped.
+
+        Timestamps of one writer strictly increase: InfluxDB keeps only the last of two
+        points of a series at the same time, and a clock's resolution can be coarse.
+        """
         with self._cond:
             if self._closing:
                 reason = CLOSED
             elif len(self._lines) >= self.max_queue:
                 reason = QUEUE_FULL
             else:
-                self._lines.append(line)
+                self._last_timestamp = max(timestamp_ns, self._last_timestamp + 1)
+                self._lines.append(f"{line} {self._last_timestamp}")
                 self._accepted += 1
                 if len(self._lines) == self.batch_size:
                     self._cond.notify_all()
@@ -813,8 +819,8 @@ class Instrumentation:
         if writer is None:
             return
         try:
-            line, invalid = point.line(tags, values, time.time_ns())
-            writer.add(line)
+            line, invalid = point.line(tags, values)
+            writer.add(line, time.time_ns())
             if invalid and self._influx_counters is not None:
                 self._influx_counters[1].labels(INVALID_FIELD).inc(invalid)
         except Exception:

@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter openssl
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter openssl influxdb
 
 .PHONY: build test venv test-deps system-deps lint typecheck pytest check bench
 
@@ -20,7 +20,7 @@ build: venv
 	$(BIN)/monitorgen build
 
 system-deps:
-	@missing=""; for b in promtool amtool prometheus prometheus-alertmanager prometheus-node-exporter openssl; do \
+	@missing=""; for b in promtool amtool prometheus prometheus-alertmanager prometheus-node-exporter openssl influxd; do \
 	  command -v $$b >/dev/null 2>&1 || missing="yes"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \

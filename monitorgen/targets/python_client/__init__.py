@@ -2,8 +2,9 @@
 
 One prometheus_client object per spec metric and one typed function per spec event;
 the module imports only prometheus_client and the standard library. The shared runtime
-(label checks, refusal counting, cost, trace log, servers) is `runtime.py.tmpl`, copied
-in verbatim; `module.py` writes the spec's own code around it.
+(label checks, refusal counting, cost, trace log, servers) is `runtime.py.tmpl` and the
+InfluxDB line-protocol sender is `influx.py.tmpl`, both copied in verbatim; `module.py`
+writes the spec's own code around them.
 """
 
 from __future__ import annotations

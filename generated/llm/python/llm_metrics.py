@@ -255,11 +255,14 @@ class InfluxPoint:
         for (key, kind), value in zip(self._fields, values, strict=True):
             if value is None:
                 continue
-            text = influx_field_value(value, kind)
-            if text is None:
-                invalid += 1
-            else:
+            if type(value) is int and kind == "int" and -_INT64 <= value < _INT64:
+                parts.append(f"{key}{value}i")
+            elif type(value) is float and kind == "float" and -_INF < value < _INF:
+                parts.append(f"{key}{value!r}")
+            elif (text := influx_field_value(value, kind)) is not None:
                 parts.append(key + text)
+            else:
+                invalid += 1
         return f"{head} {','.join(parts) or self._fallback}", invalid
 
     def _head(self, tags: tuple[object, ...]) -> str:
@@ -330,7 +333,9 @@ class InfluxWriter:
         self._on_written = on_written
         self._on_dropped = on_dropped
         self._lines: deque[str] = deque()
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        """Waits of the thread and of flush(); `add` takes the plain lock, which is cheaper."""
         self._accepted = 0
         """Lines taken into the queue so far."""
         self._done = 0
@@ -352,7 +357,7 @@ class InfluxWriter:
         Timestamps of one writer strictly increase: InfluxDB keeps only the last of two
         points of a series at the same time, and a clock's resolution can be coarse.
         """
-        with self._cond:
+        with self._lock:
             if self._closing:
                 reason = CLOSED
             elif len(self._lines) >= self.max_queue:

@@ -386,6 +386,32 @@ def test_timestamps_of_one_writer_strictly_increase(
     assert [parse(line)[2] for line in fake.lines()] == [5, 6, 7, 9]
 
 
+def test_threads_recording_at_once_lose_no_point(
+    metrics: Any, fake: FakeInflux, registry: CollectorRegistry
+) -> None:
+    threads, events = 4, 500
+    writer = metrics.configure_influx(fake.url, batch_size=100, flush_interval=0.05)
+    start = threading.Barrier(threads)
+
+    def record(thread: int) -> None:
+        start.wait()
+        for index in range(events):
+            metrics.record_llm_call(**{**CALL, "input_tokens": thread * events + index})
+
+    workers = [threading.Thread(target=record, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert writer.flush(10)
+    points = [parse(line) for line in fake.lines()]
+    sent = sorted(int(fields["input_tokens"][:-1]) for _, fields, _ in points)
+    assert sent == list(range(threads * events))
+    stamps = [stamp for _, _, stamp in points]
+    assert stamps == sorted(set(stamps)), "distinct and in the order queued"
+    assert written(registry) == threads * events
+
+
 def test_a_small_batch_goes_after_the_flush_interval(metrics: Any, fake: FakeInflux) -> None:
     metrics.configure_influx(fake.url, flush_interval=0.1)
     metrics.record_llm_call(**CALL)

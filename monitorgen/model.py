@@ -547,6 +547,48 @@ class ReportSettings:
     path: Path = ()
 
 
+#: A retention tier that never expires.
+FOREVER = "forever"
+
+
+@dataclass(frozen=True)
+class RetentionSeries:
+    """A declared metric whose hourly and daily aggregates are recorded and kept."""
+
+    metric: str
+    by: tuple[str, ...]
+    """Labels the aggregates keep besides `job`."""
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class RemoteWrite:
+    """The long-term store the aggregates are shipped to; secrets only as files."""
+
+    url: str
+    name: str
+    credentials_file: str | None = None
+    auth_type: str = "Bearer"
+    auth_username: str | None = None
+    auth_password_file: str | None = None
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each resolution is kept (`retention:`); periods are durations or FOREVER."""
+
+    raw: str = "7d"
+    hourly: str = "30d"
+    daily: str = "1y"
+    monthly: str = FOREVER
+    series: tuple[RetentionSeries, ...] | None = None
+    """None: the counters and histograms the generated recordings aggregate."""
+    remote_write: RemoteWrite | None = None
+    thanos: bool = False
+    path: Path = ("retention",)
+
+
 @dataclass(frozen=True)
 class Spec:
     """One service's whole monitoring, as every target sees it."""
@@ -574,6 +616,7 @@ class Spec:
     baseline: Baseline | None = None
     trace: TraceSettings = field(default_factory=TraceSettings)
     report: ReportSettings | None = None
+    retention: Retention | None = None
     runbook_base_url: str | None = None
     lint_disabled: tuple[str, ...] = ()
     environment: str | None = None

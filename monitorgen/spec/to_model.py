@@ -60,6 +60,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         else None,
         trace=m.TraceSettings(**_pick(doc.get("trace", {}), "directory", "log_content")),
         report=_report(doc["report"], doc, service) if "report" in doc else None,
+        retention=_retention(doc["retention"], service, by_name) if "retention" in doc else None,
         runbook_base_url=doc.get("runbook_base_url"),
         lint_disabled=tuple(doc.get("lint", {}).get("disable", ())),
         environment=environment,
@@ -566,4 +567,49 @@ def _report_mail(raw: Mapping[str, Any]) -> m.ReportMail:
         auth_username=raw.get("auth_username"),
         auth_password_file=raw.get("auth_password_file"),
         require_tls=raw.get("require_tls", True),
+    )
+
+
+def _retention(
+    raw: Mapping[str, Any], service: str, metrics: Mapping[str, m.Metric]
+) -> m.Retention:
+    """Defaults: the design's tiers (7d raw, 30d hourly, 1y daily, monthly forever); each
+    listed series keeps every declared label unless `by` says otherwise."""
+    path: m.Path = ("retention",)
+    series = raw.get("series")
+    remote = raw.get("remote_write")
+    return m.Retention(
+        raw=raw.get("raw", "7d"),
+        hourly=raw.get("hourly", "30d"),
+        daily=raw.get("daily", "1y"),
+        monthly=raw.get("monthly", m.FOREVER),
+        series=None
+        if series is None
+        else tuple(
+            _retention_series(item, (*path, "series", i), metrics) for i, item in enumerate(series)
+        ),
+        remote_write=_remote_write(remote, service, (*path, "remote_write")) if remote else None,
+        thanos=raw.get("thanos", False),
+        path=path,
+    )
+
+
+def _retention_series(
+    raw: str | Mapping[str, Any], path: m.Path, metrics: Mapping[str, m.Metric]
+) -> m.RetentionSeries:
+    item: Mapping[str, Any] = {"metric": raw} if isinstance(raw, str) else raw
+    metric = metrics.get(item["metric"])
+    declared = metric.label_names if metric else ()
+    return m.RetentionSeries(item["metric"], tuple(item.get("by", declared)), path)
+
+
+def _remote_write(raw: Mapping[str, Any], service: str, path: m.Path) -> m.RemoteWrite:
+    return m.RemoteWrite(
+        url=raw["url"],
+        name=raw.get("name", f"{service}-retention"),
+        credentials_file=raw.get("credentials_file"),
+        auth_type=raw.get("auth_type", "Bearer"),
+        auth_username=raw.get("auth_username"),
+        auth_password_file=raw.get("auth_password_file"),
+        path=path,
     )

@@ -85,8 +85,9 @@ class RuleGroup:
 def rule_groups(spec: Spec) -> tuple[RuleGroup, ...]:
     """All groups in file order: the spec's recording rules, the generated aggregations,
     the alerts, then one group per SLO (its SLI recordings before its alerts, so one
-    evaluation sees fresh values)."""
+    evaluation sees fresh values), then the hourly and daily retention aggregates."""
     from monitorgen.recording import generated_recording_rules
+    from monitorgen.retention import retention_rule_groups
     from monitorgen.slo import slo_rule_group
 
     interval = spec.prometheus.evaluation_interval
@@ -111,6 +112,7 @@ def rule_groups(spec: Spec) -> tuple[RuleGroup, ...]:
         ),
     ]
     groups.extend(slo_rule_group(spec, slo) for slo in spec.slos)
+    groups.extend(retention_rule_groups(spec, groups))
     return tuple(group for group in groups if group.rules)
 
 

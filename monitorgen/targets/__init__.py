@@ -16,6 +16,7 @@ TARGETS = (
     "prometheus_rules",
     "promtool_tests",
     "prometheus_config",
+    "retention",
     "alertmanager",
     "grafana",
     "python_client",

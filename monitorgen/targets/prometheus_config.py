@@ -1,5 +1,5 @@
-"""Prometheus server config `prometheus/prometheus.yml`: the scrape job, the rule file
-and the Alertmanagers.
+"""Prometheus server config `prometheus/prometheus.yml`: the scrape job, the rule file,
+the Alertmanagers, and the remote_write of the retention aggregates (`retention:`).
 
 Targets, intervals and Alertmanager addresses come from the spec's `prometheus`
 section, so an environment (`environments: {prod: {prometheus: {targets: ...}}}`)
@@ -13,6 +13,7 @@ from typing import Any
 
 from monitorgen.model import Spec
 from monitorgen.promql import format_duration, seconds
+from monitorgen.retention import remote_write_config
 from monitorgen.targets.base import Artifact, yaml_artifact
 from monitorgen.targets.prometheus_rules import RULES_PATH
 
@@ -39,7 +40,7 @@ def config(spec: Spec) -> dict[str, Any]:
     }
     if settings.external_labels:
         global_["external_labels"] = dict(settings.external_labels)
-    return {
+    data: dict[str, Any] = {
         "global": global_,
         "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
         "alerting": {
@@ -60,3 +61,7 @@ def config(spec: Spec) -> dict[str, Any]:
             }
         ],
     }
+    remote_write = remote_write_config(spec)
+    if remote_write:
+        data["remote_write"] = remote_write
+    return data

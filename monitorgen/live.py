@@ -408,6 +408,8 @@ def up(
         "prometheus": find_binary(["prometheus"]),
         "alertmanager": find_binary(ALERTMANAGER_BINARIES),
     }
+    if not any(a.path == module_path(spec) for a in artifacts):
+        raise LiveError(f"{spec.source} declares no metrics: there is nothing for a demo to record")
     with _workdir(workdir) as root, NotificationPrinter(echo) as printer:
         writer.write_tree(root, {spec.name: artifacts}, prune=False)
         processes = _processes(spec, root / spec.name, binaries, printer.url, fast)

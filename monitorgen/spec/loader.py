@@ -99,6 +99,17 @@ class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """YAML 1.2 scalars: only true/false are booleans, dates stay strings, `1e6` is a
     number and `18:00` stays a string (YAML 1.1 reads it as 1080 in base 60)."""
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The tag of a scalar, remembered per text: a spec repeats the same keys and
+        words thousands of times, and each new text runs the resolver's regexes."""
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        known: dict[tuple[str, Any], str] = self.__dict__.setdefault("_scalar_tags", {})
+        tag = known.get((value, implicit))
+        if tag is None:
+            tag = known[value, implicit] = super().resolve(kind, value, implicit)
+        return tag
+
 
 _YAML_1_1_ONLY = {
     "tag:yaml.org,2002:timestamp",
@@ -128,6 +139,9 @@ _StrictLoader.add_implicit_resolver(
     ),
     list("-+.0123456789"),
 )
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -185,6 +199,8 @@ class _Builder:
         return result
 
     def _scalar(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        if node.tag == _STR_TAG:  # most scalars; the constructor would return the text as is
+            return node.value
         try:
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError as exc:

@@ -1,0 +1,1 @@
+"""Benchmarks of monitorgen: synthetic specs of growing size and a timing script."""

@@ -585,7 +585,7 @@ class _Generator:
                     "weekdays": ["monday:friday"],
                     "times": [{"start": "09:00", "end": "18:00"}],
                 },
-                {"name": "weekends", "weekdays": ["saturday:sunday"]},
+                {"name": "weekends", "weekdays": ["saturday", "sunday"]},
             ],
             "inhibit_rules": [
                 {

@@ -185,6 +185,24 @@ def test_promtool_accepts_the_size_100_rules(
     assert "SUCCESS" in done.stdout
 
 
+@pytest.mark.tools
+def test_amtool_accepts_the_size_100_alertmanager_config(
+    built_100: tuple[Spec, dict[str, bytes]], tmp_path: Path
+) -> None:
+    amtool = require_binary("amtool")
+    _spec, files = built_100
+    for path, content in files.items():
+        if path.startswith("alertmanager/"):
+            target = tmp_path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    config = tmp_path / "alertmanager" / "alertmanager.yml"
+    done = subprocess.run(
+        [amtool, "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 # ---------------------------------------------------------------- speed-ups keep behaviour
 
 

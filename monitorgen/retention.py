@@ -101,9 +101,10 @@ def aggregates(spec: Spec) -> tuple[Aggregate, ...]:
     if spec.retention is None:
         return ()
     quantiles = _quantiles_shown(spec)
+    series = selected_series(spec)
     found: list[Aggregate] = []
     for tier, window in WINDOWS.items():
-        for item in selected_series(spec):
+        for item in series:
             metric = spec.metric(item.metric)
             if metric is None:
                 continue
@@ -119,11 +120,12 @@ def retention_rule_groups(spec: Spec, earlier: Sequence[RuleGroup]) -> tuple[Rul
     if spec.retention is None:
         return ()
     existing = {_identity(rule) for group in earlier for rule in group.rules}
+    found_all = aggregates(spec)
     groups = []
     for tier in WINDOWS:
         rules = tuple(
             found.rule
-            for found in aggregates(spec)
+            for found in found_all
             if found.tier == tier and _identity(found.rule) not in existing
         )
         if rules:

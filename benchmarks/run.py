@@ -83,10 +83,12 @@ def prepare(sizes: Sequence[int], work: Path) -> list[Case]:
 
 def time_sizes(cases: Sequence[Case], repeat: int, work: Path) -> dict[tuple[int, str], float]:
     """Median seconds per (size, command); each round runs every command once, in turn."""
-    for case in cases:  # `check` needs an up-to-date output folder
+    progress("warm-up: one build per size (`check` compares with its output)")
+    for case in cases:
         timed(command_argv(case, "build"), work)
     samples: dict[tuple[int, str], list[float]] = {}
-    for _ in range(repeat):
+    for round_ in range(repeat):
+        progress(f"round {round_ + 1} of {repeat}")
         for case in cases:
             for command in COMMANDS:
                 key = (case.size, command)
@@ -104,6 +106,10 @@ def time_startup(repeat: int, work: Path) -> tuple[float, float]:
         builds.append(timed(build, work))
         bares.append(timed(bare, work))
     return statistics.median(builds), statistics.median(bares)
+
+
+def progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
 
 
 def verdict(ok: bool) -> str:
@@ -173,8 +179,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="monitorgen-bench-") as folder:
         work = Path(folder)
+        progress(f"writing synthetic specs of sizes {', '.join(map(str, args.sizes))}")
         cases = prepare(args.sizes, work)
         medians = time_sizes(cases, args.repeat, work)
+        progress("start-up: flagship build against bare imports")
         build, bare = time_startup(args.repeat, work)
     print(f"monitorgen benchmark: median wall time of {args.repeat} whole-process runs")
     print()

@@ -39,8 +39,9 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# Three workers, one test file each: the live-server tests mostly wait, so they overlap well.
 pytest:
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 check:
 	$(BIN)/monitorgen check

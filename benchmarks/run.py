@@ -81,16 +81,22 @@ def prepare(sizes: Sequence[int], work: Path) -> list[Case]:
     return cases
 
 
-def time_sizes(cases: Sequence[Case], repeat: int, work: Path) -> dict[tuple[int, str], float]:
+def time_sizes(
+    cases: Sequence[Case], commands: Sequence[str], repeat: int, work: Path
+) -> dict[tuple[int, str], float]:
     """Median seconds per (size, command); each round runs every command once, in turn."""
-    progress("warm-up: one build per size (`check` compares with its output)")
+    warm_up = ["validate"] if "validate" in commands else []
+    if {"build", "check"} & set(commands):
+        warm_up.append("build")  # `check` compares with its output
+    progress(f"warm-up: {' and '.join(warm_up)} once per size")
     for case in cases:
-        timed(command_argv(case, "build"), work)
+        for command in warm_up:
+            timed(command_argv(case, command), work)
     samples: dict[tuple[int, str], list[float]] = {}
     for round_ in range(repeat):
         progress(f"round {round_ + 1} of {repeat}")
         for case in cases:
-            for command in COMMANDS:
+            for command in commands:
                 key = (case.size, command)
                 samples.setdefault(key, []).append(timed(command_argv(case, command), work))
     return {key: statistics.median(values) for key, values in samples.items()}
@@ -116,28 +122,30 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def report_sizes(cases: Sequence[Case], medians: dict[tuple[int, str], float]) -> list[str]:
+def report_sizes(
+    cases: Sequence[Case], commands: Sequence[str], medians: dict[tuple[int, str], float]
+) -> list[str]:
     lines = [
         f"{'size':>6} {'metrics':>8} {'alerts':>7} {'panels':>7} "
-        + " ".join(f"{c:>9}" for c in COMMANDS)
+        + " ".join(f"{c:>9}" for c in commands)
     ]
     for case in cases:
         shape = case.synthetic.shape
-        times = " ".join(f"{medians[case.size, c]:>8.2f}s" for c in COMMANDS)
+        times = " ".join(f"{medians[case.size, c]:>8.2f}s" for c in commands)
         lines.append(
             f"{case.size:>6} {shape.metrics:>8} {shape.alerts:>7} {shape.panels:>7} {times}"
         )
     largest = cases[-1].size
     if largest == max(SIZES):
-        slowest = max(medians[largest, c] for c in COMMANDS)
+        slowest = max(medians[largest, c] for c in commands)
         lines.append(
             f"size {largest}: slowest command {slowest:.2f}s "
             f"(target <= {LARGEST_SIZE_SECONDS:g}s: {verdict(slowest <= LARGEST_SIZE_SECONDS)})"
         )
     lines.append("")
-    lines.append(f"{'growth':>12} " + " ".join(f"{c:>9}" for c in COMMANDS))
+    lines.append(f"{'growth':>12} " + " ".join(f"{c:>9}" for c in commands))
     for small, large in itertools.pairwise(cases):
-        ratios = [medians[large.size, c] / medians[small.size, c] for c in COMMANDS]
+        ratios = [medians[large.size, c] / medians[small.size, c] for c in commands]
         factor = large.size / small.size
         limit = GROWTH_LIMIT * factor / 10
         cells = " ".join(f"{r:>8.2f}x" for r in ratios)
@@ -164,6 +172,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=list(SIZES),
         help="comma-separated spec sizes (metrics; alerts are 5x)",
     )
+    parser.add_argument(
+        "--commands",
+        type=lambda text: text.split(","),
+        default=list(COMMANDS),
+        help="comma-separated commands to time (validate, build, check)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement")
     parser.add_argument(
         "--quick", action="store_true", help="sizes 10,100 and 3 runs, for a smoke check"
@@ -172,6 +186,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.sizes, args.repeat = [10, 100], 3
     args.sizes = sorted(set(args.sizes))
+    unknown = set(args.commands) - set(COMMANDS)
+    if unknown:
+        parser.error(f"unknown command(s): {', '.join(sorted(unknown))}")
+    args.commands = [c for c in COMMANDS if c in args.commands]
     return args
 
 
@@ -181,12 +199,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         work = Path(folder)
         progress(f"writing synthetic specs of sizes {', '.join(map(str, args.sizes))}")
         cases = prepare(args.sizes, work)
-        medians = time_sizes(cases, args.repeat, work)
+        medians = time_sizes(cases, args.commands, args.repeat, work)
         progress("start-up: flagship build against bare imports")
         build, bare = time_startup(args.repeat, work)
     print(f"monitorgen benchmark: median wall time of {args.repeat} whole-process runs")
     print()
-    print("\n".join(report_sizes(cases, medians)))
+    print("\n".join(report_sizes(cases, args.commands, medians)))
     print()
     print("\n".join(report_startup(build, bare)))
 

@@ -1,1 +1,1 @@
-"""Benchmarks of monitorgen: synthetic specs of growing size and a timing script."""
+"""Benchmarks of monitorgen (run.py, synthetic.py: the compiler at growing spec sizes)."""

@@ -200,13 +200,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         progress(f"writing synthetic specs of sizes {', '.join(map(str, args.sizes))}")
         cases = prepare(args.sizes, work)
         medians = time_sizes(cases, args.commands, args.repeat, work)
+        print(f"monitorgen benchmark: median wall time of {args.repeat} whole-process runs")
+        print()
+        print("\n".join(report_sizes(cases, args.commands, medians)))
+        print(flush=True)
         progress("start-up: flagship build against bare imports")
         build, bare = time_startup(args.repeat, work)
-    print(f"monitorgen benchmark: median wall time of {args.repeat} whole-process runs")
-    print()
-    print("\n".join(report_sizes(cases, args.commands, medians)))
-    print()
-    print("\n".join(report_startup(build, bare)))
+        print("\n".join(report_startup(build, bare)))
 
 
 if __name__ == "__main__":

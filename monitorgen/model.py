@@ -6,11 +6,13 @@ so a finding about it can be shown at the right line and column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Path = tuple[str | int, ...]
+_Derived = TypeVar("_Derived")
 
 
 class MetricType(Enum):
@@ -648,6 +650,15 @@ class Spec:
 
     def receiver(self, name: str) -> Receiver | None:
         return _first_by_name(self, "_receiver_index", self.receivers).get(name)
+
+    def derived(self, key: str, compute: Callable[[], _Derived]) -> _Derived:
+        """A value computed from this spec once (rule groups, panel links): the spec is
+        frozen, so it never goes stale, and checks and targets share one copy."""
+        cache: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = compute()
+        value: _Derived = cache[key]
+        return value
 
 
 _Named = TypeVar("_Named", Alert, Receiver)

@@ -50,17 +50,24 @@ def numbered_panels(dashboard: Dashboard) -> tuple[tuple[int, Panel], ...]:
 def alert_panel(spec: Spec, alert: Alert) -> PanelRef | None:
     """The panel that shows an alert: the one the alert names, else the first panel
     (dashboards in spec order) whose `alerts` lists it."""
+    by_title, by_alert = spec.derived("alert_panels", lambda: _panel_index(spec))
+    if alert.dashboard_uid is not None:
+        return by_title.get((alert.dashboard_uid, alert.dashboard_panel or ""))
+    return by_alert.get(alert.name)
+
+
+def _panel_index(spec: Spec) -> tuple[dict[tuple[str, str], PanelRef], dict[str, PanelRef]]:
+    """The first panel of each (dashboard uid, title) and of each alert it lists,
+    numbered once per spec so that linking thousands of alerts stays linear."""
+    by_title: dict[tuple[str, str], PanelRef] = {}
+    by_alert: dict[str, PanelRef] = {}
     for dashboard in spec.dashboards:
         for panel_id, panel in numbered_panels(dashboard):
-            if _shows(dashboard, panel, alert):
-                return PanelRef(dashboard, panel, panel_id)
-    return None
-
-
-def _shows(dashboard: Dashboard, panel: Panel, alert: Alert) -> bool:
-    if alert.dashboard_uid is not None:
-        return dashboard.uid == alert.dashboard_uid and panel.title == alert.dashboard_panel
-    return alert.name in panel.alerts
+            ref = PanelRef(dashboard, panel, panel_id)
+            by_title.setdefault((dashboard.uid, panel.title), ref)
+            for name in panel.alerts:
+                by_alert.setdefault(name, ref)
+    return by_title, by_alert
 
 
 def panel_url(grafana_url: str, dashboard_uid: str, panel_id: int) -> str:

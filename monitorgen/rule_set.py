@@ -85,7 +85,12 @@ class RuleGroup:
 def rule_groups(spec: Spec) -> tuple[RuleGroup, ...]:
     """All groups in file order: the spec's recording rules, the generated aggregations,
     the alerts, then one group per SLO (its SLI recordings before its alerts, so one
-    evaluation sees fresh values), then the hourly and daily retention aggregates."""
+    evaluation sees fresh values), then the hourly and daily retention aggregates.
+    Computed once per spec: lint, routing checks and several targets all read them."""
+    return spec.derived("rule_groups", lambda: _build_rule_groups(spec))
+
+
+def _build_rule_groups(spec: Spec) -> tuple[RuleGroup, ...]:
     from monitorgen.recording import generated_recording_rules
     from monitorgen.retention import retention_rule_groups
     from monitorgen.slo import slo_rule_group

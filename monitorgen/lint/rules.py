@@ -19,6 +19,7 @@ from monitorgen.model import MetricType, Spec
 from monitorgen.promql import PromQLError, expand_grafana, inspect, seconds
 from monitorgen.promql_labels import (
     LabelLookup,
+    OutputLabels,
     always_compares,
     output_labels,
     unguarded_divisions,
@@ -155,11 +156,18 @@ def _templates(rules: Rules) -> Iterator[Diagnostic]:
 def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
     """`$labels.x` is empty when the expression does not keep `x`."""
     lookup = _label_lookup(spec, rules)
+    kept_by_expr: dict[str, OutputLabels | None] = {}
     for rule, kind, field in _alert_fields(rules):
         try:
             used = parse_template(field.value).label_refs()
-            kept = output_labels(rule.expr, lookup)
-        except (TemplateError, PromQLError):
+        except TemplateError:
+            continue
+        if not used:
+            continue
+        if rule.expr not in kept_by_expr:
+            kept_by_expr[rule.expr] = _kept_labels(rule.expr, lookup)
+        kept = kept_by_expr[rule.expr]
+        if kept is None:
             continue
         for label in sorted(used):
             if kept.may_have(label):
@@ -174,6 +182,14 @@ def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
                 hint="add the label to the query's `by`, or drop it from the text "
                 "(the alert's own labels are not in $labels)",
             )
+
+
+def _kept_labels(expr: str, lookup: LabelLookup) -> OutputLabels | None:
+    """The labels an expression's series keep, or None when it does not parse."""
+    try:
+        return output_labels(expr, lookup)
+    except PromQLError:
+        return None
 
 
 def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:

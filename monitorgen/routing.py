@@ -297,6 +297,20 @@ def routing_cases(spec: Spec) -> list[RoutingCase]:
     return cases
 
 
+def routed_labels(routing: Routing) -> tuple[str, ...]:
+    """Every label name a route matcher reads: routing depends on these alone."""
+    return tuple(sorted({m.label for route in walk(routing.root) for m in route.matchers}))
+
+
+RoutingKey = tuple[tuple[str, str | None], ...]
+
+
+def routing_key(labels: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> RoutingKey:
+    """The part of a label set the route tree can see: cases with equal keys route alike."""
+    values = dict(labels)
+    return tuple((name, values.get(name)) for name in names)
+
+
 def show_labels(labels: tuple[tuple[str, str], ...]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
 

@@ -117,11 +117,18 @@ def alertmanager_findings(spec: Spec) -> list[Diagnostic]:
 
 
 def _route_findings(spec: Spec, amtool: str, config_file: Path) -> Iterator[Diagnostic]:
+    """One amtool run per distinct routing situation: thousands of alerts usually differ
+    only in labels no route reads, and those cases would each start a process."""
     assert spec.routing is not None
+    names = routing.routed_labels(spec.routing)
+    answers: dict[tuple[routing.RoutingKey, tuple[str, ...]], tuple[ToolRun, tuple[str, ...]]] = {}
     for case in routing.routing_cases(spec):
         ours = routing.receivers(spec.routing, dict(case.labels))
         expected = case.expected if case.expected is not None else ours
-        result, answer = amtool_routes(amtool, config_file, case.labels, expected)
+        key = (routing.routing_key(case.labels, names), expected)
+        if key not in answers:
+            answers[key] = amtool_routes(amtool, config_file, case.labels, expected)
+        result, answer = answers[key]
         if answer == ours:
             continue  # agrees; a wrong expectation is reported by `routing.check`
         if not answer:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
+from typing import NamedTuple
 
 from monitorgen.model import Comparison, Metric, MetricType, Query, QueryFunction, Spec
 from monitorgen.promql import format_number, seconds, string_literal
@@ -52,10 +54,43 @@ class Series:
         start = self.start_text or _fraction_text(self.start)
         return f"{start}+{_fraction_text(self.step_increase)}x{samples}"
 
+    growth: Growth = field(init=False, repr=False, compare=False)
+    """The series' values apart from its name and labels."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "growth", self._growth())
+
     def value(self, index: int) -> float:
+        return self.growth.value(index)
+
+    def _growth(self) -> Growth:
         if self.step_increase == 0 and self.start_text:
-            return float(self.start_text)
-        return float(self.start + self.step_increase * index)
+            return Growth(0, 0, 1, float(self.start_text))
+        start, step = self.start, self.step_increase
+        return Growth(
+            start.numerator * step.denominator,
+            step.numerator * start.denominator,
+            start.denominator * step.denominator,
+        )
+
+
+class Growth(NamedTuple):
+    """`(start + increase * index) / denominator` in integers, or a constant as written.
+
+    Integers give the same correctly rounded float as Fraction arithmetic at a fraction
+    of its cost, and the tuple is a cheap key: series that differ only in labels share
+    every computed rate.
+    """
+
+    start: int
+    increase: int
+    denominator: int
+    constant: float | None = None
+
+    def value(self, index: int) -> float:
+        if self.constant is not None:
+            return self.constant
+        return (self.start + self.increase * index) / self.denominator
 
 
 def duration_seconds(text: str | None) -> int:
@@ -91,23 +126,26 @@ def timeline(spec: Spec) -> Timeline:
 
 def counter_increase(series: Series, at: int, window: int, step: int) -> float | None:
     """`increase(series[window])` at time `at`, extrapolated as Prometheus 2.x does."""
-    return _extrapolated(series, at, window, step, per_second=False)
+    return _extrapolated(series.growth, at, window, step, per_second=False)
 
 
 def counter_rate(series: Series, at: int, window: int, step: int) -> float | None:
     """`rate(series[window])`: the same factor, divided by the range before multiplying."""
-    return _extrapolated(series, at, window, step, per_second=True)
+    return _extrapolated(series.growth, at, window, step, per_second=True)
 
 
+@lru_cache(maxsize=1 << 16)
 def _extrapolated(
-    series: Series, at: int, window: int, step: int, per_second: bool
+    growth: Growth, at: int, window: int, step: int, per_second: bool
 ) -> float | None:
+    """Remembered: a spec's alerts ask for the same rates of the same growth many times
+    (each search, the firing and the silent simulation, alerts with equal thresholds)."""
     start = at - window
     first = max(0, -(-start // step))
     last = at // step
     if last - first < 1:
         return None
-    first_value, last_value = series.value(first), series.value(last)
+    first_value, last_value = growth.value(first), growth.value(last)
     delta = last_value - first_value
     sampled = float((last - first) * step * 1000) / 1000
     to_start = float((first * step - start) * 1000) / 1000
@@ -163,6 +201,12 @@ def label_value(metric: Metric, label: str, avoid: tuple[str, ...] = ()) -> str 
 
 
 def base_labels(spec: Spec, metric: Metric) -> dict[str, str]:
+    """The labels of an input series of `metric` before any matcher applies (a copy:
+    every search asks for them many times)."""
+    return dict(spec.derived(f"rule_inputs.base_labels.{metric.name}", lambda: _base(spec, metric)))
+
+
+def _base(spec: Spec, metric: Metric) -> dict[str, str]:
     labels: dict[str, str] = {}
     for name in metric.label_names:
         value = label_value(metric, name)
@@ -196,47 +240,63 @@ def series_name(metric: Metric) -> str:
     return metric.name if metric.type is not MetricType.HISTOGRAM else f"{metric.name}_count"
 
 
-def counter_scenario(
-    spec: Spec, metric: Metric, query: Query, increase: Fraction, tl: Timeline
-) -> Scenario:
-    """One counter series growing by `increase` per sample: rate or increase of it."""
+def counter_scenarios(
+    spec: Spec, metric: Metric, query: Query, tl: Timeline
+) -> Callable[[Fraction], Scenario]:
+    """One counter series growing by a given increase per sample, and the rate or increase
+    of it; the labels are worked out once for a whole search."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
-    series = Series(series_name(metric), _sorted(labels), step_increase=increase)
+    name, selected = series_name(metric), _sorted(labels)
     window = int(seconds(query.window))
     measure = counter_rate if query.function is QueryFunction.RATE else counter_increase
+    shown = {b: labels[b] for b in query.by}
 
-    def value_at(at: int) -> float | None:
-        return _scaled(measure(series, at, window, tl.step), query)
+    def scenario(increase: Fraction) -> Scenario:
+        series = Series(name, selected, step_increase=increase)
 
-    return Scenario([series], value_at, {b: labels[b] for b in query.by})
+        def value_at(at: int) -> float | None:
+            return _scaled(measure(series, at, window, tl.step), query)
+
+        return Scenario([series], value_at, shown)
+
+    return scenario
 
 
-def ratio_scenario(
-    spec: Spec, metric: Metric, query: Query, part: Fraction, rest: Fraction, tl: Timeline
-) -> Scenario:
-    """A series the `where` selects and one only the total counts."""
+def ratio_scenarios(
+    spec: Spec, metric: Metric, query: Query, tl: Timeline
+) -> Callable[[Fraction, Fraction], Scenario]:
+    """A series the `where` selects and one only the total counts, growing by given
+    increases; the labels are worked out once for a whole search."""
     base = base_labels(spec, metric)
     part_labels = _with_matchers(base, query, part=True)
     rest_labels = _rest_labels(metric, query, base)
     if rest_labels is None:
         raise NotDerivable("every value of the ratio's labels is in its `where`")
-    name = series_name(metric)
-    part_series = Series(name, _sorted(part_labels), step_increase=part)
-    rest_series = Series(name, _sorted(rest_labels), step_increase=rest)
-    window = int(seconds(query.window))
-
-    def value_at(at: int) -> float | None:
-        part_rate = counter_rate(part_series, at, window, tl.step)
-        rest_rate = counter_rate(rest_series, at, window, tl.step)
-        if part_rate is None or rest_rate is None:
-            return None
-        total = part_rate + rest_rate
-        return _scaled(part_rate / total, query) if total else None
-
-    by = {b: part_labels[b] for b in query.by}
     if any(rest_labels[b] != part_labels[b] for b in query.by):
         raise NotDerivable("the ratio groups by a label its `where` selects")
-    return Scenario([part_series, rest_series], value_at, by)
+    name, part_selected, rest_selected = (
+        series_name(metric),
+        _sorted(part_labels),
+        _sorted(rest_labels),
+    )
+    window = int(seconds(query.window))
+    by = {b: part_labels[b] for b in query.by}
+
+    def scenario(part: Fraction, rest: Fraction) -> Scenario:
+        part_series = Series(name, part_selected, step_increase=part)
+        rest_series = Series(name, rest_selected, step_increase=rest)
+
+        def value_at(at: int) -> float | None:
+            part_rate = counter_rate(part_series, at, window, tl.step)
+            rest_rate = counter_rate(rest_series, at, window, tl.step)
+            if part_rate is None or rest_rate is None:
+                return None
+            total = part_rate + rest_rate
+            return _scaled(part_rate / total, query) if total else None
+
+        return Scenario([part_series, rest_series], value_at, by)
+
+    return scenario
 
 
 def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> dict[str, str] | None:

@@ -12,7 +12,7 @@ file instead of being guessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -28,13 +28,13 @@ from monitorgen.rule_inputs import (
     Series,
     Timeline,
     base_labels,
-    counter_scenario,
+    counter_scenarios,
     counter_steps,
     duration_seconds,
     gauge_scenario,
     histogram_scenario,
     nudged,
-    ratio_scenario,
+    ratio_scenarios,
     timeline,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
@@ -131,15 +131,15 @@ class Evaluation:
 
 def simulate(
     scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
-) -> list[Evaluation]:
+) -> Iterator[Evaluation]:
     """Prometheus' alert states at each evaluation: pending until `for` has passed,
-    firing after, kept firing for `keep_firing_for` once the condition stops."""
+    firing after, kept firing for `keep_firing_for` once the condition stops. Lazy, so
+    a search for the first firing evaluation stops there."""
     hold = duration_seconds(rule.for_)
     keep = duration_seconds(rule.keep_firing_for)
     active_at: int | None = None
     firing = False
     keep_since: int | None = None
-    states = []
     for at in range(0, horizon + 1, tl.evaluation):
         value = scenario.value_at(at)
         if condition.holds(value):
@@ -152,8 +152,7 @@ def simulate(
                 active_at, firing, keep_since = None, False, None
         else:
             active_at, firing = None, False
-        states.append(Evaluation(at, value, firing))
-    return states
+        yield Evaluation(at, value, firing)
 
 
 def _firing_group(
@@ -180,8 +179,8 @@ def _firing_group(
 def _silent_group(
     rule: Rule, scenario: Scenario, condition: Condition, tl: Timeline, horizon: int
 ) -> dict[str, Any]:
-    states = simulate(scenario, condition, rule, tl, horizon)
-    if states[-1].firing:
+    *_, last = simulate(scenario, condition, rule, tl, horizon)
+    if last.firing:
         raise NotDerivable("the series short of the threshold still fires")
     return unit_test_group(
         f"{rule.name} stays silent when not {_shown(condition)}",
@@ -289,14 +288,15 @@ def _counter_pair(
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
 
+    scenario = counter_scenarios(spec, metric, query, tl)
+
     def value_of(step: Fraction) -> float | None:
-        return counter_scenario(spec, metric, query, step, tl).value_at(steady)
+        return scenario(step).value_at(steady)
 
     fire, silent = counter_steps(threshold.value, threshold.comparison, value_of)
     if fire is None:
         raise NotDerivable("no counter growth reaches the threshold")
-    quiet = None if silent is None else counter_scenario(spec, metric, query, silent, tl)
-    return counter_scenario(spec, metric, query, fire, tl), quiet
+    return scenario(fire), None if silent is None else scenario(silent)
 
 
 RATIO_PARTS = 1000
@@ -310,18 +310,55 @@ def _ratio_pair(
     assert query is not None and threshold is not None
     condition = Condition(threshold.comparison.value, threshold.value)
 
-    def scenario(part: int) -> Scenario:
-        rest = RATIO_PARTS - part
-        return ratio_scenario(spec, metric, query, Fraction(part), Fraction(rest), tl)
+    split = ratio_scenarios(spec, metric, query, tl)
 
-    values = [(part, scenario(part).value_at(steady)) for part in range(RATIO_PARTS + 1)]
-    firing = [p for p, v in values if condition.holds(v)]
-    silent = [p for p, v in values if v is not None and not condition.holds(v)]
-    if not firing:
+    def scenario(part: int) -> Scenario:
+        return split(Fraction(part), Fraction(RATIO_PARTS - part))
+
+    def steady_value(part: int) -> float | None:
+        return scenario(part).value_at(steady)
+
+    found = _knob_pair(RATIO_PARTS, steady_value, condition)
+    if found is None:
         raise NotDerivable("no share of matching events reaches the threshold")
-    closest = _closest_to(firing, silent)
-    quiet = scenario(closest[1]) if closest[1] is not None else None
-    return scenario(closest[0]), quiet
+    fire, quiet = found
+    return scenario(fire), None if quiet is None else scenario(quiet)
+
+
+#: The comparisons whose firing knob values form one run at an end of the range when
+#: the expression grows with the knob: a binary search finds where the run starts.
+_ORDERED = {">": True, ">=": True, "<": False, "<=": False}
+
+
+def _knob_pair(
+    top: int, value_of: Callable[[int], float | None], condition: Condition
+) -> tuple[int, int | None] | None:
+    """The firing and the silent knob value in 0..top that lie closest together (the
+    silent one None when every value fires), or None when none fires.
+
+    The expression must not decrease as the knob grows. An ordered comparison then
+    needs a few evaluations instead of one per knob value; `==` and `!=` try them all.
+    """
+    low, high = value_of(0), value_of(top)
+    if condition.op not in _ORDERED or low is None or high is None:
+        values = [(knob, value_of(knob)) for knob in range(top + 1)]
+        firing = [k for k, v in values if condition.holds(v)]
+        silent = [k for k, v in values if v is not None and not condition.holds(v)]
+        return _closest_to(firing, silent) if firing else None
+    fires_high = _ORDERED[condition.op]
+    if not condition.holds(high if fires_high else low):
+        return None
+    if condition.holds(low if fires_high else high):
+        return 0, None
+    # Invariant: `silent_end` is silent and `firing_end` fires; they close in on the edge.
+    silent_end, firing_end = (0, top) if fires_high else (top, 0)
+    while abs(firing_end - silent_end) > 1:
+        middle = (silent_end + firing_end) // 2
+        if condition.holds(value_of(middle)):
+            firing_end = middle
+        else:
+            silent_end = middle
+    return firing_end, silent_end
 
 
 def _closest_to(firing: list[int], silent: list[int]) -> tuple[int, int | None]:
@@ -342,15 +379,15 @@ def _quantile_pair(
     if metric.type is not MetricType.HISTOGRAM:
         raise NotDerivable("a quantile needs a histogram")
     condition = Condition(threshold.comparison.value, threshold.value)
-    buckets = range(len(metric.buckets) + 1)
-    values = [(b, histogram_scenario(spec, metric, query, b, tl).value_at(steady)) for b in buckets]
-    firing = [b for b, v in values if condition.holds(v)]
-    silent = [b for b, v in values if v is not None and not condition.holds(v)]
-    if not firing:
+
+    def scenario(bucket: int) -> Scenario:
+        return histogram_scenario(spec, metric, query, bucket, tl)
+
+    found = _knob_pair(len(metric.buckets), lambda b: scenario(b).value_at(steady), condition)
+    if found is None:
         raise NotDerivable("no bucket puts the quantile past the threshold")
-    fire, quiet = _closest_to(firing, silent)
-    quiet_scenario = None if quiet is None else histogram_scenario(spec, metric, query, quiet, tl)
-    return histogram_scenario(spec, metric, query, fire, tl), quiet_scenario
+    fire, quiet = found
+    return scenario(fire), None if quiet is None else scenario(quiet)
 
 
 # ------------------------------------------------------------ raw expressions

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitorgen.promql import seconds
-from monitorgen.targets.promtool_tests import TESTS_PATH, duration_text
+from monitorgen.targets.promtool_tests import TESTS_PATH, Condition, _knob_pair, duration_text
 from monitorgen.targets.promtool_tests import render as render_tests
 
 from .helpers import SPEC_PATHS, load_spec
@@ -105,3 +109,39 @@ def test_the_queue_worker_slo_without_absent_alert_has_no_absent_test() -> None:
     (fast,) = groups_named(data, "SLO job_success: a fast burn")
     queues = {a["exp_labels"]["queue"] for a in fast["alert_rule_test"][0]["exp_alerts"]}
     assert queues == {"invoices"}
+
+
+def _every_knob(
+    top: int, value_of: Callable[[int], float | None], condition: Condition
+) -> tuple[int, int | None] | None:
+    """The closest firing/silent pair found by trying every knob value."""
+    values = [(knob, value_of(knob)) for knob in range(top + 1)]
+    firing = [k for k, v in values if condition.holds(v)]
+    silent = [k for k, v in values if v is not None and not condition.holds(v)]
+    if not firing:
+        return None
+    if not silent:
+        return firing[0], None
+    pairs = [(abs(f - s), f, s) for f in (firing[0], firing[-1]) for s in (silent[0], silent[-1])]
+    _, fire, quiet = min(pairs)
+    return fire, quiet
+
+
+@given(
+    steps=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=60),
+    threshold=st.integers(min_value=-2, max_value=100),
+    op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+)
+def test_the_knob_search_finds_the_pair_that_trying_every_value_finds(
+    steps: list[int], threshold: int, op: str
+) -> None:
+    """Any non-decreasing expression, plateaus included: the binary search for ordered
+    comparisons agrees with the exhaustive one it replaced."""
+    values = list(itertools.accumulate(steps))
+    condition = Condition(op, float(threshold))
+
+    def value_of(knob: int) -> float:
+        return float(values[knob])
+
+    top = len(values) - 1
+    assert _knob_pair(top, value_of, condition) == _every_knob(top, value_of, condition)

@@ -122,7 +122,7 @@ def _horizon(window: int, rule: Rule, tl: Timeline) -> int:
     return math.ceil(span / tl.evaluation) * tl.evaluation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     at: int
     value: float | None

@@ -287,14 +287,18 @@ def routing_cases(spec: Spec) -> list[RoutingCase]:
     """The spec's `routing.tests`, then one case per alerting rule the spec generates."""
     if spec.routing is None:
         return []
-    cases = [
-        RoutingCase(f"routing test {index + 1}", test.labels, test.receivers, test.path)
-        for index, test in enumerate(spec.routing.tests)
-    ]
+    cases = _test_cases(spec.routing)
     for alert in alert_label_sets(spec):
         title = f"alert {alert.alertname} ({alert.severity})"
         cases.append(RoutingCase(title, alert.labels, None, alert.path))
     return cases
+
+
+def _test_cases(routing: Routing) -> list[RoutingCase]:
+    return [
+        RoutingCase(f"routing test {index + 1}", test.labels, test.receivers, test.path)
+        for index, test in enumerate(routing.tests)
+    ]
 
 
 def routed_labels(routing: Routing) -> tuple[str, ...]:
@@ -325,9 +329,8 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from broken
     if broken:
         return
-    for case in routing_cases(spec):
-        if case.expected is None:
-            continue
+    for case in _test_cases(spec.routing):
+        assert case.expected is not None
         reached = receivers(spec.routing, dict(case.labels))
         if reached != case.expected:
             yield Diagnostic(

@@ -15,7 +15,16 @@ from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.model import Route, RouteMatcher, Spec
-from monitorgen.routing import alert_label_sets, invalid_regexes, match, matcher_matches, walk
+from monitorgen.routing import (
+    RoutingKey,
+    alert_label_sets,
+    invalid_regexes,
+    match,
+    matcher_matches,
+    routed_labels,
+    routing_key,
+    walk,
+)
 
 #: A regex that is only literal alternatives (`critical|warning`), so its values are known.
 _LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_ :/-]*(\|[A-Za-z0-9_ :/-]*)*")
@@ -142,13 +151,20 @@ def _show(route: Route) -> str:
 
 
 def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
+    """Evaluated once per routing situation (the labels routes read), not per alert:
+    thousands of alerts share a handful."""
     assert spec.routing is not None
     root = spec.routing.root
     if not root.routes:
         return  # no routes at all: the default receiver is the only one, by design
+    names = routed_labels(spec.routing)
+    default_only: dict[RoutingKey, bool] = {}
     for alert in alert_label_sets(spec):
-        matched = match(spec.routing, alert.as_dict())
-        if all(m.is_root for m in matched):
+        key = routing_key(alert.labels, names)
+        if key not in default_only:
+            matched = match(spec.routing, alert.as_dict())
+            default_only[key] = all(m.is_root for m in matched)
+        if default_only[key]:
             yield Diagnostic(
                 "alertmanager/catch-all-only",
                 f"alert {alert.alertname} ({alert.severity}) matches no route and only "

@@ -6,10 +6,12 @@ order of files in a build; every target is independent of the others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import import_module
 
 from monitorgen.model import Spec
 from monitorgen.targets.base import Artifact
+from monitorgen.targets.worker import ForkedRender, fork_available
 
 #: module name -> its render function; modules are imported only when a build runs.
 TARGETS = (
@@ -25,9 +27,32 @@ TARGETS = (
 )
 
 
-def render_all(spec: Spec) -> list[Artifact]:
+#: Targets rendered in a worker process for a large spec: the promtool tests simulate
+#: every alert and take as long as all the other targets together.
+OFFLOADED = ("promtool_tests",)
+#: Below this many alerts and SLOs a worker process costs more than it saves.
+OFFLOAD_FROM = 500
+
+
+def render_all(spec: Spec, *, offload: bool | None = None) -> list[Artifact]:
+    """Every target's files, sorted by path; the same bytes with or without a worker."""
+    if offload is None:
+        offload = len(spec.alerts) + len(spec.slos) >= OFFLOAD_FROM and fork_available()
+    if not offload:
+        return sorted(render(spec, TARGETS), key=lambda a: a.path)
+    worker = ForkedRender(render, spec, OFFLOADED)
+    try:
+        here = render(spec, [name for name in TARGETS if name not in OFFLOADED])
+    except BaseException:
+        worker.cancel()
+        raise
+    return sorted(here + worker.result(), key=lambda a: a.path)
+
+
+def render(spec: Spec, names: Sequence[str]) -> list[Artifact]:
+    """The files of the named targets, in the order given."""
     artifacts: list[Artifact] = []
-    for name in TARGETS:
+    for name in names:
         module = import_module(f"monitorgen.targets.{name}")
         artifacts.extend(module.render(spec))
-    return sorted(artifacts, key=lambda a: a.path)
+    return artifacts

@@ -1,0 +1,44 @@
+"""Rendering some targets in a forked worker gives the same files as rendering alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from monitorgen.model import Spec
+from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
+from monitorgen.targets.base import Artifact
+from monitorgen.targets.worker import ForkedRender, WorkerFailed, fork_available
+
+from .prometheus.helpers import SPEC_PATHS, load_spec
+
+needs_fork = pytest.mark.skipif(not fork_available(), reason="needs fork and two CPUs")
+
+
+@needs_fork
+@pytest.mark.parametrize("relative", SPEC_PATHS)
+def test_offloaded_rendering_writes_the_same_files(relative: str) -> None:
+    spec = load_spec(relative)
+    alone = render_all(spec, offload=False)
+    shared = render_all(spec, offload=True)
+    assert [a.path for a in shared] == [a.path for a in alone]
+    assert shared == alone
+    offloaded_paths = {a.path for a in alone if a.path.endswith("rules.test.yml")}
+    assert offloaded_paths, f"{OFFLOADED} made no file for {relative}"
+
+
+def test_small_specs_render_without_a_worker() -> None:
+    spec = load_spec(SPEC_PATHS[0])
+    assert len(spec.alerts) + len(spec.slos) < OFFLOAD_FROM
+
+
+def _failing(spec: Spec, names: Sequence[str]) -> list[Artifact]:
+    raise ValueError(f"cannot render {', '.join(names)} of {spec.name}")
+
+
+@needs_fork
+def test_a_failure_in_the_worker_is_raised_with_its_traceback() -> None:
+    worker = ForkedRender(_failing, load_spec(SPEC_PATHS[0]), ["promtool_tests"])
+    with pytest.raises(WorkerFailed, match=r"(?s)ValueError: cannot render promtool_tests"):
+        worker.result()

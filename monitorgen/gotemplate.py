@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 #: Functions Prometheus adds to Go's text/template, and Go's own.
 PROMETHEUS_FUNCTIONS = frozenset(
@@ -149,8 +150,15 @@ def _label_of(token: Token) -> str | None:
     return None
 
 
+#: Distinct templates kept parsed: the alerts of a large spec repeat a few hundred
+#: texts tens of thousands of times, and several checks read each one.
+TEMPLATE_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def parse_template(text: str) -> ParsedTemplate:
-    """Split a template into text and actions and check it; raise TemplateError."""
+    """Split a template into text and actions and check it; raise TemplateError.
+    The result is immutable and shared by every caller with the same text."""
     parts: list[str | Action] = []
     position = 0
     while True:

@@ -105,7 +105,7 @@ def inspect(expr: str) -> ExprFacts:
     """Walk an expression once and record its selectors, functions and shape."""
     tree = parse(expr)
     walker = _Walker()
-    promql_parser.walk(tree, walker.enter, walker.leave)
+    walker.walk(tree)
     top = tree
     while type(top).__name__ == "ParenExpr":
         top = top.expr
@@ -120,50 +120,83 @@ def inspect(expr: str) -> ExprFacts:
     )
 
 
+def children(node: Any) -> list[Any]:
+    """The sub-expressions of a parse-tree node, in the order promql_parser.walk visits them."""
+    kind = type(node).__name__
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
+        extra = [node.param] if kind == "AggregateExpr" and node.param is not None else []
+        return [*extra, node.expr]
+    if kind == "MatrixSelector":
+        return [node.vector_selector]
+    if kind == "Call":
+        return list(node.args)
+    if kind == "BinaryExpr":
+        return [node.lhs, node.rhs]
+    return []
+
+
+#: Nodes between a function call and a selector that still leave the selector its argument.
+_TRANSPARENT = frozenset({"MatrixSelector", "ParenExpr", "SubqueryExpr"})
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What encloses a node: the function it is an argument of (seen through
+    _TRANSPARENT nodes), the range of its matrix selector, and any aggregation."""
+
+    function: str | None = None
+    range: timedelta | None = None
+    in_aggregation: bool = False
+
+
+_OUTSIDE = _Context()
+_INSIDE_AGGREGATION = _Context(in_aggregation=True)
+
+
 class _Walker:
-    """Collects facts in a depth-first walk, tracking enclosing calls and aggregations."""
+    """Collects facts in one depth-first walk (promql_parser.walk's order), carrying each
+    node's context down instead of searching its ancestors; iterative, so no nesting
+    depth reaches Python's recursion limit, and without promql_parser.walk's per-node
+    callbacks, which cost more than the parse."""
 
     def __init__(self) -> None:
-        self.stack: list[Any] = []
         self.selectors: list[SelectorUse] = []
         self.functions: list[str] = []
         self.aggregations: list[tuple[str, tuple[str, ...]]] = []
         self.divisions = 0
         self.division_in_aggregation = False
 
-    def enter(self, node: Any) -> None:
-        kind = type(node).__name__
+    def walk(self, tree: Any) -> None:
+        pending: list[tuple[Any, _Context]] = [(tree, _OUTSIDE)]
+        while pending:
+            node, context = pending.pop()
+            inner = self._visit(node, type(node).__name__, context)
+            pending.extend((child, inner) for child in reversed(children(node)))
+
+    def _visit(self, node: Any, kind: str, context: _Context) -> _Context:
+        """Record the node; return the context of its children."""
         if kind == "Call":
             self.functions.append(node.func.name)
-        elif kind == "AggregateExpr":
+            return _Context(str(node.func.name), None, context.in_aggregation)
+        if kind == "AggregateExpr":
             labels = tuple(node.modifier.labels) if node.modifier is not None else ()
             self.aggregations.append((str(node.op).strip(), labels))
-        elif kind == "BinaryExpr" and str(node.op).strip() == "/":
+            return _INSIDE_AGGREGATION
+        if kind == "BinaryExpr" and str(node.op).strip() == "/":
             self.divisions += 1
-            if any(type(n).__name__ == "AggregateExpr" for n in self.stack):
-                self.division_in_aggregation = True
+            self.division_in_aggregation |= context.in_aggregation
         elif kind == "VectorSelector":
-            self.selectors.append(self._selector(node))
-        self.stack.append(node)
-
-    def leave(self, node: Any) -> None:
-        self.stack.pop()
-
-    def _selector(self, node: Any) -> SelectorUse:
-        labels = tuple((m.name, _match_op(m.op), m.value) for m in node.matchers.matchers)
-        parent: Any = self.stack[-1] if self.stack else None
-        range_ = parent.range if type(parent).__name__ == "MatrixSelector" else None
-        function = self._enclosing_function()
-        return SelectorUse(node.name, labels, range_, function, function in COUNTER_SAFE_FUNCTIONS)
-
-    def _enclosing_function(self) -> str | None:
-        for node in reversed(self.stack):
-            kind = type(node).__name__
-            if kind == "Call":
-                return str(node.func.name)
-            if kind not in ("MatrixSelector", "ParenExpr", "SubqueryExpr"):
-                return None
-        return None
+            labels = tuple((m.name, _match_op(m.op), m.value) for m in node.matchers.matchers)
+            function = context.function
+            in_counter_function = function in COUNTER_SAFE_FUNCTIONS
+            self.selectors.append(
+                SelectorUse(node.name, labels, context.range, function, in_counter_function)
+            )
+        elif kind == "MatrixSelector":
+            return _Context(context.function, node.range, context.in_aggregation)
+        if kind in _TRANSPARENT:
+            return _Context(context.function, None, context.in_aggregation)
+        return _INSIDE_AGGREGATION if context.in_aggregation else _OUTSIDE
 
 
 def _match_op(op: Any) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitorgen.promql import parse
+from monitorgen.promql import children, parse
 
 #: Known labels of a stored series name, or None when the series is not known.
 LabelLookup = Callable[[str], frozenset[str] | None]
@@ -161,21 +161,6 @@ def _binary(node: Any, lookup: LabelLookup) -> OutputLabels:
         return lhs
     labels = frozenset(matching.labels)
     return lhs.keep(labels) if str(matching.type).endswith("Include") else lhs.drop(labels)
-
-
-def children(node: Any) -> list[Any]:
-    """The sub-expressions of a parse-tree node."""
-    kind = _kind(node)
-    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
-        extra = [node.param] if kind == "AggregateExpr" and node.param is not None else []
-        return [*extra, node.expr]
-    if kind == "MatrixSelector":
-        return [node.vector_selector]
-    if kind == "Call":
-        return list(node.args)
-    if kind == "BinaryExpr":
-        return [node.lhs, node.rhs]
-    return []
 
 
 def is_filtering_comparison(node: Any) -> bool:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitorgen.diagnostics import Diagnostic, SpecError
 from monitorgen.spec.loader import (
     MAX_NESTING_DEPTH,
     SpecList,
     SpecMap,
+    _StrictLoader,
     key_span_of,
     load_spec_file,
     overlay,
@@ -147,6 +153,176 @@ def test_nesting_is_bounded() -> None:
 def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int]) -> None:
     [problem] = _problems(text)
     assert (problem.code, (problem.span.line, problem.span.column)) == (code, where)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("a: &x 1\nb: &x 2\n", [(2, 4, "yaml/syntax", "invalid YAML: second occurrence")]),
+        ("a: 1\n---\nb: 2\n", [(2, 1, "yaml/syntax", "invalid YAML: but found another document")]),
+        # Anchors count per document, and only the first document is read for them.
+        (
+            "a: &x 1\n---\nb: &x 2\n",
+            [(2, 1, "yaml/syntax", "invalid YAML: but found another document")],
+        ),
+        (
+            "a: &x 1\nb: &x 2\n---\nc: 3\n",
+            [(2, 4, "yaml/syntax", "invalid YAML: second occurrence")],
+        ),
+        # The whole stream is read for broken syntax and aliases before anything else.
+        (
+            "a: &x 1\nb: &x 2\n---\nc: [\n",
+            [(5, 1, "yaml/syntax", "invalid YAML: did not find expected node content")],
+        ),
+        ("a: &x 1\nb: &x 2\n---\nc: *x\n", [(4, 4, "yaml/alias", None)]),
+        (
+            "a: !!python/name:os x\na: [\n",
+            [(3, 1, "yaml/syntax", "invalid YAML: did not find expected node content")],
+        ),
+        ("a: *x\nb: 1\nb: 2\n", [(1, 4, "yaml/alias", None)]),
+        (
+            "x: *a\n" + "y: " + "[" * 70 + "]" * 70 + "\n",
+            [(1, 4, "yaml/alias", None), (2, 67, "yaml/depth", None)],
+        ),
+        (
+            "a: &x 1\nb: &x 2\nc: 1\nc: 2\n",
+            [(2, 4, "yaml/syntax", "invalid YAML: second occurrence")],
+        ),
+        ("", [(1, 1, "yaml/empty", None)]),
+        ("--- !!str\n...\n", [(1, 5, "yaml/top-level", None)]),
+    ],
+    ids=[
+        "repeated-anchor",
+        "two-documents",
+        "anchor-again-in-second-document",
+        "repeated-anchor-before-second-document",
+        "syntax-in-second-document",
+        "alias-in-second-document",
+        "syntax-before-unknown-tag",
+        "alias-before-duplicate-key",
+        "aliases-and-depth",
+        "repeated-anchor-before-duplicate-key",
+        "no-document",
+        "tagged-empty-document",
+    ],
+)
+def test_which_refusal_speaks_first(
+    text: str, found: list[tuple[int, int, str, str | None]]
+) -> None:
+    problems = _problems(text)
+    assert [_where(p) for p in problems] == [(line, col, code) for line, col, code, _ in found]
+    for problem, (_, _, _, message) in zip(problems, found, strict=True):
+        assert message is None or problem.message == message
+
+
+def test_a_value_that_is_not_kept_is_still_refused_for_aliases_but_not_reported_otherwise() -> None:
+    # Neither the value of a repeated key nor a list written as a key is kept, so what
+    # is wrong inside them is not a finding of its own; an alias anywhere still is.
+    problems = _problems("a: 1\na: {b: 1, b: 2, c: !!int x}\n? [a]\n: {d: 1, d: 2}\n")
+    assert [_where(p) for p in problems] == [(2, 1, "yaml/duplicate-key"), (3, 3, "yaml/key")]
+    assert [_where(p) for p in _problems("a: 1\na: [*x]\n")] == [(2, 5, "yaml/alias")]
+
+
+def test_tags_and_repeated_texts_keep_their_own_values() -> None:
+    document = parse_yaml(
+        "a: 5\nb: '5'\nc: !!str 5\ne: 5\nf: !!float 5\ng: null\nh: ''\ni: !!null ''\n"
+        "5: 5\nnull: ~\n",
+        "s.yaml",
+    )
+    assert dict(document) == {
+        "a": 5,
+        "b": "5",
+        "c": "5",
+        "e": 5,
+        "f": 5.0,
+        "g": None,
+        "h": "",
+        "i": None,
+        "5": 5,
+        "None": None,
+    }
+    assert isinstance(document["f"], float)
+    assert [type(document[k]) for k in "ae"] == [int, int]
+
+
+def test_an_unknown_tag_is_reported_at_its_scalar_with_its_path() -> None:
+    [problem] = _problems("a:\n  - x\n  - !nope y\nb: !!binary 'x!'\n<<: z\n")[:1]
+    assert (_where(problem), problem.path) == ((3, 5, "yaml/syntax"), ("a", 1))
+    found = _problems("a:\n  - x\n  - !nope y\nb: !!binary 'x!'\n<<: z\n")
+    assert [(_where(p), p.path) for p in found] == [
+        ((3, 5, "yaml/syntax"), ("a", 1)),
+        ((4, 4, "yaml/syntax"), ("b",)),
+        ((5, 1, "yaml/syntax"), ()),
+    ]
+
+
+# -- positions agree with libyaml's composer ---------------------------------------------------
+
+_WORDS = st.sampled_from(
+    ["a", "on", "yes", "no", "1e6", "18:00", "0x1F", "null", "~", "true", "", "a b", "-", "x: y"]
+)
+_SCALARS = (
+    _WORDS
+    | st.text(max_size=12)
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.none()
+)
+_DOCUMENTS = st.dictionaries(
+    _WORDS | st.text(min_size=1, max_size=8),
+    st.recursive(
+        _SCALARS,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(_WORDS | st.text(min_size=1, max_size=8), inner, max_size=4)
+        ),
+        max_leaves=20,
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def _composed_marks(node: yaml.Node, path: tuple[str | int, ...] = ()) -> Iterator[Any]:
+    """(path, is_key, line, column) of every node libyaml's composer makes."""
+    yield path, False, node.start_mark.line + 1, node.start_mark.column + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = _StrictLoader("").construct_object(key_node)
+            child = (*path, key if isinstance(key, str) else str(key))
+            yield child, True, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            yield from _composed_marks(value_node, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _composed_marks(item, (*path, index))
+
+
+def _with_string_keys(value: Any) -> Any:
+    """As the loader gives keys: `1e6:` is the number 1000000.0, named "1000000.0"."""
+    if isinstance(value, dict):
+        return {
+            str(k) if not isinstance(k, str) else k: _with_string_keys(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_with_string_keys(item) for item in value]
+    return value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_DOCUMENTS, flow=st.sampled_from([None, True, False]), width=st.sampled_from([20, 80]))
+def test_values_and_positions_are_those_of_libyaml_composing_the_same_text(
+    data: dict[str, Any], flow: bool | None, width: int
+) -> None:
+    text = yaml.safe_dump(data, default_flow_style=flow, width=width, allow_unicode=True)
+    expected = _with_string_keys(yaml.load(text, Loader=_StrictLoader))
+    document = parse_yaml(text, "s.yaml")
+    assert document == expected
+    tree = yaml.compose(text, Loader=_StrictLoader)
+    assert tree is not None
+    for path, is_key, line, column in _composed_marks(tree):
+        span = key_span_of(document, path) if is_key else span_of(document, path)
+        assert (span.file, span.line, span.column) == ("s.yaml", line, column), (path, is_key)
 
 
 def test_a_file_that_is_not_utf8_is_placed_at_the_bad_byte(tmp_path: Path) -> None:

@@ -10,14 +10,13 @@ survive both and still name the file each value came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import yaml
 
-from monitorgen.diagnostics import Diagnostic, Span, SpecError
+from monitorgen.diagnostics import UNKNOWN_SPAN, Diagnostic, Span, SpecError
 from monitorgen.layers import available_layers, layer_file
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -30,39 +29,130 @@ MAX_NESTING_DEPTH = 64
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class SpecMap(dict[str, Any]):
-    """A mapping with the span of itself, of each key and of each value."""
+class _Mark(Protocol):
+    """Where libyaml found a node (0-based)."""
 
-    span: Span
-    key_spans: dict[str, Span]
-    value_spans: dict[str, Span]
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+def _span_at(file: str, mark: _Mark) -> Span:
+    return Span(file, mark.line + 1, mark.column + 1)
+
+
+class _MapMarks(NamedTuple):
+    """Where the loader found a mapping, each of its keys and each of its values."""
+
+    file: str
+    start: _Mark
+    keys: dict[str, _Mark]
+    values: dict[str, _Mark]
+
+
+class _ListMarks(NamedTuple):
+    """Where the loader found a sequence and each of its items."""
+
+    file: str
+    start: _Mark
+    items: list[_Mark]
+
+
+class SpecMap(dict[str, Any]):
+    """A mapping with the span of itself, of each key and of each value.
+
+    A map the loader built holds libyaml's marks and makes its spans when first
+    asked: a spec of thousands of alerts has a quarter of a million positions, and
+    its findings need a handful.
+    """
 
     def __init__(self, span: Span) -> None:
         super().__init__()
-        self.span = span
-        self.key_spans = {}
-        self.value_spans = {}
+        self._span = span
+        self._key_spans: dict[str, Span] = {}
+        self._value_spans: dict[str, Span] = {}
+        self._marks: _MapMarks | None = None
+
+    @classmethod
+    def _marked(cls, marks: _MapMarks) -> SpecMap:
+        """An empty map whose positions the loader records in `marks`."""
+        result = cls(UNKNOWN_SPAN)
+        result._marks = marks
+        return result
+
+    @property
+    def span(self) -> Span:
+        self._settle()
+        return self._span
+
+    @property
+    def key_spans(self) -> dict[str, Span]:
+        self._settle()
+        return self._key_spans
+
+    @property
+    def value_spans(self) -> dict[str, Span]:
+        self._settle()
+        return self._value_spans
 
     def put(self, key: str, value: Any, key_span: Span, value_span: Span) -> None:
+        self._settle()
         self[key] = value
-        self.key_spans[key] = key_span
-        self.value_spans[key] = value_span
+        self._key_spans[key] = key_span
+        self._value_spans[key] = value_span
+
+    def _settle(self) -> None:
+        """Turn the marks, if any, into spans."""
+        if self._marks is None:
+            return
+        file, start, keys, values = self._marks
+        self._marks = None
+        self._span = _span_at(file, start)
+        self._key_spans = {key: _span_at(file, mark) for key, mark in keys.items()}
+        self._value_spans = {key: _span_at(file, mark) for key, mark in values.items()}
 
 
 class SpecList(list[Any]):
-    """A sequence with the span of itself and of each item."""
-
-    span: Span
-    item_spans: list[Span]
+    """A sequence with the span of itself and of each item (made from marks as in SpecMap)."""
 
     def __init__(self, span: Span) -> None:
         super().__init__()
-        self.span = span
-        self.item_spans = []
+        self._span = span
+        self._item_spans: list[Span] = []
+        self._marks: _ListMarks | None = None
+
+    @classmethod
+    def _marked(cls, marks: _ListMarks) -> SpecList:
+        """An empty list whose positions the loader records in `marks`."""
+        result = cls(UNKNOWN_SPAN)
+        result._marks = marks
+        return result
+
+    @property
+    def span(self) -> Span:
+        self._settle()
+        return self._span
+
+    @property
+    def item_spans(self) -> list[Span]:
+        self._settle()
+        return self._item_spans
 
     def add(self, value: Any, span: Span) -> None:
+        self._settle()
         self.append(value)
-        self.item_spans.append(span)
+        self._item_spans.append(span)
+
+    def _settle(self) -> None:
+        """Turn the marks, if any, into spans."""
+        if self._marks is None:
+            return
+        file, start, items = self._marks
+        self._marks = None
+        self._span = _span_at(file, start)
+        self._item_spans = [_span_at(file, mark) for mark in items]
 
 
 def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
@@ -99,17 +189,6 @@ class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """YAML 1.2 scalars: only true/false are booleans, dates stay strings, `1e6` is a
     number and `18:00` stays a string (YAML 1.1 reads it as 1080 in base 60)."""
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """The tag of a scalar, remembered per text: a spec repeats the same keys and
-        words thousands of times, and each new text runs the resolver's regexes."""
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
-        known: dict[tuple[str, Any], str] = self.__dict__.setdefault("_scalar_tags", {})
-        tag = known.get((value, implicit))
-        if tag is None:
-            tag = known[value, implicit] = super().resolve(kind, value, implicit)
-        return tag
-
 
 _YAML_1_1_ONLY = {
     "tag:yaml.org,2002:timestamp",
@@ -142,123 +221,251 @@ _StrictLoader.add_implicit_resolver(
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_UNRESOLVED = object()
+_ScalarEvent = yaml.ScalarEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+
+_Path = tuple[str | int, ...]
 
 
-@dataclass
+def _child(path: _Path, part: str | int | None) -> _Path:
+    return path if part is None else (*path, part)
+
+
+def _syntax_error(file: str, problem: object, mark: _Mark | None) -> Diagnostic:
+    span = _span_at(file, mark) if mark is not None else Span(file)
+    return Diagnostic("yaml/syntax", f"invalid YAML: {problem}", span)
+
+
+class _TooDeep(Exception):
+    """Nesting passed MAX_NESTING_DEPTH: the stream is not read any further."""
+
+
 class _Builder:
-    """Turns a composed YAML node tree into SpecMap / SpecList / scalars."""
+    """Builds SpecMap / SpecList / scalars from libyaml's event stream in one pass.
 
-    file: str
-    problems: list[Diagnostic]
-    constructor: yaml.SafeLoader = field(default_factory=lambda: _StrictLoader(""))
+    The same pass refuses aliases (billion laughs) and nesting deeper than any spec
+    needs, and notes what libyaml's composer would refuse (a repeated anchor, a
+    second document), so no tree of YAML nodes is composed first: at thousands of
+    alerts, composing that tree and walking it took twice as long as this pass.
+    Field paths, which only findings need, are made only for them.
+    """
 
-    def span(self, node: yaml.Node) -> Span:
-        mark = node.start_mark
-        return Span(self.file, mark.line + 1, mark.column + 1)
+    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+        self.next_event: Callable[[], Any] = loader.get_event
+        self.resolve: Callable[..., str] = loader.resolve
+        self.file = file
+        #: Aliases and too deep nesting, found anywhere in the stream.
+        self.refusals: list[Diagnostic] = []
+        self.aliases_reported: set[str] = set()
+        self.depth = 0
+        #: What libyaml's composer refuses: the first repeated anchor of the first
+        #: document (the only one it composes), else a second document.
+        self.uncomposable: Diagnostic | None = None
+        self.anchors: dict[str, _Mark] | None = {}
+        #: Keys that are not plain names, repeated keys and scalars no constructor takes.
+        self.problems: list[Diagnostic] = []
+        #: What a scalar's constructor raised other than a ConstructorError: no finding,
+        #: so it escapes parse_yaml, once the stream has passed every check above.
+        self.failure: Exception | None = None
+        #: The value of each untagged scalar text so far: a spec repeats the same keys
+        #: and words thousands of times, and resolving a tag runs regexes.
+        self.scalars: dict[tuple[str, tuple[bool, bool]], Any] = {}
+        self.constructor: yaml.SafeLoader | None = None
 
-    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            result = SpecList(self.span(node))
-            for index, item in enumerate(node.value):
-                result.add(self.build(item, (*path, index)), self.span(item))
-            return result
-        return self._scalar(node, path)
+    def span(self, event: Any) -> Span:
+        return _span_at(self.file, event.start_mark)
 
-    def _mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> SpecMap:
-        result = SpecMap(self.span(node))
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(
-                    Diagnostic(
-                        "yaml/key",
-                        "a key must be a plain name, not a list or mapping",
-                        self.span(key_node),
-                        path,
-                    )
+    def stream(self) -> tuple[Any, Any]:
+        """The first document's value and root event; (None, None) without a document."""
+        get = self.next_event
+        get()  # stream start
+        if isinstance(get(), yaml.StreamEndEvent):
+            return None, None
+        root_event = get()
+        root = self.node(root_event, ())
+        get()  # document end
+        event = get()
+        if not isinstance(event, yaml.StreamEndEvent) and self.uncomposable is None:
+            self.uncomposable = _syntax_error(
+                self.file, "but found another document", event.start_mark
+            )
+        self.anchors = None
+        while isinstance(event, yaml.DocumentStartEvent):
+            self.skip(get(), ())
+            get()  # document end
+            event = get()
+        return root, root_event
+
+    def node(self, event: Any, parent: _Path, part: str | int | None = None) -> Any:
+        """The value of the node that starts with `event`, at `parent` + `part`."""
+        kind = event.__class__
+        if kind is _ScalarEvent:
+            if event.tag is None and event.anchor is None:  # most scalars, seen before
+                value = self.scalars.get((event.value, event.implicit), _UNRESOLVED)
+                if value is not _UNRESOLVED:
+                    return value
+            try:
+                return self.scalar(event)
+            except yaml.constructor.ConstructorError as exc:
+                problem = Diagnostic(
+                    "yaml/syntax", str(exc.problem), self.span(event), _child(parent, part)
                 )
-                continue
-            key = self._scalar(key_node, path)
-            if not isinstance(key, str):
-                key = str(key)
-            if key in result:
-                first = result.key_spans[key]
-                self.problems.append(
-                    Diagnostic(
-                        "yaml/duplicate-key",
-                        f"duplicate key '{key}' (first defined at line {first.line})",
-                        self.span(key_node),
-                        (*path, key),
-                        related=(first,),
-                    )
-                )
-                continue
-            value = self.build(value_node, (*path, key))
-            result.put(key, value, self.span(key_node), self.span(value_node))
+                self.problems.append(problem)
+            except Exception as exc:
+                self.failure = self.failure or exc
+            return None
+        if kind is _MappingStartEvent:
+            return self.mapping(event, _child(parent, part))
+        if kind is _SequenceStartEvent:
+            return self.sequence(event, _child(parent, part))
+        self.alias(event)
+        return None
+
+    def scalar(self, event: Any) -> Any:
+        if event.anchor is not None:
+            self.anchor(event)
+        tag = event.tag
+        if tag is None or tag == "!":
+            text = (event.value, event.implicit)
+            value = self.scalars.get(text, _UNRESOLVED)
+            if value is _UNRESOLVED:
+                tag = self.resolve(yaml.ScalarNode, *text)
+                value = self.scalars[text] = self.construct(tag, event)
+            return value
+        return self.construct(tag, event)
+
+    def construct(self, tag: str, event: Any) -> Any:
+        if tag == _STR_TAG:  # most scalars; the constructor would return the text as is
+            return event.value
+        if self.constructor is None:
+            self.constructor = _StrictLoader("")
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self.constructor.construct_object(node)
+
+    def mapping(self, start: Any, path: _Path) -> SpecMap:
+        self.enter(start)
+        marks = _MapMarks(self.file, start.start_mark, {}, {})
+        result = SpecMap._marked(marks)
+        get = self.next_event
+        event = get()
+        while event.__class__ is not _MappingEndEvent:
+            key: str | None = None
+            if event.__class__ is _ScalarEvent:
+                key = self.node(event, path)
+                if key.__class__ is not str:
+                    key = str(key)
+            else:
+                self.not_a_key(event, path)
+            value_event = get()
+            if key is None:
+                self.skip(value_event, path)
+            elif key in result:
+                self.duplicate_key(event, key, marks.keys[key], path)
+                self.skip(value_event, (*path, key))
+            else:
+                result[key] = self.node(value_event, path, key)
+                marks.keys[key] = event.start_mark
+                marks.values[key] = value_event.start_mark
+            event = get()
+        self.depth -= 1
         return result
 
-    def _scalar(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
-        if node.tag == _STR_TAG:  # most scalars; the constructor would return the text as is
-            return node.value
-        try:
-            return self.constructor.construct_object(node)
-        except yaml.constructor.ConstructorError as exc:
-            self.problems.append(Diagnostic("yaml/syntax", str(exc.problem), self.span(node), path))
-            return None
+    def not_a_key(self, event: Any, path: _Path) -> None:
+        """Report and read past a list or mapping written as a key."""
+        self.skip(event, path)
+        message = "a key must be a plain name, not a list or mapping"
+        self.problems.append(Diagnostic("yaml/key", message, self.span(event), path))
 
-
-def _refuse_unsafe_structure(text: str, file: str) -> list[Diagnostic]:
-    """Aliases (billion laughs) and nesting deeper than any spec needs, found from
-    the event stream before anything is composed or expanded."""
-    problems = []
-    depth = 0
-    anchors_reported: set[str | None] = set()
-    for event in yaml.parse(text, Loader=_StrictLoader):
-        if isinstance(event, yaml.AliasEvent) and event.anchor not in anchors_reported:
-            anchors_reported.add(event.anchor)
-            message = (
-                f"YAML alias '*{event.anchor}' is not allowed "
-                "(aliases can expand without bound); repeat the value or use include"
+    def duplicate_key(self, event: Any, key: str, first_mark: _Mark, path: _Path) -> None:
+        first = _span_at(self.file, first_mark)
+        self.problems.append(
+            Diagnostic(
+                "yaml/duplicate-key",
+                f"duplicate key '{key}' (first defined at line {first.line})",
+                self.span(event),
+                (*path, key),
+                related=(first,),
             )
-            problems.append(Diagnostic("yaml/alias", message, _event_span(event, file)))
-        elif isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING_DEPTH:
-                message = f"nested more than {MAX_NESTING_DEPTH} levels deep"
-                return [*problems, Diagnostic("yaml/depth", message, _event_span(event, file))]
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-    return problems
+        )
 
+    def sequence(self, start: Any, path: _Path) -> SpecList:
+        self.enter(start)
+        marks = _ListMarks(self.file, start.start_mark, [])
+        result = SpecList._marked(marks)
+        get = self.next_event
+        event = get()
+        while event.__class__ is not _SequenceEndEvent:
+            result.append(self.node(event, path, len(result)))
+            marks.items.append(event.start_mark)
+            event = get()
+        self.depth -= 1
+        return result
 
-def _event_span(event: yaml.Event, file: str) -> Span:
-    mark = event.start_mark
-    return Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
+    def skip(self, event: Any, path: _Path) -> None:
+        """Read a node that is not kept: refused for aliases and depth, silent otherwise."""
+        kept = self.problems, self.failure
+        self.problems = []
+        try:
+            self.node(event, path)
+        finally:
+            self.problems, self.failure = kept
+
+    def enter(self, start: Any) -> None:
+        if start.anchor is not None:
+            self.anchor(start)
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            message = f"nested more than {MAX_NESTING_DEPTH} levels deep"
+            self.refusals.append(Diagnostic("yaml/depth", message, self.span(start)))
+            raise _TooDeep
+
+    def anchor(self, event: Any) -> None:
+        if self.anchors is None:
+            return
+        first = self.anchors.setdefault(event.anchor, event.start_mark)
+        if first is not event.start_mark and self.uncomposable is None:
+            self.uncomposable = _syntax_error(self.file, "second occurrence", event.start_mark)
+
+    def alias(self, event: Any) -> None:
+        if event.anchor in self.aliases_reported:
+            return
+        self.aliases_reported.add(event.anchor)
+        message = (
+            f"YAML alias '*{event.anchor}' is not allowed "
+            "(aliases can expand without bound); repeat the value or use include"
+        )
+        self.refusals.append(Diagnostic("yaml/alias", message, self.span(event)))
 
 
 def parse_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into positioned containers; raise SpecError on any problem."""
+    loader = _StrictLoader(text)
+    builder = _Builder(loader, file)
     try:
-        problems = _refuse_unsafe_structure(text, file)
-        if problems:
-            raise SpecError(problems)
-        loader = _StrictLoader(text)
         try:
-            node = loader.get_single_node()
+            data, root = builder.stream()
         finally:
             loader.dispose()
+    except _TooDeep:
+        raise SpecError(builder.refusals) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        span = Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file)
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        raise SpecError([Diagnostic("yaml/syntax", message, span)]) from None
+        problem = exc.problem or exc.context
+        raise SpecError([_syntax_error(file, problem, mark)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml/syntax", f"invalid YAML: {exc}", Span(file))]) from None
-    if node is None:
+    if builder.refusals:
+        raise SpecError(builder.refusals)
+    if builder.uncomposable is not None:
+        raise SpecError([builder.uncomposable])
+    if root is None:
         raise SpecError([Diagnostic("yaml/empty", "the spec is empty", Span(file, 1, 1))])
-    builder = _Builder(file, [])
-    data = builder.build(node, ())
+    if builder.failure is not None:
+        raise builder.failure
     if builder.problems:
         raise SpecError(builder.problems)
     if not isinstance(data, SpecMap):
@@ -269,7 +476,7 @@ def parse_yaml(text: str, file: str) -> Any:
                     "yaml/top-level",
                     f"the top level must be a mapping of sections (version, service, ...), "
                     f"not {kind}",
-                    builder.span(node),
+                    builder.span(root),
                 )
             ]
         )

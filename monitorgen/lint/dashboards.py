@@ -1,10 +1,13 @@
 """Dashboard lint: what Grafana's dashboard-linter checks, plus grid and threshold sanity.
 
 Two layers. Checks on the spec's panels point at the spec line to change (units,
-descriptions, rate windows, variables). Checks on the JSON the Grafana target
-generates catch what only exists there (data source references, ids, grid,
-threshold steps); they point at the panel in the spec that produced the JSON.
-Counters outside rate()/increase() are a semantic check (`promql/counter-outside-rate`).
+descriptions, rate windows, variables). Checks on dashboard JSON (`check_dashboard_json`:
+data source references, ids, grid, threshold steps) catch what only exists there. Of
+those, only the threshold steps can follow from a spec (two thresholds of one value),
+so the lint checks the steps the Grafana target writes without building the dashboards
+(which takes grafanalib); the rest would be faults of the target, which its tests check
+on every dashboard it writes. Counters outside rate()/increase() are a semantic check
+(`promql/counter-outside-rate`).
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from typing import Any
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import Dashboard, Panel, Path, Spec
-from monitorgen.panel_ids import panel_ids, row_ids
+from monitorgen.panel_ids import numbered_panels
 from monitorgen.promql import PromQLError, expand_grafana, inspect
-from monitorgen.targets.grafana import dashboard_data
-from monitorgen.targets.grafana.build import DATASOURCE, DATASOURCE_VARIABLE
+from monitorgen.targets.grafana.datasource import DATASOURCE, DATASOURCE_VARIABLE
 from monitorgen.targets.grafana.layout import GRID_WIDTH
-from monitorgen.targets.grafana.thresholds import alert_lines
+from monitorgen.targets.grafana.thresholds import (
+    OK_COLOR,
+    Step,
+    alert_lines,
+    alert_steps,
+    explicit_steps,
+)
 from monitorgen.targets.grafana.units import is_known_unit, suggest_unit
 
 Json = dict[str, Any]
@@ -46,7 +54,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         yield from _variables(dashboard)
         for panel in dashboard.panels():
             yield from _panel(spec, dashboard, panel)
-        yield from _generated(spec, dashboard)
+        yield from _written_thresholds(spec, dashboard)
 
 
 # ---------------------------------------------------------------- spec panels
@@ -241,30 +249,27 @@ class JsonFinding:
     severity: Severity = Severity.ERROR
 
 
-def _generated(spec: Spec, dashboard: Dashboard) -> Iterator[Diagnostic]:
-    places = _panel_paths(dashboard)
-    spec_exprs = {q.expr for p in dashboard.panels() for q in p.queries}
-    for finding in check_dashboard_json(dashboard_data(spec, dashboard), spec_exprs):
-        path = dashboard.path
-        if finding.panel_id is not None:
-            path = places.get(finding.panel_id, dashboard.path)
-        yield Diagnostic(
-            finding.code,
-            f"generated dashboard '{dashboard.uid}': {finding.message}",
-            path=path,
-            severity=finding.severity,
-        )
+def _written_thresholds(spec: Spec, dashboard: Dashboard) -> Iterator[Diagnostic]:
+    """Each panel's threshold steps as the Grafana target writes them, checked as in
+    its JSON and reported as the JSON check would be."""
+    for panel_id, panel in numbered_panels(dashboard):
+        for finding in _threshold_steps(panel_id, _written_steps(spec, panel)):
+            yield Diagnostic(
+                finding.code,
+                f"generated dashboard '{dashboard.uid}': {finding.message}",
+                path=panel.path,
+                severity=finding.severity,
+            )
 
 
-def _panel_paths(dashboard: Dashboard) -> dict[int, Path]:
-    paths: dict[int, Path] = {}
-    for index, (row, row_id, ids) in enumerate(
-        zip(dashboard.rows, row_ids(dashboard), panel_ids(dashboard), strict=True)
-    ):
-        paths[row_id] = (*dashboard.path, "rows", index)
-        for panel, panel_id in zip(row.panels, ids, strict=True):
-            paths[panel_id] = panel.path
-    return paths
+def _written_steps(spec: Spec, panel: Panel) -> list[Json]:
+    """The alerts' thresholds, else the panel's own, else a plain base; values as the
+    JSON floats they become, the base's null."""
+    steps = alert_steps(alert_lines(spec, panel)) or explicit_steps(panel)
+    return [
+        {"color": step.color, "value": float(step.value or 0.0) if index else None}
+        for index, step in enumerate(steps or (Step(None, OK_COLOR),))
+    ]
 
 
 def check_dashboard_json(board: Json, checked_exprs: Iterable[str] = ()) -> Iterator[JsonFinding]:

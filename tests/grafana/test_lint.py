@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.synthetic import generate
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.lint import FAMILIES
 from monitorgen.lint.dashboards import (
@@ -268,3 +269,70 @@ def test_json_grid_overflow_and_repeated_ids(board: Json) -> None:
 def test_json_thresholds_must_ascend_from_a_null_base(board: Json, steps: list[Json]) -> None:
     first_panel(board)["fieldConfig"]["defaults"]["thresholds"]["steps"] = steps
     assert json_codes(board) == ["dashboards/thresholds"]
+
+
+# ------------------------------------------- the lint checks what the JSON would show
+
+
+def _all_boards(path: Path) -> list[Json]:
+    spec = spec_of(path)
+    return [dashboard_data(spec, dashboard) for dashboard in spec.dashboards]
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=SPEC_IDS)
+def test_every_generated_dashboard_passes_the_json_checks(path: Path) -> None:
+    """The JSON checks the lint leaves out (ids, grid, data sources, titles,
+    descriptions, queries) hold for every dashboard the target writes."""
+    for board in _all_boards(path):
+        assert list(check_dashboard_json(board)) == [], board["uid"]
+
+
+def test_synthetic_dashboards_pass_the_json_checks(tmp_path: Path) -> None:
+    (compiled,) = compile_spec(generate(10).write(tmp_path))
+    assert compiled.spec is not None and compiled.spec.dashboards
+    for dashboard in compiled.spec.dashboards:
+        assert list(check_dashboard_json(dashboard_data(compiled.spec, dashboard))) == []
+
+
+REPEATED_THRESHOLDS = """\
+- title: Repeated
+  description: Two thresholds of one value.
+  unit: ops
+  type: {kind}
+  queries:
+    - {{metric: orders_total, function: rate}}
+  thresholds: [{{value: 5, color: red}}, {{value: 5, color: orange}}, {{value: -1, color: blue}}]
+- title: Backlog
+  description: The queue.
+  unit: short
+  alerts: [Backlog]
+  thresholds: [{{value: 7, color: red}}, {{value: 7, color: red}}]
+  queries:
+    - {{metric: queue_depth, function: value}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["timeseries", "stat", "gauge", "bargauge", "table", "heatmap"])
+def test_threshold_steps_are_reported_as_the_generated_json_shows_them(
+    tmp_path: Path, kind: str
+) -> None:
+    """Without building the dashboard, the lint finds exactly what the JSON check
+    finds in the dashboard the target writes: the repeated value of the first panel
+    (the second panel draws its alert's threshold instead of its own)."""
+    found = [
+        d
+        for d in lint(tmp_path, REPEATED_THRESHOLDS.format(kind=kind))
+        if d.code == "dashboards/thresholds"
+    ]
+    spec = compile_spec(tmp_path / "shop.yaml")[0].spec
+    assert spec is not None
+    (dashboard,) = spec.dashboards
+    in_json = list(check_dashboard_json(dashboard_data(spec, dashboard)))
+    assert [(d.message, d.severity) for d in found] == [
+        (f"generated dashboard 'shop': {f.message}", f.severity) for f in in_json
+    ]
+    (finding,) = found
+    assert finding.message.endswith(
+        "threshold values [-1.0, 5.0, 5.0] are not numbers in ascending order"
+    )
+    assert finding.field_path == "dashboards[0].rows[0].panels[0]"

@@ -2,7 +2,9 @@
 
 The only package that imports grafanalib. Dashboards are built as grafanalib
 objects (`build`), encoded with grafanalib's `DashboardEncoder`, then corrected
-by one normalisation step (`normalize`) and written with sorted keys.
+by one normalisation step (`normalize`) and written with sorted keys. grafanalib is
+imported when a dashboard is built, not with the package: the dashboard lint reads
+its plain modules (`datasource`, `layout`, `thresholds`, `units`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grafanalib._gen import DashboardEncoder
-
 from monitorgen.model import Dashboard, Spec
 from monitorgen.targets.base import Artifact, yaml_artifact
-from monitorgen.targets.grafana.build import build_dashboard
 from monitorgen.targets.grafana.normalize import normalize
 from monitorgen.targets.grafana.provisioning import dashboards_provider, datasources
 
@@ -40,6 +39,10 @@ def render(spec: Spec) -> list[Artifact]:
 
 def dashboard_data(spec: Spec, dashboard: Dashboard) -> dict[str, Any]:
     """The dashboard as Grafana's JSON model (plain data)."""
+    from grafanalib._gen import DashboardEncoder
+
+    from monitorgen.targets.grafana.build import build_dashboard
+
     raw = json.loads(json.dumps(build_dashboard(spec, dashboard), cls=DashboardEncoder))
     board: dict[str, Any] = normalize(raw)
     return board

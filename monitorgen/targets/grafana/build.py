@@ -16,6 +16,11 @@ from monitorgen.model import Dashboard, Matcher, Panel, PanelQuery, PanelType, S
 from monitorgen.panel_ids import panel_ids, row_ids
 from monitorgen.promql import PromQLError, expand_grafana, inspect, selector
 from monitorgen.targets.base import header_lines
+from monitorgen.targets.grafana.datasource import (
+    DATASOURCE,
+    DATASOURCE_VARIABLE,
+    DEFAULT_DATASOURCE_UID,
+)
 from monitorgen.targets.grafana.layout import Box, layout
 from monitorgen.targets.grafana.thresholds import (
     AlertLine,
@@ -25,10 +30,6 @@ from monitorgen.targets.grafana.thresholds import (
     explicit_steps,
 )
 
-DATASOURCE_VARIABLE = "datasource"
-DEFAULT_DATASOURCE_UID = "prometheus"
-#: Every panel, target and query variable reads from the data source the variable picks.
-DATASOURCE = {"type": "prometheus", "uid": f"${{{DATASOURCE_VARIABLE}}}"}
 BUILTIN_ANNOTATION = {
     "builtIn": 1,
     "datasource": {"type": "grafana", "uid": "-- Grafana --"},

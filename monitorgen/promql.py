@@ -51,7 +51,9 @@ def parse_duration(text: str) -> timedelta:
     return result
 
 
+@lru_cache(maxsize=1024)
 def seconds(text: str) -> float:
+    """Remembered: a spec writes a handful of durations thousands of times."""
     return parse_duration(text).total_seconds()
 
 

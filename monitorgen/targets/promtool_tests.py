@@ -140,9 +140,10 @@ def simulate(
     active_at: int | None = None
     firing = False
     keep_since: int | None = None
+    value_at, holds = scenario.value_at, condition.holds
     for at in range(0, horizon + 1, tl.evaluation):
-        value = scenario.value_at(at)
-        if condition.holds(value):
+        value = value_at(at)
+        if holds(value):
             active_at = at if active_at is None else active_at
             keep_since = None
             firing = firing or at - active_at >= hold

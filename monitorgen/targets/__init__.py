@@ -40,6 +40,8 @@ def render_all(spec: Spec, *, offload: bool | None = None) -> list[Artifact]:
         offload = len(spec.alerts) + len(spec.slos) >= OFFLOAD_FROM and fork_available()
     if not offload:
         return sorted(render(spec, TARGETS), key=lambda a: a.path)
+    for name in OFFLOADED:  # imported here: a child should not import while threads run
+        import_module(f"monitorgen.targets.{name}")
     worker = ForkedRender(render, spec, OFFLOADED)
     try:
         here = render(spec, [name for name in TARGETS if name not in OFFLOADED])

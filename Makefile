@@ -43,8 +43,9 @@ typecheck:
 pytest:
 	$(BIN)/pytest -q -n 3 --dist loadfile
 
+# The thorough amtool cross-check: every distinct routing situation of every alert.
 check:
-	$(BIN)/monitorgen check
+	$(BIN)/monitorgen check --amtool-routes all
 
 test: test-deps lint typecheck check pytest
 

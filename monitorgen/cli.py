@@ -127,12 +127,30 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
     is_flag=True,
     help="Warn when a secret file the Alertmanager config references is absent here.",
 )
-def check(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, check_secrets: bool) -> None:
+@click.option(
+    "--amtool-routes",
+    type=click.Choice(pipeline.AMTOOL_ROUTES),
+    default="tests",
+    show_default=True,
+    help="Routing cases `amtool config routes test` confirms: the spec's routing.tests, "
+    "also every distinct routing situation of its alerts (thorough, for CI), or none.",
+)
+def check(
+    specs: Sequence[Path],
+    output: Path,
+    fmt: str,
+    fail_on: str,
+    check_secrets: bool,
+    amtool_routes: pipeline.AmtoolRoutes,
+) -> None:
     """Validate, regenerate in memory and compare with the output folder (for CI).
 
-    Also confirms the Alertmanager config and routing with amtool when it is installed.
+    With amtool installed, also runs `amtool check-config` on the Alertmanager config
+    and `amtool config routes test` on the routing cases --amtool-routes selects.
     """
-    extra = pipeline.ExtraChecks(tools=True, secrets_in=output if check_secrets else None)
+    extra = pipeline.ExtraChecks(
+        tools=True, secrets_in=output if check_secrets else None, amtool_routes=amtool_routes
+    )
     result = pipeline.build(_spec_paths(specs), extra=extra)
     failed = result.failed(_threshold(fail_on))
     drift = None if failed else writer.compare_tree(output, result.tree, whole=not specs)

@@ -4,11 +4,11 @@ prints and never writes (the CLI renders, the writer writes)."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from monitorgen import routing
 from monitorgen.diagnostics import (
@@ -28,6 +28,9 @@ from monitorgen.spec.to_model import to_model
 from monitorgen.targets import render_all
 from monitorgen.targets.base import Artifact
 
+if TYPE_CHECKING:
+    from monitorgen.tools import AmtoolRuns
+
 DEFAULT_SPEC_DIR = Path("specs")
 DEFAULT_OUTPUT_DIR = Path("generated")
 
@@ -39,14 +42,30 @@ class Compiled:
     output_name: str
     spec: Spec | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    pending: Callable[[], list[Diagnostic]] | None = None
+    """Findings of external tools still running in the background, placed."""
 
     @property
     def ok(self) -> bool:
         return self.spec is not None and not has_errors(self.diagnostics)
 
+    def finish(self) -> None:
+        """Wait for the external tools and add their findings."""
+        if self.pending is None:
+            return
+        found, self.pending = self.pending(), None
+        if found:
+            self.diagnostics = sorted_diagnostics(self.diagnostics + found)
+
 
 def discover_specs(spec_dir: Path = DEFAULT_SPEC_DIR) -> list[Path]:
     return sorted(p for p in spec_dir.glob("*.yaml") if p.is_file())
+
+
+AmtoolRoutes = Literal["tests", "all", "none"]
+"""Which routing cases `amtool config routes test` confirms: the spec's `routing.tests`,
+also every distinct routing situation of the spec's alerts, or none."""
+AMTOOL_ROUTES: tuple[AmtoolRoutes, ...] = get_args(AmtoolRoutes)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class ExtraChecks:
     """Confirm the Alertmanager output with amtool, when it is installed."""
     secrets_in: Path | None = None
     """Warn about referenced secret files missing under this output folder (or absolute)."""
+    amtool_routes: AmtoolRoutes = "tests"
 
 
 NO_EXTRA_CHECKS = ExtraChecks()
@@ -64,6 +84,14 @@ NO_EXTRA_CHECKS = ExtraChecks()
 
 def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compiled]:
     """The spec itself and each environment it declares, validated and modelled."""
+    results = _compile_spec(path, extra)
+    for item in results:
+        item.finish()
+    return results
+
+
+def _compile_spec(path: Path, extra: ExtraChecks) -> list[Compiled]:
+    """As `compile_spec`, with the external tools possibly still running."""
     try:
         document = load_spec_file(path)
     except SpecError as exc:
@@ -92,23 +120,50 @@ def _model(document: SpecMap, path: Path, env: str | None, extra: ExtraChecks) -
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
     spec = to_model(document, name=output_name, source=display_name(path), environment=env)
-    findings = check_spec(spec) + list(routing.check(spec)) + _lint(spec)
-    findings += _extra_findings(spec, extra, output_name, checked=findings)
-    return Compiled(output_name, spec, _placed(findings, document, env))
+    findings = check_spec(spec) + list(routing.check(spec))
+    confirming = _start_tools(spec, extra) if not has_errors(findings) else None
+    try:
+        findings += _lint(spec)
+    except BaseException:
+        if confirming is not None:
+            confirming.discard()
+        raise
+    checked = not has_errors(findings)
+    findings += _extra_findings(spec, extra, output_name)
+    compiled = Compiled(output_name, spec, _placed(findings, document, env))
+    if confirming is not None:
+        compiled.pending = _tool_findings(confirming, keep=checked, document=document, env=env)
+    return compiled
 
 
-def _extra_findings(
-    spec: Spec, extra: ExtraChecks, output_name: str, checked: list[Diagnostic]
-) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    if extra.secrets_in is not None:
-        config_dir = extra.secrets_in / output_name / "alertmanager"
-        found.extend(missing_secret_files(spec, config_dir))
-    if extra.tools and not has_errors(checked):
-        from monitorgen import tools  # subprocesses and temporary files: only when asked
+def _extra_findings(spec: Spec, extra: ExtraChecks, output_name: str) -> list[Diagnostic]:
+    if extra.secrets_in is None:
+        return []
+    return list(missing_secret_files(spec, extra.secrets_in / output_name / "alertmanager"))
 
-        found.extend(tools.alertmanager_findings(spec))
-    return found
+
+def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
+    """amtool starts once the spec is known valid; it runs while lint and the targets do."""
+    if not extra.tools:
+        return None
+    from monitorgen import tools  # subprocesses and temporary files: only when asked
+
+    return tools.start_amtool(spec, extra.amtool_routes)
+
+
+def _tool_findings(
+    runs: AmtoolRuns, *, keep: bool, document: SpecMap, env: str | None
+) -> Callable[[], list[Diagnostic]]:
+    """The findings of `runs` once they end; none when lint found errors, as amtool
+    only confirms specs without errors."""
+
+    def finish() -> list[Diagnostic]:
+        if not keep:
+            runs.discard()
+            return []
+        return _placed(runs.findings(), document, env)
+
+    return finish
 
 
 def _lint(spec: Spec) -> list[Diagnostic]:
@@ -149,13 +204,19 @@ def build(
 ) -> BuildResult:
     """Compile every spec; render files only when no spec has an error."""
     with _young_collections_only():
-        compiled = [item for path in paths for item in compile_spec(path, extra)]
-        _check_output_names(compiled)
+        compiled = [item for path in paths for item in _compile_spec(path, extra)]
         tree: dict[str, list[Artifact]] = {}
-        if render and all(c.ok for c in compiled):
+        try:
+            _check_output_names(compiled)
+            if render and all(c.ok for c in compiled):
+                for item in compiled:
+                    assert item.spec is not None
+                    tree[item.output_name] = render_all(item.spec)
+        finally:
             for item in compiled:
-                assert item.spec is not None
-                tree[item.output_name] = render_all(item.spec)
+                item.finish()
+        if not all(c.ok for c in compiled):
+            tree = {}  # an external tool found an error
     return BuildResult(compiled, tree)
 
 

@@ -2,7 +2,8 @@
 
 `amtool` reads the Alertmanager config from a temporary folder, which is the only disk
 access of a check: `amtool check-config` must accept it, and `amtool config routes test`
-must route every routing case of the spec where monitorgen's own evaluation does.
+must route the selected routing cases of the spec (its `routing.tests`, or every alert's)
+where monitorgen's own evaluation does.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitorgen import routing
 from monitorgen.diagnostics import Diagnostic
@@ -21,8 +24,13 @@ from monitorgen.model import Spec
 from monitorgen.targets import alertmanager
 from monitorgen.targets.base import Artifact
 
+if TYPE_CHECKING:
+    from monitorgen.pipeline import AmtoolRoutes
+
 AMTOOL = "amtool"
 TIMEOUT_SECONDS = 60.0
+WORKERS = 4
+"""amtool processes run at once: each mostly waits for its start-up."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,10 @@ def written(artifacts: Sequence[Artifact], under: str) -> Iterator[Path]:
 # --- amtool ------------------------------------------------------------------------------
 
 
+def find_amtool() -> str | None:
+    return shutil.which(AMTOOL)
+
+
 def amtool_check_config(amtool: str, config_file: Path) -> ToolRun:
     return run([amtool, "check-config", str(config_file)])
 
@@ -94,41 +106,118 @@ def amtool_routes(
     return result, tuple(name for name in first.split(",") if name)
 
 
-def alertmanager_findings(spec: Spec) -> list[Diagnostic]:
-    """What amtool says about the generated config and the spec's routing cases.
+def alertmanager_findings(spec: Spec, routes: AmtoolRoutes = "tests") -> list[Diagnostic]:
+    """What amtool says about the generated config and the routing cases `routes` selects.
 
     Nothing when amtool is not installed or the spec has no routing.
     """
-    amtool = shutil.which(AMTOOL)
+    runs = start_amtool(spec, routes)
+    return runs.findings() if runs is not None else []
+
+
+def start_amtool(spec: Spec, routes: AmtoolRoutes = "tests") -> AmtoolRuns | None:
+    """amtool's checks of `spec`, started in the background so the caller can go on
+    rendering meanwhile; None when amtool is not installed or the spec has no routing."""
+    amtool = find_amtool()
     if amtool is None or spec.routing is None:
+        return None
+    plan = RoutePlan.of(spec, cases_to_confirm(spec, routes))
+    folder = ExitStack()
+    config_file = folder.enter_context(written(alertmanager.render(spec), alertmanager.CONFIG_PATH))
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="amtool")
+    checked = pool.submit(amtool_check_config, amtool, config_file)
+    answers = {
+        situation: pool.submit(amtool_routes, amtool, config_file, case.labels, situation[1])
+        for situation, case in plan.examples.items()
+    }
+    pool.shutdown(wait=False)  # the queued runs go on; the pool takes no more
+    return AmtoolRuns(plan, folder, checked, answers)
+
+
+def cases_to_confirm(spec: Spec, routes: AmtoolRoutes) -> list[routing.RoutingCase]:
+    """`tests`: the cases the user wrote an expectation for. Every alert's case (`all`)
+    confirms monitorgen's own route evaluation, which its test suite already compares
+    with amtool; worth the processes in CI, not on every commit."""
+    if routes == "none":
         return []
-    with written(alertmanager.render(spec), alertmanager.CONFIG_PATH) as config_file:
-        checked = amtool_check_config(amtool, config_file)
-        if not checked.ok:
-            return [
-                Diagnostic(
-                    "tools/amtool-check-config",
-                    f"amtool check-config refuses the generated {alertmanager.CONFIG_PATH}: "
-                    f"{checked.output}",
-                    path=("routing",),
-                )
-            ]
-        return list(_route_findings(spec, amtool, config_file))
+    cases = routing.routing_cases(spec)
+    if routes == "all":
+        return cases
+    return [case for case in cases if case.expected is not None]
 
 
-def _route_findings(spec: Spec, amtool: str, config_file: Path) -> Iterator[Diagnostic]:
-    """One amtool run per distinct routing situation: thousands of alerts usually differ
-    only in labels no route reads, and those cases would each start a process."""
-    assert spec.routing is not None
-    names = routing.routed_labels(spec.routing)
-    answers: dict[tuple[routing.RoutingKey, tuple[str, ...]], tuple[ToolRun, tuple[str, ...]]] = {}
-    for case in routing.routing_cases(spec):
-        ours = routing.receivers(spec.routing, dict(case.labels))
-        expected = case.expected if case.expected is not None else ours
-        key = (routing.routing_key(case.labels, names), expected)
-        if key not in answers:
-            answers[key] = amtool_routes(amtool, config_file, case.labels, expected)
-        result, answer = answers[key]
+Situation = tuple[routing.RoutingKey, tuple[str, ...]]
+"""What decides amtool's answer: the labels the routes read, and the receivers expected."""
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """Each case with monitorgen's own answer, and one case per distinct situation:
+    thousands of alerts usually differ only in labels no route reads, and amtool
+    would start a process for each."""
+
+    cases: tuple[tuple[routing.RoutingCase, tuple[str, ...], Situation], ...]
+    """(case, monitorgen's receivers, its situation), in the order given."""
+    examples: dict[Situation, routing.RoutingCase]
+
+    @classmethod
+    def of(cls, spec: Spec, cases: Sequence[routing.RoutingCase]) -> RoutePlan:
+        assert spec.routing is not None
+        names = routing.routed_labels(spec.routing)
+        planned = []
+        examples: dict[Situation, routing.RoutingCase] = {}
+        for case in cases:
+            ours = routing.receivers(spec.routing, dict(case.labels))
+            expected = case.expected if case.expected is not None else ours
+            situation = (routing.routing_key(case.labels, names), expected)
+            examples.setdefault(situation, case)
+            planned.append((case, ours, situation))
+        return cls(tuple(planned), examples)
+
+
+Answer = tuple[ToolRun, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class AmtoolRuns:
+    """amtool processes under way on a temporary copy of the config."""
+
+    plan: RoutePlan
+    folder: ExitStack
+    checked: Future[ToolRun]
+    answers: dict[Situation, Future[Answer]]
+
+    def findings(self) -> list[Diagnostic]:
+        """Wait for amtool; its findings in the order of the routing cases."""
+        try:
+            checked = self.checked.result()
+            if not checked.ok:
+                return [config_refused(checked)]
+            answers = {situation: run.result() for situation, run in self.answers.items()}
+            return list(route_findings(self.plan, answers))
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Stop what has not started, wait for the rest and remove the config copy."""
+        for run in self.answers.values():
+            run.cancel()
+        wait([self.checked])
+        wait(self.answers.values())
+        self.folder.close()
+
+
+def config_refused(checked: ToolRun) -> Diagnostic:
+    return Diagnostic(
+        "tools/amtool-check-config",
+        f"amtool check-config refuses the generated {alertmanager.CONFIG_PATH}: {checked.output}",
+        path=("routing",),
+    )
+
+
+def route_findings(plan: RoutePlan, answers: dict[Situation, Answer]) -> Iterator[Diagnostic]:
+    for case, ours, situation in plan.cases:
+        result, answer = answers[situation]
         if answer == ours:
             continue  # agrees; a wrong expectation is reported by `routing.check`
         if not answer:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from monitorgen import pipeline, routing, tools
 from monitorgen.cli import main
 from monitorgen.promql import parse
 from monitorgen.spec.schema import schema_text
@@ -381,3 +383,40 @@ def test_github_annotations_leave_out_an_unknown_line(workdir: Path) -> None:
     result = _run("validate", "--format", "github", "huge.yaml")
     assert result.exit_code == 1
     assert result.stdout.startswith("::error file=huge.yaml,title=io/too-large::")
+
+
+# -- check and amtool ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "routes"),
+    [((), "tests"), (("--amtool-routes", "all"), "all"), (("--amtool-routes", "none"), "none")],
+)
+def test_check_asks_amtool_about_the_routing_cases_its_option_selects(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, option: tuple[str, ...], routes: str
+) -> None:
+    """Through the `tools.run` seam: an amtool that agrees, counting its runs."""
+    commands: list[tuple[str, ...]] = []
+
+    def agreeing_amtool(command: Sequence[str]) -> tools.ToolRun:
+        commands.append(tuple(command))
+        receivers = [a.split("=", 1)[1] for a in command if a.startswith("--verify.receivers=")]
+        return tools.ToolRun(tuple(command), 0, "\n".join(receivers), "")
+
+    spec_file = str(ROOT / "tests" / "specs" / "http_api.yaml")
+    assert _run("build", spec_file, "-o", "out").exit_code == 0
+    monkeypatch.setattr(tools, "find_amtool", lambda: "amtool")
+    monkeypatch.setattr(tools, "run", agreeing_amtool)
+    result = _run("check", spec_file, "-o", "out", *option)
+    assert result.exit_code == 0, result.output
+    route_tests = [c for c in commands if "routes" in c]
+    assert [c for c in commands if "check-config" in c]
+    spec = pipeline.compile_spec(Path(spec_file))[0].spec
+    assert spec is not None and spec.routing is not None
+    expected = {
+        "tests": len(spec.routing.tests),
+        "all": len(tools.RoutePlan.of(spec, routing.routing_cases(spec)).examples),
+        "none": 0,
+    }
+    assert expected["none"] < expected["tests"] < expected["all"]
+    assert len(route_tests) == expected[routes]

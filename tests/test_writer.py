@@ -100,7 +100,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def without_amtool(monkeypatch: pytest.MonkeyPatch) -> None:
     """Drift tests are about files; amtool's own check is tested where amtool is."""
-    monkeypatch.setattr(tools, "alertmanager_findings", lambda spec: [])
+    monkeypatch.setattr(tools, "find_amtool", lambda: None)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from monitorgen.targets import alertmanager
 from tests.alertmanager.helpers import (
     SPEC_FILES,
     base_document,
+    codes,
     compile_one,
     spec_models,
     write_spec,
@@ -185,7 +186,7 @@ def test_check_reports_nothing_for_the_specs(amtool: str) -> None:
     from monitorgen.pipeline import compile_spec
 
     for path in SPEC_FILES:
-        for compiled in compile_spec(path, ExtraChecks(tools=True)):
+        for compiled in compile_spec(path, ExtraChecks(tools=True, amtool_routes="all")):
             assert [
                 d.code for d in compiled.diagnostics if d.code.startswith(("tools/", "routing/"))
             ] == []
@@ -202,9 +203,34 @@ def test_check_reports_a_disagreement_with_amtool(
         return ("chat",) if labels.get("alertname") == "ShopDown" else answer
 
     monkeypatch.setattr(routing, "receivers", off_by_one)
-    compiled = compile_one(tmp_path, base_document(), ExtraChecks(tools=True))
+    thorough = ExtraChecks(tools=True, amtool_routes="all")
+    compiled = compile_one(tmp_path, base_document(), thorough)
     [finding] = [d for d in compiled.diagnostics if d.code == "routing/amtool-disagrees"]
     assert finding.field_path == "alerts[0]"
+    assert "to oncall, monitorgen's evaluation to chat" in finding.message
+    by_default = compile_one(tmp_path, base_document(), ExtraChecks(tools=True))
+    assert codes(by_default.diagnostics, "routing/") == []  # the spec has no routing tests
+
+
+def test_check_reports_a_disagreement_on_a_routing_test_by_default(
+    amtool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = routing.receivers
+
+    def off_by_one(tree: Routing, labels: routing.Labels) -> tuple[str, ...]:
+        answer = real(tree, labels)
+        return ("chat",) if labels.get("alertname") == "Checkout" else answer
+
+    monkeypatch.setattr(routing, "receivers", off_by_one)
+    document = base_document()
+    document["routing"]["tests"] = [
+        {"labels": {"alertname": "Checkout", "severity": "critical"}, "receivers": ["chat"]}
+    ]
+    compiled = compile_one(tmp_path, document, ExtraChecks(tools=True))
+    [finding] = [d for d in compiled.diagnostics if d.code.startswith(("routing/", "tools/"))]
+    assert finding.code == "routing/amtool-disagrees"
+    assert finding.field_path == "routing.tests[0]"
+    assert "routing test 1" in finding.message
     assert "to oncall, monitorgen's evaluation to chat" in finding.message
 
 
@@ -345,7 +371,10 @@ def test_check_command_fails_when_amtool_disagrees(
     monkeypatch.setattr(
         routing, "receivers", lambda tree, labels: (*reversed(real(tree, labels)), "x")
     )
-    broken = runner.invoke(main, ["check", str(spec), "-o", str(output), "--format", "json"])
+    thorough = ["--amtool-routes", "all"]
+    broken = runner.invoke(
+        main, ["check", str(spec), "-o", str(output), "--format", "json", *thorough]
+    )
     assert broken.exit_code == 1
     found = {d["code"] for d in json.loads(broken.output)["diagnostics"]}
     assert found == {"routing/amtool-disagrees"}

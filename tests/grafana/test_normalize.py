@@ -161,3 +161,16 @@ def test_the_target_output_is_the_normalised_grafanalib_output() -> None:
     assert board["schemaVersion"] == SCHEMA_VERSION
     assert not [path for path, value in walk(board) if value == "null"]
     assert normalize(board) == board, "normalising is idempotent"
+
+
+def test_normalising_leaves_the_raw_data_untouched() -> None:
+    steps = [core.Threshold("green", 0, 0.0), core.Threshold("red", 1, 5.0)]
+    raw = board_with(
+        core.RowPanel(title="r"),
+        core.TimeSeries(title="p", targets=[TARGET], thresholds=steps),
+        core.Stat(title="s", targets=[TARGET]),
+    )
+    before = json.dumps(raw, sort_keys=True)
+    fixed = normalize(raw)
+    assert fixed != raw
+    assert json.dumps(raw, sort_keys=True) == before

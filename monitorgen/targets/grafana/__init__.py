@@ -49,8 +49,12 @@ def dashboard_data(spec: Spec, dashboard: Dashboard) -> dict[str, Any]:
 
 
 def dashboard_json(spec: Spec) -> dict[str, str]:
-    """uid -> dashboard JSON text, e.g. for wrapping in Kubernetes ConfigMaps."""
-    return {d.uid: encode(dashboard_data(spec, d)) for d in spec.dashboards}
+    """uid -> dashboard JSON text, e.g. for wrapping in Kubernetes ConfigMaps. Built once
+    per spec: this target and the Kubernetes one both write it."""
+    return spec.derived(
+        "grafana.dashboard_json",
+        lambda: {d.uid: encode(dashboard_data(spec, d)) for d in spec.dashboards},
+    )
 
 
 def encode(board: dict[str, Any]) -> str:

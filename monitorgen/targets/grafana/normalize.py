@@ -19,7 +19,6 @@ it invents for gauges) are avoided at build time: bounds always go through
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,8 +76,10 @@ _TYPE_LEGACY: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def normalize(board: Json) -> Json:
-    """A corrected copy of grafanalib's dashboard data."""
-    board = drop_nulls(copy.deepcopy(board))
+    """A corrected copy of grafanalib's dashboard data (JSON values: dicts, lists and
+    scalars). `drop_nulls` rebuilds every dict and list, so the fixes below never touch
+    the input."""
+    board = drop_nulls(board)
     fix_schema_version(board)
     drop_dashboard_legacy(board)
     for panel in iter_panels(board):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 #: Functions Prometheus adds to Go's text/template, and Go's own.
 PROMETHEUS_FUNCTIONS = frozenset(
@@ -120,12 +120,17 @@ class ParsedTemplate:
 
     parts: tuple[str | Action, ...]
 
-    @property
+    @cached_property
     def actions(self) -> tuple[Action, ...]:
         return tuple(p for p in self.parts if isinstance(p, Action))
 
     def label_refs(self) -> frozenset[str]:
         """Series labels the template reads: `$labels.x`, `.Labels.x`, `index $labels "x"`."""
+        return self._label_refs
+
+    @cached_property
+    def _label_refs(self) -> frozenset[str]:
+        """Found once: a parsed template is shared by every field with its text."""
         found: set[str] = set()
         for action in self.actions:
             tokens = action.tokens

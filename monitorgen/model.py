@@ -634,7 +634,14 @@ class Spec:
         return cache
 
     def metric_for_series(self, series: str) -> Metric | None:
-        """The declared metric behind a stored series name (`x_bucket` -> histogram `x`)."""
+        """The declared metric behind a stored series name (`x_bucket` -> histogram `x`).
+        Remembered per name: checks ask about every selector of thousands of expressions."""
+        found: dict[str, Metric | None] = self.__dict__.setdefault("_series_index", {})
+        if series not in found:
+            found[series] = self._find_metric_for_series(series)
+        return found[series]
+
+    def _find_metric_for_series(self, series: str) -> Metric | None:
         direct = self.metric(series)
         if direct is not None:
             return direct

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import promql_parser
@@ -62,8 +62,10 @@ def format_duration(value: timedelta) -> str:
     return result
 
 
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
 def expand_grafana(expr: str) -> str:
-    """Replace Grafana macros and `$variables` so a dashboard query parses as PromQL."""
+    """Replace Grafana macros and `$variables` so a dashboard query parses as PromQL.
+    Remembered: checks expand every expression of a spec, several times over."""
     for pattern, replacement in _GRAFANA_SUBSTITUTIONS:
         expr = pattern.sub(replacement, expr)
     return expr
@@ -94,8 +96,9 @@ class ExprFacts:
     divisions: int
     division_inside_aggregation: bool
 
-    @property
+    @cached_property
     def metric_names(self) -> tuple[str, ...]:
+        """Found once: the facts of an expression are shared by every check."""
         return tuple(sorted({s.name for s in self.selectors if s.name}))
 
 

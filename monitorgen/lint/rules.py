@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.gotemplate import TemplateError, parse_template
-from monitorgen.model import MetricType, Spec
-from monitorgen.promql import PromQLError, expand_grafana, inspect, seconds
+from monitorgen.model import Metric, MetricType, Spec
+from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect, seconds
 from monitorgen.promql_labels import (
     LabelLookup,
     OutputLabels,
@@ -34,21 +33,23 @@ MAX_GROUP_INTERVAL_SECONDS = 300
 _EXISTENCE_TESTS = frozenset({"absent", "absent_over_time", "present_over_time"})
 
 
-@dataclass(frozen=True)
 class Rules:
-    """The rules of a spec, built once for all checks."""
+    """The rules of a spec, listed once for all checks (a spec of 5,000 alerts has
+    over 10,000 rules, and a dozen checks go through them)."""
 
-    groups: tuple[RuleGroup, ...]
+    def __init__(self, groups: tuple[RuleGroup, ...]) -> None:
+        self.groups = groups
+        self._all = tuple(rule for group in groups for rule in group.rules)
+        self._alerts = tuple(rule for rule in self._all if rule.alert)
 
     def all(self) -> Iterator[Rule]:
-        for group in self.groups:
-            yield from group.rules
+        return iter(self._all)
 
     def alerts(self) -> Iterator[Rule]:
-        return (rule for rule in self.all() if rule.alert)
+        return iter(self._alerts)
 
     def records(self) -> frozenset[str]:
-        return frozenset(rule.record for rule in self.all() if rule.record)
+        return frozenset(rule.record for rule in self._all if rule.record)
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
@@ -68,12 +69,12 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _unreachable_slo_alerts(spec)
 
 
-def _parses(expr: str) -> bool:
+def _facts(expr: str) -> ExprFacts | None:
+    """The expression's facts, or None when it does not parse."""
     try:
-        inspect(expr)
+        return inspect(expr)
     except PromQLError:
-        return False
-    return True
+        return None
 
 
 # ------------------------------------------------------------ expressions
@@ -98,9 +99,9 @@ def _syntax(rules: Rules) -> Iterator[Diagnostic]:
 def _alert_comparison(rules: Rules) -> Iterator[Diagnostic]:
     """An alert without a comparison fires for every series it returns."""
     for rule in rules.alerts():
-        if rule.written_by_user or not _parses(rule.expr):
+        facts = None if rule.written_by_user else _facts(rule.expr)
+        if facts is None:
             continue
-        facts = inspect(rule.expr)
         if facts.top_is_comparison or always_compares(rule.expr):
             continue
         yield Diagnostic(
@@ -140,9 +141,17 @@ def _alert_fields(rules: Rules) -> Iterator[tuple[Rule, str, Field]]:
             yield rule, "annotation", field
 
 
+def _plain_text(value: str) -> bool:
+    """Without braces a text is no template: it parses, as itself, and reads no label
+    (most labels and many annotations, so they skip the parser)."""
+    return "{{" not in value and "}}" not in value
+
+
 def _templates(rules: Rules) -> Iterator[Diagnostic]:
     """Prometheus refuses a rule file whose templates do not parse."""
     for rule, kind, field in _alert_fields(rules):
+        if _plain_text(field.value):
+            continue
         try:
             parse_template(field.value)
         except TemplateError as error:
@@ -158,6 +167,8 @@ def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
     lookup = _label_lookup(spec, rules)
     kept_by_expr: dict[str, OutputLabels | None] = {}
     for rule, kind, field in _alert_fields(rules):
+        if _plain_text(field.value):
+            continue
         try:
             used = parse_template(field.value).label_refs()
         except TemplateError:
@@ -196,14 +207,14 @@ def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
     """Known labels of a series name: declared metrics, recorded series, `up`."""
     recorded = {rule.record: rule for rule in rules.all() if rule.record}
     seen: set[str] = set()
+    declared: dict[str, frozenset[str]] = {}
 
     def lookup(name: str) -> frozenset[str] | None:
         metric = spec.metric_for_series(name)
         if metric is not None:
-            extra = {"le"} if name.endswith("_bucket") else set()
-            if metric.type is MetricType.SUMMARY and name == metric.name:
-                extra = {"quantile"}
-            return frozenset(metric.label_names) | TARGET_LABELS - {"__name__"} | extra
+            if name not in declared:
+                declared[name] = _declared_labels(metric, name)
+            return declared[name]
         if name == "up":
             return frozenset({"job", "instance"})
         rule = recorded.get(name)
@@ -219,6 +230,13 @@ def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
         return labels.names | {f.key for f in rule.labels}
 
     return lookup
+
+
+def _declared_labels(metric: Metric, series: str) -> frozenset[str]:
+    extra = {"le"} if series.endswith("_bucket") else set()
+    if metric.type is MetricType.SUMMARY and series == metric.name:
+        extra = {"quantile"}
+    return frozenset(metric.label_names) | TARGET_LABELS - {"__name__"} | extra
 
 
 def _value_in_labels(rules: Rules) -> Iterator[Diagnostic]:
@@ -281,9 +299,10 @@ def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
     """A generated expression that reads a counter's raw value (spec expressions are
     checked by `promql/counter-outside-rate`)."""
     for rule in rules.all():
-        if rule.written_by_user or not _parses(rule.expr):
+        facts = None if rule.written_by_user else _facts(rule.expr)
+        if facts is None:
             continue
-        for use in inspect(rule.expr).selectors:
+        for use in facts.selectors:
             metric = spec.metric_for_series(use.name) if use.name else None
             if metric is None or use.in_counter_function or use.function in _EXISTENCE_TESTS:
                 continue
@@ -298,9 +317,10 @@ def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
 def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
     """Dividing inside an aggregation, or recording a quotient whose denominator can be 0."""
     for rule in rules.all():
-        if not _parses(rule.expr):
+        facts = _facts(rule.expr)
+        if facts is None:
             continue
-        if inspect(rule.expr).division_inside_aggregation:
+        if facts.division_inside_aggregation:
             yield Diagnostic(
                 "lint/nan-division",
                 f"{rule.name} divides inside an aggregation: one series with a zero "
@@ -309,7 +329,7 @@ def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="aggregate numerator and denominator first, then divide",
             )
-        elif rule.record and unguarded_divisions(rule.expr):
+        elif rule.record and facts.divisions and unguarded_divisions(rule.expr):
             yield Diagnostic(
                 "lint/nan-division",
                 f"{rule.record} records NaN whenever its denominator is 0 (no traffic)",

@@ -37,8 +37,13 @@ class Expression:
     `references.check_query` already checks against the spec."""
 
 
-def expressions(spec: Spec) -> Iterator[Expression]:
-    """Every PromQL expression of the spec, as the targets will emit it."""
+def expressions(spec: Spec) -> tuple[Expression, ...]:
+    """Every PromQL expression of the spec, as the targets will emit it; listed once
+    per spec for the checks and lint that go through them all."""
+    return spec.derived("semantic.expressions", lambda: tuple(_expressions(spec)))
+
+
+def _expressions(spec: Spec) -> Iterator[Expression]:
     for alert in spec.alerts:
         key = "condition" if alert.query else "expr"
         yield Expression(

@@ -45,6 +45,9 @@ _STANDINS = (
     {"rate_interval": "11m", "interval": "13m", "range": "17m"},
     {"rate_interval": "19m", "interval": "23m", "range": "29m"},
 )
+#: The stand-in `expand_grafana` writes for every macro: when it alone makes a query
+#: parseable, the parse the semantic checks made of the expanded query is the second.
+_EXPANDED = {"rate_interval": "5m", "interval": "5m", "range": "5m"}
 _MACRO_BY_WINDOW = {timedelta(minutes=int(v[:-1])): k for k, v in _STANDINS[0].items()}
 _VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
@@ -109,7 +112,8 @@ class WindowUse:
 def window_uses(expr: str) -> tuple[WindowUse, ...]:
     """How each rate-like function of a dashboard query picks its window."""
     try:
-        first, second = (inspect(expand_grafana(_with_standins(expr, s))) for s in _STANDINS)
+        first = inspect(expand_grafana(_with_standins(expr, _STANDINS[0])))
+        second = inspect(_second_text(expr))
     except PromQLError:
         return ()
     uses = []
@@ -123,6 +127,15 @@ def window_uses(expr: str) -> tuple[WindowUse, ...]:
 
 def _with_standins(expr: str, standins: dict[str, str]) -> str:
     return _MACRO.sub(lambda match: standins[match[1]], expr)
+
+
+def _second_text(expr: str) -> str:
+    """The query with the second stand-ins: as `expand_grafana` writes it, already parsed,
+    unless that differs from the macros replaced alone (`${__interval}` outside a range)."""
+    expanded = expand_grafana(expr)
+    if expand_grafana(_with_standins(expr, _EXPANDED)) == expanded:
+        return expanded
+    return expand_grafana(_with_standins(expr, _STANDINS[1]))
 
 
 def _rate_windows(expr: str, path: Path) -> Iterator[Diagnostic]:

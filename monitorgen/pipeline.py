@@ -25,8 +25,9 @@ from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
-from monitorgen.targets import render_all
+from monitorgen.targets import render_all, start_offloaded
 from monitorgen.targets.base import Artifact
+from monitorgen.targets.worker import ForkedRender
 
 if TYPE_CHECKING:
     from monitorgen.tools import AmtoolRuns
@@ -44,6 +45,8 @@ class Compiled:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     pending: Callable[[], list[Diagnostic]] | None = None
     """Findings of external tools still running in the background, placed."""
+    rendering: ForkedRender | None = None
+    """Targets of a large spec already rendering in a worker while the spec is checked."""
 
     @property
     def ok(self) -> bool:
@@ -84,14 +87,15 @@ NO_EXTRA_CHECKS = ExtraChecks()
 
 def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compiled]:
     """The spec itself and each environment it declares, validated and modelled."""
-    results = _compile_spec(path, extra)
+    results = _compile_spec(path, extra, rendering=False)
     for item in results:
         item.finish()
     return results
 
 
-def _compile_spec(path: Path, extra: ExtraChecks) -> list[Compiled]:
-    """As `compile_spec`, with the external tools possibly still running."""
+def _compile_spec(path: Path, extra: ExtraChecks, *, rendering: bool) -> list[Compiled]:
+    """As `compile_spec`, with the external tools possibly still running, and with the
+    heaviest targets of a large spec already rendering when `rendering`."""
     try:
         document = load_spec_file(path)
     except SpecError as exc:
@@ -99,9 +103,9 @@ def _compile_spec(path: Path, extra: ExtraChecks) -> list[Compiled]:
     base_problems = validate_document(document)
     if base_problems:
         return [Compiled(path.stem, None, _placed(base_problems, document))]
-    results = [_model(document, path, None, extra)]
+    results = [_model(document, path, None, extra, rendering)]
     for env in sorted(document.get("environments", {})):
-        results.append(_model(_environment(document, env), path, env, extra))
+        results.append(_model(_environment(document, env), path, env, extra, rendering))
     return results
 
 
@@ -114,12 +118,28 @@ def _environment(document: SpecMap, env: str) -> SpecMap:
     return merged
 
 
-def _model(document: SpecMap, path: Path, env: str | None, extra: ExtraChecks) -> Compiled:
+def _model(
+    document: SpecMap, path: Path, env: str | None, extra: ExtraChecks, rendering: bool
+) -> Compiled:
     output_name = path.stem if env is None else f"{path.stem}.{env}"
     problems = validate_document(document) if env else []
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
     spec = to_model(document, name=output_name, source=display_name(path), environment=env)
+    # Started before the checks, so both run at once; dropped if the checks find errors.
+    worker = start_offloaded(spec) if rendering else None
+    try:
+        compiled = _checked(spec, document, env, extra)
+    except BaseException:
+        if worker is not None:
+            worker.cancel()
+        raise
+    compiled.rendering = worker
+    return compiled
+
+
+def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks) -> Compiled:
+    output_name = spec.name
     findings = check_spec(spec) + list(routing.check(spec))
     confirming = _start_tools(spec, extra) if not has_errors(findings) else None
     try:
@@ -204,17 +224,21 @@ def build(
 ) -> BuildResult:
     """Compile every spec; render files only when no spec has an error."""
     with _young_collections_only():
-        compiled = [item for path in paths for item in _compile_spec(path, extra)]
+        compiled = [item for path in paths for item in _compile_spec(path, extra, rendering=render)]
         tree: dict[str, list[Artifact]] = {}
         try:
             _check_output_names(compiled)
             if render and all(c.ok for c in compiled):
                 for item in compiled:
                     assert item.spec is not None
-                    tree[item.output_name] = render_all(item.spec)
+                    worker, item.rendering = item.rendering, None
+                    tree[item.output_name] = render_all(item.spec, worker=worker)
         finally:
             for item in compiled:
                 item.finish()
+                if item.rendering is not None:  # not rendered: the spec had errors
+                    item.rendering.cancel()
+                    item.rendering = None
         if not all(c.ok for c in compiled):
             tree = {}  # an external tool found an error
     return BuildResult(compiled, tree)

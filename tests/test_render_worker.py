@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from benchmarks.synthetic import generate
+from monitorgen import pipeline
 from monitorgen.model import Spec
 from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
 from monitorgen.targets.base import Artifact
@@ -42,3 +46,34 @@ def test_a_failure_in_the_worker_is_raised_with_its_traceback() -> None:
     worker = ForkedRender(_failing, load_spec(SPEC_PATHS[0]), ["promtool_tests"])
     with pytest.raises(WorkerFailed, match=r"(?s)ValueError: cannot render promtool_tests"):
         worker.result()
+
+
+def _synthetic_100(folder: Path, *, broken: bool = False) -> Path:
+    path = generate(100).write(folder)
+    if broken:  # an alert on a metric nobody declared: a semantic error, found late
+        text = path.read_text()
+        first = text.index("- metric: ") + len("- metric: ")
+        path.write_text(text[:first] + "bench_undeclared_total_" + text[first:])
+    return path
+
+
+@needs_fork
+def test_a_large_build_renders_through_the_worker_the_files_of_a_plain_render(
+    tmp_path: Path,
+) -> None:
+    result = pipeline.build([_synthetic_100(tmp_path)])
+    (compiled,) = result.compiled
+    assert compiled.spec is not None and compiled.ok
+    assert len(compiled.spec.alerts) + len(compiled.spec.slos) >= OFFLOAD_FROM
+    assert result.tree[compiled.output_name] == render_all(compiled.spec, offload=False)
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_large_spec_with_errors_writes_nothing_and_leaves_no_worker(tmp_path: Path) -> None:
+    result = pipeline.build([_synthetic_100(tmp_path, broken=True)])
+    assert result.tree == {}
+    assert any(d.code.startswith("references/") for d in result.diagnostics), [
+        d.code for d in result.diagnostics
+    ]
+    assert multiprocessing.active_children() == []

@@ -34,15 +34,32 @@ OFFLOADED = ("promtool_tests",)
 OFFLOAD_FROM = 500
 
 
-def render_all(spec: Spec, *, offload: bool | None = None) -> list[Artifact]:
-    """Every target's files, sorted by path; the same bytes with or without a worker."""
-    if offload is None:
-        offload = len(spec.alerts) + len(spec.slos) >= OFFLOAD_FROM and fork_available()
-    if not offload:
-        return sorted(render(spec, TARGETS), key=lambda a: a.path)
+def start_offloaded(spec: Spec, *, force: bool = False) -> ForkedRender | None:
+    """A worker rendering the OFFLOADED targets of a large spec, or None for a small one.
+
+    Callers may start it as soon as the model exists and let it run while they check
+    the spec; `render_all` collects it.
+    """
+    worth_it = len(spec.alerts) + len(spec.slos) >= OFFLOAD_FROM and fork_available()
+    if not (force or worth_it):
+        return None
     for name in OFFLOADED:  # imported here: a child should not import while threads run
         import_module(f"monitorgen.targets.{name}")
-    worker = ForkedRender(render, spec, OFFLOADED)
+    return ForkedRender(render, spec, OFFLOADED)
+
+
+def render_all(
+    spec: Spec, *, worker: ForkedRender | None = None, offload: bool | None = None
+) -> list[Artifact]:
+    """Every target's files, sorted by path; the same bytes with or without a worker.
+
+    `worker` is one `start_offloaded` began for this spec; without one, a worker is
+    started here when `offload` says so, or by default when the spec is large.
+    """
+    if worker is None and offload is not False:
+        worker = start_offloaded(spec, force=bool(offload))
+    if worker is None:
+        return sorted(render(spec, TARGETS), key=lambda a: a.path)
     try:
         here = render(spec, [name for name in TARGETS if name not in OFFLOADED])
     except BaseException:

@@ -140,29 +140,16 @@ def children(node: Any) -> list[Any]:
     return []
 
 
-#: Nodes between a function call and a selector that still leave the selector its argument.
-_TRANSPARENT = frozenset({"MatrixSelector", "ParenExpr", "SubqueryExpr"})
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What encloses a node: the function it is an argument of (seen through
-    _TRANSPARENT nodes), the range of its matrix selector, and any aggregation."""
-
-    function: str | None = None
-    range: timedelta | None = None
-    in_aggregation: bool = False
-
-
-_OUTSIDE = _Context()
-_INSIDE_AGGREGATION = _Context(in_aggregation=True)
-
-
 class _Walker:
-    """Collects facts in one depth-first walk (promql_parser.walk's order), carrying each
-    node's context down instead of searching its ancestors; iterative, so no nesting
-    depth reaches Python's recursion limit, and without promql_parser.walk's per-node
-    callbacks, which cost more than the parse."""
+    """Collects facts in one depth-first walk, in promql_parser.walk's order.
+
+    Each pending node carries its context down: the function it is an argument of
+    (seen through matrix selectors, parentheses and subqueries), the range of its
+    matrix selector, and whether an aggregation encloses it. That spares searching the
+    ancestors at every selector, and promql_parser.walk's per-node callbacks, which
+    cost more than the parse; iterative, so no nesting depth reaches Python's
+    recursion limit.
+    """
 
     def __init__(self) -> None:
         self.selectors: list[SelectorUse] = []
@@ -172,36 +159,42 @@ class _Walker:
         self.division_in_aggregation = False
 
     def walk(self, tree: Any) -> None:
-        pending: list[tuple[Any, _Context]] = [(tree, _OUTSIDE)]
+        pending: list[tuple[Any, str | None, timedelta | None, bool]] = [(tree, None, None, False)]
+        push = pending.append
         while pending:
-            node, context = pending.pop()
-            inner = self._visit(node, type(node).__name__, context)
-            pending.extend((child, inner) for child in reversed(children(node)))
+            node, function, range_, in_aggregation = pending.pop()
+            kind = type(node).__name__
+            # Children are pushed last first, so that they are visited in order.
+            if kind == "BinaryExpr":
+                if str(node.op).strip() == "/":
+                    self.divisions += 1
+                    self.division_in_aggregation |= in_aggregation
+                push((node.rhs, None, None, in_aggregation))
+                push((node.lhs, None, None, in_aggregation))
+            elif kind == "VectorSelector":
+                self.selectors.append(_selector_use(node, function, range_))
+            elif kind == "Call":
+                name = node.func.name
+                self.functions.append(name)
+                for arg in reversed(node.args):
+                    push((arg, str(name), None, in_aggregation))
+            elif kind == "AggregateExpr":
+                labels = tuple(node.modifier.labels) if node.modifier is not None else ()
+                self.aggregations.append((str(node.op).strip(), labels))
+                push((node.expr, None, None, True))
+                if node.param is not None:
+                    push((node.param, None, None, True))
+            elif kind == "MatrixSelector":
+                push((node.vector_selector, function, node.range, in_aggregation))
+            elif kind in ("ParenExpr", "SubqueryExpr"):
+                push((node.expr, function, None, in_aggregation))
+            elif kind == "UnaryExpr":
+                push((node.expr, None, None, in_aggregation))
 
-    def _visit(self, node: Any, kind: str, context: _Context) -> _Context:
-        """Record the node; return the context of its children."""
-        if kind == "Call":
-            self.functions.append(node.func.name)
-            return _Context(str(node.func.name), None, context.in_aggregation)
-        if kind == "AggregateExpr":
-            labels = tuple(node.modifier.labels) if node.modifier is not None else ()
-            self.aggregations.append((str(node.op).strip(), labels))
-            return _INSIDE_AGGREGATION
-        if kind == "BinaryExpr" and str(node.op).strip() == "/":
-            self.divisions += 1
-            self.division_in_aggregation |= context.in_aggregation
-        elif kind == "VectorSelector":
-            labels = tuple((m.name, _match_op(m.op), m.value) for m in node.matchers.matchers)
-            function = context.function
-            in_counter_function = function in COUNTER_SAFE_FUNCTIONS
-            self.selectors.append(
-                SelectorUse(node.name, labels, context.range, function, in_counter_function)
-            )
-        elif kind == "MatrixSelector":
-            return _Context(context.function, node.range, context.in_aggregation)
-        if kind in _TRANSPARENT:
-            return _Context(context.function, None, context.in_aggregation)
-        return _INSIDE_AGGREGATION if context.in_aggregation else _OUTSIDE
+
+def _selector_use(node: Any, function: str | None, range_: timedelta | None) -> SelectorUse:
+    labels = tuple((m.name, _match_op(m.op), m.value) for m in node.matchers.matchers)
+    return SelectorUse(node.name, labels, range_, function, function in COUNTER_SAFE_FUNCTIONS)
 
 
 def _match_op(op: Any) -> str:

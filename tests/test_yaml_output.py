@@ -1,15 +1,22 @@
 """Generated YAML is written with libyaml's emitter for speed; it must give exactly the
-bytes of PyYAML's pure-Python emitter, so output never depends on how PyYAML was built."""
+bytes of PyYAML's pure-Python emitter, so output never depends on how PyYAML was built.
+The same holds for nesting an already written mapping under a key (`nest_yaml`)."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
+from monitorgen.model import Spec
 from monitorgen.pipeline import build
-from monitorgen.targets.base import dump_yaml, make_dumper
+from monitorgen.targets.base import WIDTH, Artifact, dump_yaml, make_dumper, nest_yaml
+from monitorgen.targets.prometheus_rules import (
+    prometheus_rule_resource,
+    prometheus_rule_resource_text,
+)
 
 SPECS = [
     Path("specs/llm.yaml"),
@@ -19,13 +26,45 @@ SPECS = [
 PURE = make_dumper(yaml.SafeDumper)
 
 
+@cache
+def _built(spec: Path) -> tuple[Spec, list[Artifact]]:
+    result = build([spec])
+    (compiled,) = result.compiled
+    assert compiled.spec is not None
+    (tree,) = result.tree.values()
+    return compiled.spec, tree
+
+
+def _yaml_documents(spec: Path) -> list[Artifact]:
+    documents = [a for a in _built(spec)[1] if a.path.endswith((".yml", ".yaml"))]
+    assert documents
+    return documents
+
+
+#: Strings whose style or line breaks depend on their content.
+AWKWARD = {
+    "multi": "line one\nline two\n",
+    "blank_lines": "first\n\n\nafter two blank lines",
+    "indented": "  leading spaces\n    deeper\nback",
+    "starts_with_break": "\nafter a break",
+    "trailing_space": "single quoted\n\nbecause of the space ",
+    "space_before_break": "double quoted \nbecause of the space",
+    "carriage_return": "a\rb",
+    "quote": 'it\'s "quoted" {{ $value }}',
+    "colon": "09:00",
+    "unicode": "naïve — ü",
+    "empty": "",
+    "number_like": "1e6",
+    "bool_like": "yes",
+    "list": ["a: b", "- c", "#hash", "", "multi\n\nline"],
+    "nested": {"deeper": {"items": [{"k": "v\n"}, []], "none": {}}},
+    "scalars": [1, 2.5, float("inf"), True, None, -0.0],
+}
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_fast_and_pure_emitters_write_the_same_bytes(spec: Path) -> None:
-    result = build([spec])
-    (tree,) = result.tree.values()
-    documents = [a for a in tree if a.path.endswith((".yml", ".yaml"))]
-    assert documents
-    for artifact in documents:
+    for artifact in _yaml_documents(spec):
         data = yaml.safe_load(artifact.content)
         assert dump_yaml(data) == dump_yaml(data, PURE), artifact.path
 
@@ -43,3 +82,41 @@ def test_awkward_strings_round_trip_identically() -> None:
     fast, pure = dump_yaml(data), dump_yaml(data, PURE)
     assert fast == pure
     assert yaml.safe_load(fast) == data
+
+
+@pytest.mark.parametrize("dumper", [None, PURE], ids=["libyaml", "pure"])
+def test_nesting_written_yaml_gives_the_bytes_of_a_nested_dump(
+    dumper: type[yaml.SafeDumper] | None,
+) -> None:
+    def dump(data: object) -> str:
+        return dump_yaml(data) if dumper is None else dump_yaml(data, dumper)
+
+    for data in [AWKWARD, {"groups": [AWKWARD, {"rules": [AWKWARD]}]}, {"a": "b"}]:
+        nested = nest_yaml("spec", dump(data))
+        assert nested == dump({"spec": data})
+        assert yaml.safe_load(nested or "") == {"spec": data}
+
+
+def test_nesting_declines_what_it_cannot_shift() -> None:
+    assert nest_yaml("spec", dump_yaml({})) is None
+    for text in ["a\u2028b", "a\u2029\nb"]:
+        # written raw, with an indented line after them that a shift by lines would miss
+        assert text[1] in dump_yaml({"k": text})
+        assert nest_yaml("spec", dump_yaml({"k": text})) is None
+    for text in ["a\x85b", "x\n\x85y\n"]:
+        assert nest_yaml("spec", dump_yaml({"k": text})) == dump_yaml({"spec": {"k": text}})
+    near_width = ("x " * WIDTH)[: WIDTH - 1]  # its last space lands on the last column
+    assert dump_yaml({"k": near_width}).count("\n") == 1
+    assert dump_yaml({"spec": {"k": near_width}}).count("\n") > 2, "two columns more fold it"
+    assert nest_yaml("spec", dump_yaml({"k": near_width})) is None
+    shorter = near_width[:-4]
+    assert nest_yaml("spec", dump_yaml({"k": shorter})) == dump_yaml({"spec": {"k": shorter}})
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_the_prometheus_rule_resource_is_written_as_a_full_dump_would(spec: Path) -> None:
+    model, tree = _built(spec)
+    text = prometheus_rule_resource_text(model)
+    assert text == dump_yaml(prometheus_rule_resource(model))
+    (written,) = [a.content for a in tree if a.path == "kubernetes/prometheus-rule.yaml"]
+    assert written.decode().endswith(text)

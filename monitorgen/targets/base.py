@@ -34,9 +34,16 @@ def commented_header(spec: Spec, marker: str = "#") -> str:
     return "".join(f"{marker} {line}\n" for line in header_lines(spec))
 
 
+STR_TAG = "tag:yaml.org,2002:str"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+#: Emitter line width: wide enough that no scalar is ever folded.
+WIDTH = 1 << 16
+
+
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar(STR_TAG, data, style=style)
 
 
 def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
@@ -62,7 +69,7 @@ def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
         Dumper=dumper,
         sort_keys=False,
         allow_unicode=True,
-        width=1 << 16,
+        width=WIDTH,
         default_flow_style=False,
     )
 
@@ -70,3 +77,22 @@ def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
 def yaml_artifact(spec: Spec, path: str, data: Any) -> Artifact:
     """A YAML file with the generated-file header."""
     return Artifact(path, (commented_header(spec) + dump_yaml(data)).encode())
+
+
+def nest_yaml(key: str, text: str) -> str | None:
+    """What `dump_yaml({key: data})` writes, from `text = dump_yaml(data)` for a non-empty
+    mapping `data`, without representing `data` again: the emitter writes a nested block
+    mapping two spaces deeper and leaves the empty lines of block scalars unindented.
+    None when that rule may not hold: `text` is no block mapping, holds a line break other
+    than "\\n", or a line so long that two more columns could make a scalar fold."""
+    if text.startswith(("{", "[")) or any(mark in text for mark in _OTHER_BREAKS):
+        return None
+    lines = text.split("\n")
+    if any(len(line) + 2 > WIDTH for line in lines):
+        return None
+    return f"{key}:\n" + "\n".join(f"  {line}" if line else line for line in lines)
+
+
+#: YAML's line breaks besides "\n": the emitter writes them as they are inside block and
+#: single-quoted scalars, and indents the line after them.
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")

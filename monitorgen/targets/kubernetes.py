@@ -20,7 +20,7 @@ from typing import Any
 from monitorgen.model import Spec
 from monitorgen.targets import alertmanager, grafana
 from monitorgen.targets.base import Artifact, commented_header, dump_yaml
-from monitorgen.targets.prometheus_rules import prometheus_rule_resource
+from monitorgen.targets.prometheus_rules import prometheus_rule_resource_text
 
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
 _MATCHER = re.compile(r'^(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)(?P<op>=~|!~|!=|=)"(?P<value>.*)"$')
@@ -43,7 +43,8 @@ _UPPER_WORDS = {"url": "URL", "tls": "TLS", "api": "API"}
 
 
 def render(spec: Spec) -> list[Artifact]:
-    artifacts = [_resource(spec, "kubernetes/prometheus-rule.yaml", prometheus_rule_resource(spec))]
+    rules = commented_header(spec) + prometheus_rule_resource_text(spec)
+    artifacts = [Artifact("kubernetes/prometheus-rule.yaml", rules.encode())]
     if spec.routing is not None:
         artifacts.extend(_alertmanager_resources(spec))
     for uid, text in sorted(grafana.dashboard_json(spec).items()):

@@ -12,19 +12,25 @@ from typing import Any
 
 from monitorgen.model import Spec
 from monitorgen.rule_set import rule_groups
-from monitorgen.targets.base import Artifact, yaml_artifact
+from monitorgen.targets.base import Artifact, commented_header, dump_yaml, nest_yaml
 
 RULES_PATH = "prometheus/rules.yml"
 OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 
 
 def render(spec: Spec) -> list[Artifact]:
-    return [yaml_artifact(spec, RULES_PATH, rule_file(spec))]
+    return [Artifact(RULES_PATH, (commented_header(spec) + rule_file_text(spec)).encode())]
 
 
 def rule_file(spec: Spec) -> dict[str, Any]:
     """The rule file as data."""
     return {"groups": [group.to_dict() for group in rule_groups(spec)]}
+
+
+def rule_file_text(spec: Spec) -> str:
+    """The rule file as YAML (without the header), written once per spec: the
+    `PrometheusRule` resource nests the same text."""
+    return spec.derived("prometheus_rules.text", lambda: dump_yaml(rule_file(spec)))
 
 
 def resource_name(spec: Spec) -> str:
@@ -35,6 +41,19 @@ def resource_name(spec: Spec) -> str:
 
 def prometheus_rule_resource(spec: Spec) -> dict[str, Any]:
     """The rules as a `PrometheusRule` for the prometheus-operator."""
+    return {**_resource_head(spec), "spec": rule_file(spec)}
+
+
+def prometheus_rule_resource_text(spec: Spec) -> str:
+    """`prometheus_rule_resource` as YAML, its `spec` nested from the rule file's text
+    rather than written a second time."""
+    nested = nest_yaml("spec", rule_file_text(spec))
+    if nested is None:
+        return dump_yaml(prometheus_rule_resource(spec))
+    return dump_yaml(_resource_head(spec)) + nested
+
+
+def _resource_head(spec: Spec) -> dict[str, Any]:
     return {
         "apiVersion": OPERATOR_API_VERSION,
         "kind": "PrometheusRule",
@@ -45,5 +64,4 @@ def prometheus_rule_resource(spec: Spec) -> dict[str, Any]:
                 "app.kubernetes.io/managed-by": "monitorgen",
             },
         },
-        "spec": rule_file(spec),
     }

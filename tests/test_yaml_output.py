@@ -1,6 +1,7 @@
 """Generated YAML is written with libyaml's emitter for speed; it must give exactly the
 bytes of PyYAML's pure-Python emitter, so output never depends on how PyYAML was built.
-The same holds for nesting an already written mapping under a key (`nest_yaml`)."""
+The same holds for the two other shortcuts: the representer's direct path for plain
+types, and nesting an already written mapping under a key (`nest_yaml`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import yaml
 
 from monitorgen.model import Spec
 from monitorgen.pipeline import build
-from monitorgen.targets.base import WIDTH, Artifact, dump_yaml, make_dumper, nest_yaml
+from monitorgen.targets.base import STR_TAG, WIDTH, Artifact, dump_yaml, make_dumper, nest_yaml
 from monitorgen.targets.prometheus_rules import (
     prometheus_rule_resource,
     prometheus_rule_resource_text,
@@ -41,6 +42,18 @@ def _yaml_documents(spec: Path) -> list[Artifact]:
     return documents
 
 
+def _library_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar(STR_TAG, data, style="|" if "\n" in data else None)
+
+
+class LibraryDumper(yaml.SafeDumper):
+    """Every object through PyYAML's own representer, as before the direct path."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+LibraryDumper.add_representer(str, _library_str)
 #: Strings whose style or line breaks depend on their content.
 AWKWARD = {
     "multi": "line one\nline two\n",
@@ -82,6 +95,14 @@ def test_awkward_strings_round_trip_identically() -> None:
     fast, pure = dump_yaml(data), dump_yaml(data, PURE)
     assert fast == pure
     assert yaml.safe_load(fast) == data
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_the_direct_representer_path_writes_what_the_library_writes(spec: Path) -> None:
+    for artifact in _yaml_documents(spec):
+        data = yaml.safe_load(artifact.content)
+        assert dump_yaml(data) == dump_yaml(data, LibraryDumper), artifact.path
+    assert dump_yaml(AWKWARD) == dump_yaml(AWKWARD, LibraryDumper)
 
 
 @pytest.mark.parametrize("dumper", [None, PURE], ids=["libyaml", "pure"])

@@ -41,11 +41,6 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 WIDTH = 1 << 16
 
 
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar(STR_TAG, data, style=style)
-
-
 def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
     """Block style, keys in the order given, long strings unwrapped, no aliases."""
 
@@ -53,7 +48,23 @@ def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
-    Dumper.add_representer(str, _str_presenter)
+        def represent_data(self, data: Any) -> yaml.Node:
+            """The library's representer, with a direct path for the plain types targets
+            write (strings with a line break as literal blocks): PyYAML's per-object alias
+            bookkeeping and representer lookup cost more than libyaml's emitting in a rule
+            file of thousands of alerts. Same nodes either way (tested)."""
+            kind = type(data)
+            if kind is str:
+                return yaml.ScalarNode(STR_TAG, data, style="|" if "\n" in data else None)
+            if kind is dict:
+                node = self.represent_data
+                pairs = [(node(key), node(value)) for key, value in data.items()]
+                return yaml.MappingNode(MAP_TAG, pairs, flow_style=False)
+            if kind is list:
+                items = [self.represent_data(item) for item in data]
+                return yaml.SequenceNode(SEQ_TAG, items, flow_style=False)
+            return super().represent_data(data)  # type: ignore[no-any-return]
+
     return Dumper
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import yaml
 
-from monitorgen.diagnostics import UNKNOWN_SPAN, Diagnostic, Span, SpecError
+from monitorgen.diagnostics import Diagnostic, Span, SpecError
 from monitorgen.layers import available_layers, layer_file
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -43,21 +43,11 @@ def _span_at(file: str, mark: _Mark) -> Span:
     return Span(file, mark.line + 1, mark.column + 1)
 
 
-class _MapMarks(NamedTuple):
-    """Where the loader found a mapping, each of its keys and each of its values."""
-
-    file: str
-    start: _Mark
-    keys: dict[str, _Mark]
-    values: dict[str, _Mark]
-
-
-class _ListMarks(NamedTuple):
-    """Where the loader found a sequence and each of its items."""
-
-    file: str
-    start: _Mark
-    items: list[_Mark]
+#: Where the loader found a mapping, each of its keys and each of its values (a plain
+#: tuple, and the containers have slots: a large spec makes tens of thousands of them).
+_MapMarks = tuple[str, _Mark, dict[str, _Mark], dict[str, _Mark]]
+#: Where the loader found a sequence and each of its items.
+_ListMarks = tuple[str, _Mark, list[_Mark]]
 
 
 class SpecMap(dict[str, Any]):
@@ -68,6 +58,8 @@ class SpecMap(dict[str, Any]):
     its findings need a handful.
     """
 
+    __slots__ = ("_key_spans", "_marks", "_span", "_value_spans")
+
     def __init__(self, span: Span) -> None:
         super().__init__()
         self._span = span
@@ -76,10 +68,12 @@ class SpecMap(dict[str, Any]):
         self._marks: _MapMarks | None = None
 
     @classmethod
-    def _marked(cls, marks: _MapMarks) -> SpecMap:
-        """An empty map whose positions the loader records in `marks`."""
-        result = cls(UNKNOWN_SPAN)
-        result._marks = marks
+    def _marked(
+        cls, file: str, start: _Mark, keys: dict[str, _Mark], values: dict[str, _Mark]
+    ) -> SpecMap:
+        """An empty map whose positions the loader records in `keys` and `values`."""
+        result = cls.__new__(cls)
+        result._marks = (file, start, keys, values)
         return result
 
     @property
@@ -117,6 +111,8 @@ class SpecMap(dict[str, Any]):
 class SpecList(list[Any]):
     """A sequence with the span of itself and of each item (made from marks as in SpecMap)."""
 
+    __slots__ = ("_item_spans", "_marks", "_span")
+
     def __init__(self, span: Span) -> None:
         super().__init__()
         self._span = span
@@ -124,10 +120,10 @@ class SpecList(list[Any]):
         self._marks: _ListMarks | None = None
 
     @classmethod
-    def _marked(cls, marks: _ListMarks) -> SpecList:
-        """An empty list whose positions the loader records in `marks`."""
-        result = cls(UNKNOWN_SPAN)
-        result._marks = marks
+    def _marked(cls, file: str, start: _Mark, items: list[_Mark]) -> SpecList:
+        """An empty list whose positions the loader records in `items`."""
+        result = cls.__new__(cls)
+        result._marks = (file, start, items)
         return result
 
     @property
@@ -348,8 +344,9 @@ class _Builder:
 
     def mapping(self, start: Any, path: _Path) -> SpecMap:
         self.enter(start)
-        marks = _MapMarks(self.file, start.start_mark, {}, {})
-        result = SpecMap._marked(marks)
+        key_marks: dict[str, _Mark] = {}
+        value_marks: dict[str, _Mark] = {}
+        result = SpecMap._marked(self.file, start.start_mark, key_marks, value_marks)
         get = self.next_event
         event = get()
         while event.__class__ is not _MappingEndEvent:
@@ -364,12 +361,12 @@ class _Builder:
             if key is None:
                 self.skip(value_event, path)
             elif key in result:
-                self.duplicate_key(event, key, marks.keys[key], path)
+                self.duplicate_key(event, key, key_marks[key], path)
                 self.skip(value_event, (*path, key))
             else:
                 result[key] = self.node(value_event, path, key)
-                marks.keys[key] = event.start_mark
-                marks.values[key] = value_event.start_mark
+                key_marks[key] = event.start_mark
+                value_marks[key] = value_event.start_mark
             event = get()
         self.depth -= 1
         return result
@@ -394,13 +391,13 @@ class _Builder:
 
     def sequence(self, start: Any, path: _Path) -> SpecList:
         self.enter(start)
-        marks = _ListMarks(self.file, start.start_mark, [])
-        result = SpecList._marked(marks)
+        item_marks: list[_Mark] = []
+        result = SpecList._marked(self.file, start.start_mark, item_marks)
         get = self.next_event
         event = get()
         while event.__class__ is not _SequenceEndEvent:
             result.append(self.node(event, path, len(result)))
-            marks.items.append(event.start_mark)
+            item_marks.append(event.start_mark)
             event = get()
         self.depth -= 1
         return result

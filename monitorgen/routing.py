@@ -248,13 +248,18 @@ class AlertLabels:
         return dict(self.labels)
 
 
-def alert_label_sets(spec: Spec) -> list[AlertLabels]:
+def alert_label_sets(spec: Spec) -> tuple[AlertLabels, ...]:
     """Every alerting rule the spec generates (its alerts, SLO burn-rate tiers and
-    absent-SLI alerts), with the labels Prometheus sends.
+    absent-SLI alerts), with the labels Prometheus sends; listed once per spec for the
+    lint and the amtool routing checks.
 
     Prometheus adds its external labels to every alert it sends, unless the alert
     already has a label of that name.
     """
+    return spec.derived("routing.alert_label_sets", lambda: tuple(_alert_label_sets(spec)))
+
+
+def _alert_label_sets(spec: Spec) -> list[AlertLabels]:
     external = dict(spec.prometheus.external_labels)
     found = []
     for _group, rule in all_rules(spec):

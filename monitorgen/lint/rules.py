@@ -41,6 +41,7 @@ class Rules:
         self.groups = groups
         self._all = tuple(rule for group in groups for rule in group.rules)
         self._alerts = tuple(rule for rule in self._all if rule.alert)
+        self._templated: tuple[tuple[Rule, str, Field], ...] | None = None
 
     def all(self) -> Iterator[Rule]:
         return iter(self._all)
@@ -50,6 +51,19 @@ class Rules:
 
     def records(self) -> frozenset[str]:
         return frozenset(rule.record for rule in self._all if rule.record)
+
+    def templated_fields(self) -> tuple[tuple[Rule, str, Field], ...]:
+        """(alert, "label" or "annotation", field) of every field with braces; without
+        them a text is no template: it parses, as itself, and reads no label."""
+        if self._templated is None:
+            self._templated = tuple(
+                (rule, kind, field)
+                for rule in self._alerts
+                for kind, fields in (("label", rule.labels), ("annotation", rule.annotations))
+                for field in fields
+                if "{{" in field.value or "}}" in field.value
+            )
+        return self._templated
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
@@ -133,25 +147,9 @@ def _for_durations(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
 # ------------------------------------------------------------ templates
 
 
-def _alert_fields(rules: Rules) -> Iterator[tuple[Rule, str, Field]]:
-    for rule in rules.alerts():
-        for field in rule.labels:
-            yield rule, "label", field
-        for field in rule.annotations:
-            yield rule, "annotation", field
-
-
-def _plain_text(value: str) -> bool:
-    """Without braces a text is no template: it parses, as itself, and reads no label
-    (most labels and many annotations, so they skip the parser)."""
-    return "{{" not in value and "}}" not in value
-
-
 def _templates(rules: Rules) -> Iterator[Diagnostic]:
     """Prometheus refuses a rule file whose templates do not parse."""
-    for rule, kind, field in _alert_fields(rules):
-        if _plain_text(field.value):
-            continue
+    for rule, kind, field in rules.templated_fields():
         try:
             parse_template(field.value)
         except TemplateError as error:
@@ -166,9 +164,7 @@ def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
     """`$labels.x` is empty when the expression does not keep `x`."""
     lookup = _label_lookup(spec, rules)
     kept_by_expr: dict[str, OutputLabels | None] = {}
-    for rule, kind, field in _alert_fields(rules):
-        if _plain_text(field.value):
-            continue
+    for rule, kind, field in rules.templated_fields():
         try:
             used = parse_template(field.value).label_refs()
         except TemplateError:

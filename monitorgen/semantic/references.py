@@ -152,7 +152,7 @@ def _check_matchers(
     spec: Spec, metric_name: str, matchers: tuple[Matcher, ...], path: Path
 ) -> Iterator[Diagnostic]:
     metric = spec.metric(metric_name)
-    if metric is None:
+    if metric is None or not matchers:
         return
     by_name = {label.name: label for label in metric.labels}
     for matcher in matchers:

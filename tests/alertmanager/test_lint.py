@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.lint import alertmanager as lint_alertmanager
 from monitorgen.lint.alertmanager import covers
-from monitorgen.model import Route
+from monitorgen.model import Route, Routing
+from monitorgen.routing import MatchedRoute
 from monitorgen.spec.to_model import parse_route_matcher
 from tests.alertmanager.helpers import compile_one, spec_models
 
@@ -145,6 +147,42 @@ routing:
     assert "ShopSlow" in finding.message and "'chat'" in finding.message
     no_routes = "routing:\n  receiver: chat\n"
     assert _only(tmp_path, no_routes, "alertmanager/catch-all-only") == []
+
+
+def test_catch_all_is_decided_once_per_routing_situation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alerts whose routed labels agree share one evaluation, and each is still reported."""
+    alerts = "".join(
+        f"  - name: Queue{index}\n    severity: {severity}\n    summary: Queue {index}\n"
+        f'    labels: {{queue: q{index}}}\n    expr: up{{job="q{index}"}} == 0\n'
+        for index, severity in enumerate(["warning", "warning", "info", "critical", "info"])
+    )
+    spec = HEAD.replace("receivers:\n", alerts + "receivers:\n", 1) + (
+        "routing:\n  receiver: chat\n  routes:\n"
+        "    - matchers: ['severity=\"critical\"']\n      receiver: oncall\n"
+    )
+    evaluated: list[dict[str, str]] = []
+    original = lint_alertmanager.match
+
+    def counting(routing: Routing, labels: dict[str, str]) -> list[MatchedRoute]:
+        evaluated.append(labels)
+        return original(routing, labels)
+
+    monkeypatch.setattr(lint_alertmanager, "match", counting)
+    found = [
+        d.message.split(" matches")[0]
+        for d in compile_one(tmp_path, spec).diagnostics
+        if d.code == "alertmanager/catch-all-only"
+    ]
+    assert found == [
+        "alert ShopSlow (warning)",
+        "alert Queue0 (warning)",
+        "alert Queue1 (warning)",
+        "alert Queue2 (info)",
+        "alert Queue4 (info)",
+    ]
+    assert sorted(labels["severity"] for labels in evaluated) == ["critical", "info", "warning"]
 
 
 def test_lint_can_be_disabled(tmp_path: Path) -> None:

@@ -5,8 +5,10 @@ types, and nesting an already written mapping under a key (`nest_yaml`)."""
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -141,3 +143,38 @@ def test_the_prometheus_rule_resource_is_written_as_a_full_dump_would(spec: Path
     assert text == dump_yaml(prometheus_rule_resource(model))
     (written,) = [a.content for a in tree if a.path == "kubernetes/prometheus-rule.yaml"]
     assert written.decode().endswith(text)
+
+
+#: Scalars each implicit resolver claims, and near misses.
+RESOLVABLE = [
+    *["", "~", "null", "Null", "nul", "yes", "No", "on", "OFF", "true", "False", "y", "n"],
+    *["0", "-1", "+12", "0x1F", "0o17", "0b101", "1_000", "1:30", "190:20:30", "12e03"],
+    *["1e6", "-.5", ".inf", "-.Inf", ".NaN", "3.14", "6.8523015e+5", "1.", "."],
+    *["2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43", "1999-1-1"],
+    *["<<", "<", "=", "==", "!", "&a", "*a", "- a", "-", "? x", ": y", "#x", "@x", "`x"],
+    *["sum(rate(x[5m]))", "{{ $value }}", "09:00", "5m", "0.5", "naïve", "1e6 x"],
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_scalar_tags_are_those_the_library_resolves(spec: Path) -> None:
+    ours: Any = make_dumper(yaml.SafeDumper)(io.StringIO())
+    library: Any = yaml.SafeDumper(io.StringIO())
+    scalars = list(RESOLVABLE)
+    for artifact in _yaml_documents(spec):
+        scalars.extend(_scalars(yaml.safe_load(artifact.content)))
+    for value in scalars:
+        for implicit in [(True, False), (False, True), (True, True), (False, False)]:
+            expected = library.resolve(yaml.ScalarNode, value, implicit)
+            assert ours.resolve(yaml.ScalarNode, value, implicit) == expected, value
+    assert ours.resolve(yaml.ScalarNode, "true", (True, False)) == "tag:yaml.org,2002:bool"
+    for kind in (yaml.MappingNode, yaml.SequenceNode):
+        assert ours.resolve(kind, [], True) == library.resolve(kind, [], True)
+
+
+def _scalars(data: object) -> list[str]:
+    if isinstance(data, dict):
+        return [text for key, value in data.items() for text in (str(key), *_scalars(value))]
+    if isinstance(data, list):
+        return [text for item in data for text in _scalars(item)]
+    return [str(data)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +40,13 @@ MAP_TAG = "tag:yaml.org,2002:map"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 #: Emitter line width: wide enough that no scalar is ever folded.
 WIDTH = 1 << 16
+_Resolvers = tuple[tuple[str, re.Pattern[str]], ...]
 
 
 def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
     """Block style, keys in the order given, long strings unwrapped, no aliases."""
+    path_resolved = bool(base.yaml_path_resolvers)
+    anywhere, by_first = _implicit_resolvers(base)
 
     class Dumper(base):  # type: ignore[valid-type,misc]
         def ignore_aliases(self, data: Any) -> bool:
@@ -65,7 +69,30 @@ def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
                 return yaml.SequenceNode(SEQ_TAG, items, flow_style=False)
             return super().represent_data(data)  # type: ignore[no-any-return]
 
+        def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+            """The library's tag resolution, with a direct path for scalars: libyaml's
+            emitter asks twice per scalar (may it be plain, may it be quoted). Same tags
+            (tested), from the implicit resolvers as they were when the class was made."""
+            if kind is not yaml.ScalarNode or path_resolved:
+                return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            if implicit[0]:
+                for tag, pattern in by_first.get(value[:1], anywhere):
+                    if pattern.match(value):
+                        return tag
+            return STR_TAG
+
     return Dumper
+
+
+def _implicit_resolvers(
+    resolver: type[yaml.SafeDumper],
+) -> tuple[_Resolvers, dict[str, _Resolvers]]:
+    """(tag, pattern) pairs trying any scalar, and those trying a scalar by its first
+    character (followed by the former), in the order the library tries them."""
+    table = resolver.yaml_implicit_resolvers
+    anywhere = tuple(table.get(None, ()))
+    by_first = {first: (*pairs, *anywhere) for first, pairs in table.items() if first is not None}
+    return anywhere, by_first
 
 
 #: libyaml's emitter when PyYAML has it (several times faster); tests prove it writes

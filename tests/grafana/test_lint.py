@@ -136,6 +136,25 @@ def test_window_uses_tell_macros_from_fixed_windows() -> None:
     assert [u.macro for u in uses] == ["rate_interval", None, "range", "interval"]
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [
+        # the expansion the semantic checks parse serves as the second stand-in parse
+        "rate(a[$__rate_interval]) + irate(b[5m]) + increase(c[$__range])",
+        # a braced macro outside a range expands to `.*` there: parsed with stand-ins
+        "rate(a[$__rate_interval] offset ${__interval}) + irate(b[5m]) + increase(c[${__range}])",
+    ],
+)
+def test_window_uses_whichever_second_parse(expr: str) -> None:
+    uses = window_uses(expr)
+    assert [(u.function, u.macro) for u in uses] == [
+        ("rate", "rate_interval"),
+        ("irate", None),
+        ("increase", "range"),
+    ]
+    assert uses[1].window.total_seconds() == 300
+
+
 def test_interval_macro_in_rate_is_a_warning(tmp_path: Path) -> None:
     panels = GOOD.replace(
         "- {metric: orders_total, function: rate}",

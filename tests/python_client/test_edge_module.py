@@ -64,6 +64,19 @@ def test_string_literals_read_back_as_the_text(text: str) -> None:
     assert ast.literal_eval("(" + long_str(text, 2) + ")") == text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*map(chr, range(32, 127)), "\t", "\n", "é", "\x7f"])))
+@example("plain text")
+@example("it's \\ escaped")
+def test_mostly_ascii_literals_escape_exactly_the_characters_that_need_it(text: str) -> None:
+    """Printable ASCII stays as it is except the chosen quote and backslashes."""
+    literal = py_str(text)
+    quote = literal[0]
+    assert quote == ("'" if text.count('"') > text.count("'") else '"')
+    escaped = {"\\": "\\\\", quote: "\\" + quote, "\t": "\\t", "\n": "\\n", "é": "\\xe9"}
+    assert literal[1:-1] == "".join(escaped.get(c, c) for c in text).replace("\x7f", "\\x7f")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1))
 @example('\\"')

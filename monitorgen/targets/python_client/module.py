@@ -76,7 +76,10 @@ def module_source(spec: Spec) -> str:
 
 
 def _metric_attribute(metric: Metric, spec: Spec) -> str:
-    taken = _BASE_ATTRIBUTES | {f"record_{e.name}" for e in spec.events}
+    taken = spec.derived(
+        "python_client.taken_attributes",
+        lambda: _BASE_ATTRIBUTES | {f"record_{e.name}" for e in spec.events},
+    )
     name = identifier(metric.name.replace(":", "_"))
     return f"metric_{name}" if name in taken or name.startswith("_") else name
 
@@ -320,8 +323,21 @@ def _family(spec: Spec, metric: Metric) -> Group:
 def _gauge_mode(spec: Spec, metric: Metric) -> str:
     """Across processes a gauge only ever set shows the latest value; one that is
     incremented shows the sum over the live processes."""
-    ops = {u.op for e in spec.events for u in e.updates if u.metric == metric.name}
+    ops = _update_ops(spec).get(metric.name, frozenset())
     return "livemostrecent" if ops <= {UpdateOp.SET} else "livesum"
+
+
+def _update_ops(spec: Spec) -> dict[str, frozenset[UpdateOp]]:
+    """Metric name -> how the events update it, gathered once per spec."""
+
+    def gather() -> dict[str, frozenset[UpdateOp]]:
+        ops: dict[str, set[UpdateOp]] = {}
+        for event in spec.events:
+            for update in event.updates:
+                ops.setdefault(update.metric, set()).add(update.op)
+        return {name: frozenset(found) for name, found in ops.items()}
+
+    return spec.derived("python_client.update_ops", gather)
 
 
 def _label_values(spec: Spec) -> list[str]:

@@ -74,7 +74,14 @@ def py_str(text: str) -> str:
     """A string literal as the formatter writes it: double quotes unless the text holds
     more double than single quotes; non-ASCII characters escaped (no ambiguous glyphs)."""
     quote = "'" if text.count('"') > text.count("'") else '"'
+    if _plain_ascii(text) and quote not in text:
+        return quote + text + quote
     return quote + "".join(_escape(char, quote) for char in text) + quote
+
+
+def _plain_ascii(text: str) -> bool:
+    """Printable ASCII without a backslash: `_escape` keeps every character but quotes."""
+    return text.isascii() and text.isprintable() and "\\" not in text
 
 
 def _escape(char: str, quote: str) -> str:
@@ -177,7 +184,9 @@ def _doc_lines(paragraph: str, width: int) -> list[str]:
 
 
 def _doc_escape(text: str) -> str:
-    text = "".join(_escape(c, "") if c != '"' else c for c in text.replace("\t", " "))
+    text = text.replace("\t", " ")
+    if not _plain_ascii(text):
+        text = "".join(_escape(c, "") if c != '"' else c for c in text)
     return text.replace('"""', '\\"\\"\\"')
 
 

@@ -2,9 +2,10 @@
 
 The only package that imports grafanalib. Dashboards are built as grafanalib
 objects (`build`), encoded with grafanalib's `DashboardEncoder`, then corrected
-by one normalisation step (`normalize`) and written with sorted keys. grafanalib is
-imported when a dashboard is built, not with the package: the dashboard lint reads
-its plain modules (`datasource`, `layout`, `thresholds`, `units`).
+by one normalisation step (`normalize`) and written with sorted keys. grafanalib's
+dashboard classes are imported when a dashboard is built, not with the package: the
+dashboard lint reads its plain modules (`datasource`, `layout`, `thresholds`, and
+`units`, which reads only grafanalib's table of unit ids).
 """
 
 from __future__ import annotations

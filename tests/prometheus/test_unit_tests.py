@@ -11,7 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitorgen.promql import seconds
-from monitorgen.targets.promtool_tests import TESTS_PATH, Condition, _knob_pair, duration_text
+from monitorgen.rule_inputs import Scenario, Timeline
+from monitorgen.rule_set import Rule
+from monitorgen.targets.promtool_tests import (
+    TESTS_PATH,
+    Condition,
+    _knob_pair,
+    duration_text,
+    fires_at,
+    simulate,
+)
 from monitorgen.targets.promtool_tests import render as render_tests
 
 from .helpers import SPEC_PATHS, load_spec
@@ -145,3 +154,31 @@ def test_the_knob_search_finds_the_pair_that_trying_every_value_finds(
 
     top = len(values) - 1
     assert _knob_pair(top, value_of, condition) == _every_knob(top, value_of, condition)
+
+
+@given(
+    holding=st.lists(st.booleans(), min_size=1, max_size=40),
+    hold_steps=st.integers(min_value=0, max_value=8),
+    keep_steps=st.integers(min_value=0, max_value=4),
+)
+def test_reading_backwards_whether_an_alert_fires_agrees_with_the_simulation(
+    holding: list[bool], hold_steps: int, keep_steps: int
+) -> None:
+    tl = Timeline(step=15, evaluation=30)
+    rule = Rule(
+        expr="x > 0",
+        path=(),
+        expr_path=(),
+        alert="A",
+        for_=duration_text(hold_steps * tl.evaluation),
+        keep_firing_for=duration_text(keep_steps * tl.evaluation),
+    )
+
+    def value_at(at: int) -> float | None:
+        return 1.0 if holding[at // tl.evaluation] else None
+
+    scenario = Scenario([], value_at, {})
+    condition = Condition(">", 0.0)
+    horizon = (len(holding) - 1) * tl.evaluation
+    *_, last = simulate(scenario, condition, rule, tl, horizon)
+    assert fires_at(horizon, scenario, condition, rule, tl) is last.firing

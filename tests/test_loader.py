@@ -65,6 +65,15 @@ def test_every_value_and_key_knows_its_line_and_column() -> None:
     assert (flow_for.file, flow_for.line, flow_for.column) == ("spec.yaml", 5, 15)
 
 
+def test_positions_far_along_a_long_line_and_far_down_a_long_file() -> None:
+    lines = "".join(f"k{n}: 1\n" for n in range(5_000))
+    document = parse_yaml(lines + "b: [" + "x, " * 25_000 + "y]\n", "s.yaml")
+    last = span_of(document, ("b", 25_000))
+    assert (last.line, last.column) == (5_001, 4 + 3 * 25_000 + 1)
+    key = key_span_of(document, ("k4999",))
+    assert (key.line, key.column) == (5_000, 1)
+
+
 def test_a_missing_path_falls_back_to_its_deepest_existing_parent() -> None:
     document = parse_yaml(NESTED, "spec.yaml")
     assert span_of(document, ("alerts", 0, "summary")) == span_of(document, ("alerts", 0))
@@ -309,7 +318,7 @@ def _with_string_keys(value: Any) -> Any:
     return value
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_DOCUMENTS, flow=st.sampled_from([None, True, False]), width=st.sampled_from([20, 80]))
 def test_values_and_positions_are_those_of_libyaml_composing_the_same_text(
     data: dict[str, Any], flow: bool | None, width: int

@@ -43,37 +43,51 @@ def _span_at(file: str, mark: _Mark) -> Span:
     return Span(file, mark.line + 1, mark.column + 1)
 
 
+#: Where libyaml found a node, as one int: `line << 32 | column`, both 0-based. The
+#: garbage collector tracks libyaml's marks but not ints, and a spec of thousands of
+#: alerts has a quarter of a million places that live as long as the spec.
+_Place = int
+
+
+def _place(mark: _Mark) -> _Place:
+    return mark.line << 32 | mark.column
+
+
+def _span_of_place(file: str, place: _Place) -> Span:
+    return Span(file, (place >> 32) + 1, (place & 0xFFFFFFFF) + 1)
+
+
 #: Where the loader found a mapping, each of its keys and each of its values (a plain
 #: tuple, and the containers have slots: a large spec makes tens of thousands of them).
-_MapMarks = tuple[str, _Mark, dict[str, _Mark], dict[str, _Mark]]
+_MapPlaces = tuple[str, _Place, dict[str, _Place], dict[str, _Place]]
 #: Where the loader found a sequence and each of its items.
-_ListMarks = tuple[str, _Mark, list[_Mark]]
+_ListPlaces = tuple[str, _Place, list[_Place]]
 
 
 class SpecMap(dict[str, Any]):
     """A mapping with the span of itself, of each key and of each value.
 
-    A map the loader built holds libyaml's marks and makes its spans when first
-    asked: a spec of thousands of alerts has a quarter of a million positions, and
-    its findings need a handful.
+    A map the loader built holds the places libyaml found its parts at and makes its
+    spans when first asked: a spec of thousands of alerts has a quarter of a million
+    places, and its findings need a handful.
     """
 
-    __slots__ = ("_key_spans", "_marks", "_span", "_value_spans")
+    __slots__ = ("_key_spans", "_places", "_span", "_value_spans")
 
     def __init__(self, span: Span) -> None:
         super().__init__()
         self._span = span
         self._key_spans: dict[str, Span] = {}
         self._value_spans: dict[str, Span] = {}
-        self._marks: _MapMarks | None = None
+        self._places: _MapPlaces | None = None
 
     @classmethod
-    def _marked(
-        cls, file: str, start: _Mark, keys: dict[str, _Mark], values: dict[str, _Mark]
+    def _placed(
+        cls, file: str, start: _Place, keys: dict[str, _Place], values: dict[str, _Place]
     ) -> SpecMap:
-        """An empty map whose positions the loader records in `keys` and `values`."""
+        """An empty map whose places the loader records in `keys` and `values`."""
         result = cls.__new__(cls)
-        result._marks = (file, start, keys, values)
+        result._places = (file, start, keys, values)
         return result
 
     @property
@@ -98,32 +112,32 @@ class SpecMap(dict[str, Any]):
         self._value_spans[key] = value_span
 
     def _settle(self) -> None:
-        """Turn the marks, if any, into spans."""
-        if self._marks is None:
+        """Turn the places, if any, into spans."""
+        if self._places is None:
             return
-        file, start, keys, values = self._marks
-        self._marks = None
-        self._span = _span_at(file, start)
-        self._key_spans = {key: _span_at(file, mark) for key, mark in keys.items()}
-        self._value_spans = {key: _span_at(file, mark) for key, mark in values.items()}
+        file, start, keys, values = self._places
+        self._places = None
+        self._span = _span_of_place(file, start)
+        self._key_spans = {key: _span_of_place(file, at) for key, at in keys.items()}
+        self._value_spans = {key: _span_of_place(file, at) for key, at in values.items()}
 
 
 class SpecList(list[Any]):
-    """A sequence with the span of itself and of each item (made from marks as in SpecMap)."""
+    """A sequence with the span of itself and of each item (made from places as in SpecMap)."""
 
-    __slots__ = ("_item_spans", "_marks", "_span")
+    __slots__ = ("_item_spans", "_places", "_span")
 
     def __init__(self, span: Span) -> None:
         super().__init__()
         self._span = span
         self._item_spans: list[Span] = []
-        self._marks: _ListMarks | None = None
+        self._places: _ListPlaces | None = None
 
     @classmethod
-    def _marked(cls, file: str, start: _Mark, items: list[_Mark]) -> SpecList:
-        """An empty list whose positions the loader records in `items`."""
+    def _placed(cls, file: str, start: _Place, items: list[_Place]) -> SpecList:
+        """An empty list whose places the loader records in `items`."""
         result = cls.__new__(cls)
-        result._marks = (file, start, items)
+        result._places = (file, start, items)
         return result
 
     @property
@@ -142,13 +156,13 @@ class SpecList(list[Any]):
         self._item_spans.append(span)
 
     def _settle(self) -> None:
-        """Turn the marks, if any, into spans."""
-        if self._marks is None:
+        """Turn the places, if any, into spans."""
+        if self._places is None:
             return
-        file, start, items = self._marks
-        self._marks = None
-        self._span = _span_at(file, start)
-        self._item_spans = [_span_at(file, mark) for mark in items]
+        file, start, items = self._places
+        self._places = None
+        self._span = _span_of_place(file, start)
+        self._item_spans = [_span_of_place(file, at) for at in items]
 
 
 def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
@@ -344,9 +358,9 @@ class _Builder:
 
     def mapping(self, start: Any, path: _Path) -> SpecMap:
         self.enter(start)
-        key_marks: dict[str, _Mark] = {}
-        value_marks: dict[str, _Mark] = {}
-        result = SpecMap._marked(self.file, start.start_mark, key_marks, value_marks)
+        key_places: dict[str, _Place] = {}
+        value_places: dict[str, _Place] = {}
+        result = SpecMap._placed(self.file, _place(start.start_mark), key_places, value_places)
         get = self.next_event
         event = get()
         while event.__class__ is not _MappingEndEvent:
@@ -361,12 +375,15 @@ class _Builder:
             if key is None:
                 self.skip(value_event, path)
             elif key in result:
-                self.duplicate_key(event, key, key_marks[key], path)
+                self.duplicate_key(event, key, key_places[key], path)
                 self.skip(value_event, (*path, key))
             else:
                 result[key] = self.node(value_event, path, key)
-                key_marks[key] = event.start_mark
-                value_marks[key] = value_event.start_mark
+                # _place() written out: it runs for every key and value
+                mark = event.start_mark
+                key_places[key] = mark.line << 32 | mark.column
+                mark = value_event.start_mark
+                value_places[key] = mark.line << 32 | mark.column
             event = get()
         self.depth -= 1
         return result
@@ -377,8 +394,8 @@ class _Builder:
         message = "a key must be a plain name, not a list or mapping"
         self.problems.append(Diagnostic("yaml/key", message, self.span(event), path))
 
-    def duplicate_key(self, event: Any, key: str, first_mark: _Mark, path: _Path) -> None:
-        first = _span_at(self.file, first_mark)
+    def duplicate_key(self, event: Any, key: str, first_place: _Place, path: _Path) -> None:
+        first = _span_of_place(self.file, first_place)
         self.problems.append(
             Diagnostic(
                 "yaml/duplicate-key",
@@ -391,13 +408,14 @@ class _Builder:
 
     def sequence(self, start: Any, path: _Path) -> SpecList:
         self.enter(start)
-        item_marks: list[_Mark] = []
-        result = SpecList._marked(self.file, start.start_mark, item_marks)
+        item_places: list[_Place] = []
+        result = SpecList._placed(self.file, _place(start.start_mark), item_places)
         get = self.next_event
         event = get()
         while event.__class__ is not _SequenceEndEvent:
             result.append(self.node(event, path, len(result)))
-            item_marks.append(event.start_mark)
+            mark = event.start_mark  # _place() written out: it runs for every item
+            item_places.append(mark.line << 32 | mark.column)
             event = get()
         self.depth -= 1
         return result

@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 invalid spec / findings at or above --fail-on / stale o
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -238,6 +237,8 @@ def rollup_command(
     spec_path: Path | None,
 ) -> None:
     """Add daily and monthly totals of trace logs to a SQLite file (safe to re-run)."""
+    import sqlite3
+
     from monitorgen import report_cli
     from monitorgen.report import rollup as rollups
 

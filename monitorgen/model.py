@@ -535,6 +535,10 @@ class ReportMail:
     require_tls: bool = True
 
 
+#: The event whose trace entries the daily report counts (their `type`).
+LLM_CALL = "llm_call"
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """The daily report (`report:`): what the schedule target runs and where it delivers."""

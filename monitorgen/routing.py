@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import (
@@ -160,7 +159,11 @@ def interval_active(interval: TimeInterval, when: datetime) -> bool:
 def _localised(when: datetime, location: str | None) -> datetime:
     if location == "Local":
         return when.astimezone()
-    return when.astimezone(ZoneInfo(location) if location else UTC)
+    if not location:
+        return when.astimezone(UTC)
+    from zoneinfo import ZoneInfo  # the time zone database: only for a spec that names one
+
+    return when.astimezone(ZoneInfo(location))
 
 
 def _clock(text: str) -> int:
@@ -351,6 +354,8 @@ def invalid_time_intervals(routing: Routing) -> Iterator[Diagnostic]:
     """What Alertmanager would refuse: an unknown time zone, a range ending before it starts."""
     for interval in routing.time_intervals:
         if interval.location not in (None, "Local"):
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
             try:
                 ZoneInfo(interval.location)
             except (ZoneInfoNotFoundError, ValueError):

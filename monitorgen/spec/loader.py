@@ -22,7 +22,7 @@ from monitorgen.layers import available_layers, layer_file
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
 #: Specs nest a dozen levels at most; a bound keeps deeply nested input from
-#: exhausting the stack of the (recursive) YAML composer.
+#: exhausting the stack of the (recursive) builder below.
 MAX_NESTING_DEPTH = 64
 
 #: libyaml's parser when PyYAML was built with it: the same events and marks, much faster.

@@ -6,7 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +124,7 @@ def _fast_validator() -> Any:
         return None
     schema = json.loads(schema_text())
     formats: dict[str, Callable[..., bool]] = {
-        name: partial(_conforms, name) for name in set(_format_names(schema))
+        name: partial(_conforms_remembered, name) for name in set(_format_names(schema))
     }
     return jsonschema_rs.Draft202012Validator(
         schema,
@@ -158,15 +158,28 @@ def _conforms(name: str, value: object) -> bool:
         return False
 
 
+@lru_cache(maxsize=4096)
+def _text_conforms(name: str, text: str) -> bool:
+    return _conforms(name, text)
+
+
+def _conforms_remembered(name: str, value: object) -> bool:
+    """_conforms, remembered per text: a spec of thousands of alerts repeats a dozen
+    durations, and checking one parses it."""
+    return _text_conforms(name, value) if isinstance(value, str) else _conforms(name, value)
+
+
 class _PythonPattern:
     """`pattern` with Python's `re.search`, as jsonschema does: Rust's regex dialect
     differs (its `\\s` does not match \\x1c-\\x1f, for one)."""
 
     def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: Any) -> None:
-        self._search = re.compile(value).search
+        search = re.compile(value).search
+        #: Answers remembered per text: a spec repeats its names and labels thousands of times.
+        self._matches = lru_cache(maxsize=8192)(lambda text: search(text) is not None)
 
     def validate(self, instance: Any) -> None:
-        if isinstance(instance, str) and self._search(instance) is None:
+        if isinstance(instance, str) and not self._matches(instance):
             raise ValueError(f"{instance!r} does not match the pattern")
 
 

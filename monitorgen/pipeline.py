@@ -4,7 +4,7 @@ prints and never writes (the CLI renders, the writer writes)."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +43,8 @@ class Compiled:
     output_name: str
     spec: Spec | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    pending: Callable[[], list[Diagnostic]] | None = None
-    """Findings of external tools still running in the background, placed."""
+    pending: PendingTools | None = None
+    """External tools still running in the background."""
     rendering: ForkedRender | None = None
     """Targets of a large spec already rendering in a worker while the spec is checked."""
 
@@ -56,9 +56,15 @@ class Compiled:
         """Wait for the external tools and add their findings."""
         if self.pending is None:
             return
-        found, self.pending = self.pending(), None
+        found, self.pending = self.pending.findings(), None
         if found:
             self.diagnostics = sorted_diagnostics(self.diagnostics + found)
+
+    def abandon(self) -> None:
+        """Stop the external tools without waiting for what they would find."""
+        if self.pending is not None:
+            self.pending.runs.discard()
+            self.pending = None
 
 
 def discover_specs(spec_dir: Path = DEFAULT_SPEC_DIR) -> list[Path]:
@@ -152,7 +158,7 @@ def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks)
     findings += _extra_findings(spec, extra, output_name)
     compiled = Compiled(output_name, spec, _placed(findings, document, env))
     if confirming is not None:
-        compiled.pending = _tool_findings(confirming, keep=checked, document=document, env=env)
+        compiled.pending = PendingTools(confirming, keep=checked, document=document, env=env)
     return compiled
 
 
@@ -171,19 +177,21 @@ def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
     return tools.start_amtool(spec, extra.amtool_routes)
 
 
-def _tool_findings(
-    runs: AmtoolRuns, *, keep: bool, document: SpecMap, env: str | None
-) -> Callable[[], list[Diagnostic]]:
-    """The findings of `runs` once they end; none when lint found errors, as amtool
-    only confirms specs without errors."""
+@dataclass(frozen=True)
+class PendingTools:
+    """amtool runs of one spec, and where their findings go in its document."""
 
-    def finish() -> list[Diagnostic]:
-        if not keep:
-            runs.discard()
+    runs: AmtoolRuns
+    keep: bool
+    """False when lint found errors: amtool only confirms specs without errors."""
+    document: SpecMap
+    env: str | None
+
+    def findings(self) -> list[Diagnostic]:
+        if not self.keep:
+            self.runs.discard()
             return []
-        return _placed(runs.findings(), document, env)
-
-    return finish
+        return _placed(self.runs.findings(), self.document, self.env)
 
 
 def _lint(spec: Spec) -> list[Diagnostic]:
@@ -233,6 +241,10 @@ def build(
                     assert item.spec is not None
                     worker, item.rendering = item.rendering, None
                     tree[item.output_name] = render_all(item.spec, worker=worker)
+        except BaseException:
+            for item in compiled:
+                item.abandon()
+            raise
         finally:
             for item in compiled:
                 item.finish()

@@ -183,3 +183,39 @@ def test_routing_key_sees_only_labels_routes_read() -> None:
         ("severity", "warning"),
         ("zone", None),
     )
+
+
+def test_a_failed_build_stops_amtool_without_waiting_for_the_queued_runs(
+    fake_amtool: FakeAmtool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The runs under way answer only once the build has given up: the queued ones
+    must then be dropped, not started."""
+    started, given_up = threading.Event(), threading.Event()
+    answer = FakeAmtool.__call__
+    discard = tools.AmtoolRuns.discard
+
+    def answer_once_given_up(self: FakeAmtool, command: Sequence[str]) -> ToolRun:
+        started.set()
+        assert given_up.wait(10)
+        return answer(self, command)
+
+    def giving_up(self: tools.AmtoolRuns) -> None:
+        threading.Timer(0.1, given_up.set).start()
+        discard(self)
+
+    def broken_render(*_args: Any, **_kwargs: Any) -> Any:
+        assert started.wait(10)
+        raise RuntimeError("a target failed")
+
+    monkeypatch.setattr(FakeAmtool, "__call__", answer_once_given_up)
+    monkeypatch.setattr(tools.AmtoolRuns, "discard", giving_up)
+    monkeypatch.setattr("monitorgen.pipeline.render_all", broken_render)
+    monkeypatch.setattr(tools.tempfile, "tempdir", str(tmp_path))
+    spec = _spec(HTTP_API)
+    situations = len(tools.RoutePlan.of(spec, routing.routing_cases(spec)).examples)
+    assert situations + 1 > tools.WORKERS  # some runs wait in the queue
+    with pytest.raises(RuntimeError, match="a target failed"):
+        build([HTTP_API], extra=ExtraChecks(tools=True, amtool_routes="all"))
+    assert given_up.is_set()
+    assert len(fake_amtool.commands) == tools.WORKERS  # the queued ones never started
+    assert list(tmp_path.iterdir()) == []

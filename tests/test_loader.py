@@ -265,6 +265,23 @@ def test_an_unknown_tag_is_reported_at_its_scalar_with_its_path() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!int abc\n", "'abc' cannot be read as !!int"),
+        ("a: !!float x\n", "'x' cannot be read as !!float"),
+        ("a: !!timestamp foo\n", "'foo' cannot be read as !!timestamp"),
+        ("a: !!bool x\n", "'x' cannot be read as !!bool"),
+    ],
+)
+def test_a_scalar_its_explicit_tag_cannot_read_is_reported_not_raised(
+    text: str, message: str
+) -> None:
+    [problem] = _problems("b:\n  - 1\n" + text)
+    assert (_where(problem), problem.path) == ((3, 4, "yaml/syntax"), ("a",))
+    assert problem.message == message
+
+
 # -- positions agree with libyaml's composer ---------------------------------------------------
 
 _WORDS = st.sampled_from(

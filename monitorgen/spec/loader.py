@@ -278,9 +278,6 @@ class _Builder:
         self.anchors: dict[str, _Mark] | None = {}
         #: Keys that are not plain names, repeated keys and scalars no constructor takes.
         self.problems: list[Diagnostic] = []
-        #: What a scalar's constructor raised other than a ConstructorError: no finding,
-        #: so it escapes parse_yaml, once the stream has passed every check above.
-        self.failure: Exception | None = None
         #: The value of each untagged scalar text so far: a spec repeats the same keys
         #: and words thousands of times, and resolving a tag runs regexes.
         self.scalars: dict[tuple[str, tuple[bool, bool]], Any] = {}
@@ -325,8 +322,13 @@ class _Builder:
                     "yaml/syntax", str(exc.problem), self.span(event), _child(parent, part)
                 )
                 self.problems.append(problem)
-            except Exception as exc:
-                self.failure = self.failure or exc
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+                # The constructors of explicit tags (`!!int abc`) fail this way, not as
+                # a ConstructorError.
+                tag = str(event.tag).replace("tag:yaml.org,2002:", "!!")
+                message = f"'{event.value}' cannot be read as {tag}"
+                problem = Diagnostic("yaml/syntax", message, self.span(event), _child(parent, part))
+                self.problems.append(problem)
             return None
         if kind is _MappingStartEvent:
             return self.mapping(event, _child(parent, part))
@@ -422,12 +424,12 @@ class _Builder:
 
     def skip(self, event: Any, path: _Path) -> None:
         """Read a node that is not kept: refused for aliases and depth, silent otherwise."""
-        kept = self.problems, self.failure
+        kept = self.problems
         self.problems = []
         try:
             self.node(event, path)
         finally:
-            self.problems, self.failure = kept
+            self.problems = kept
 
     def enter(self, start: Any) -> None:
         if start.anchor is not None:
@@ -479,8 +481,6 @@ def parse_yaml(text: str, file: str) -> Any:
         raise SpecError([builder.uncomposable])
     if root is None:
         raise SpecError([Diagnostic("yaml/empty", "the spec is empty", Span(file, 1, 1))])
-    if builder.failure is not None:
-        raise builder.failure
     if builder.problems:
         raise SpecError(builder.problems)
     if not isinstance(data, SpecMap):

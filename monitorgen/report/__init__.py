@@ -6,8 +6,8 @@ Typical use::
     print(render_markdown(report))
 """
 
+from monitorgen.model import LLM_CALL
 from monitorgen.report.aggregate import (
-    LLM_CALL,
     MAX_LINE_REFS,
     Baseline,
     Change,

@@ -420,37 +420,3 @@ def test_check_asks_amtool_about_the_routing_cases_its_option_selects(
     }
     assert expected["none"] < expected["tests"] < expected["all"]
     assert len(route_tests) == expected[routes]
-
-
-# -- start-up --------------------------------------------------------------------------------
-
-_BUILD_THEN_LIST_MODULES = """
-import json, sys
-from monitorgen.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit as done:
-    code = done.code
-print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
-"""
-
-
-def test_building_the_flagship_imports_nothing_only_other_work_needs(tmp_path: Path) -> None:
-    """Start-up is most of a small build: the report code, SQLite, the worker processes
-    of large specs, the time zone database and the external tools stay unloaded."""
-    flagship = str(ROOT / "specs" / "llm.yaml")
-    run = subprocess.run(
-        [sys.executable, "-c", _BUILD_THEN_LIST_MODULES, "build", "-o", str(tmp_path), flagship],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-        timeout=120,
-    )
-    listing = json.loads(run.stdout.splitlines()[-1])
-    assert listing["exit"] == 0
-    modules = set(listing["modules"])
-    assert {"grafanalib.core", "monitorgen.targets.grafana.build"} <= modules  # it did build
-    not_needed = {"sqlite3", "multiprocessing", "zoneinfo", "subprocess", "monitorgen.tools"}
-    assert not_needed & modules == set()
-    assert not any(m == "monitorgen.report" or m.startswith("monitorgen.report.") for m in modules)

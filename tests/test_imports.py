@@ -1,6 +1,7 @@
-"""`monitorgen validate` runs every check, lint included, without the heavy modules only
-a build needs: grafanalib's dashboard classes take longer to import than validating
-the flagship spec."""
+"""What each command imports. Start-up is most of the time of a small spec: `monitorgen
+validate` runs every check, lint included, without the heavy modules only a build needs
+(grafanalib's dashboard classes take longer to import than validating the flagship), and a
+build leaves out what only other commands and large specs need."""
 
 from __future__ import annotations
 
@@ -57,3 +58,14 @@ def test_build_does_import_grafanalib(tmp_path: Path) -> None:
     exit_code, modules = _monitorgen("build", "--output", tmp_path, FLAGSHIP)
     assert exit_code == 0
     assert {"grafanalib.core", "grafanalib._gen"} <= _grafanalib(modules)
+
+
+def test_building_the_flagship_imports_nothing_only_other_work_needs(tmp_path: Path) -> None:
+    """The report code, SQLite, the worker processes of large specs, the time zone
+    database and the external tools stay unloaded."""
+    exit_code, modules = _monitorgen("build", "--output", tmp_path, FLAGSHIP)
+    assert exit_code == 0
+    assert {"grafanalib.core", "monitorgen.targets.grafana.build"} <= modules  # it did build
+    not_needed = {"sqlite3", "multiprocessing", "zoneinfo", "subprocess", "monitorgen.tools"}
+    assert not_needed & modules == set()
+    assert not any(m == "monitorgen.report" or m.startswith("monitorgen.report.") for m in modules)

@@ -1,3 +1,3 @@
-from monitorgen.cli import main
+from monitorgen.cli import run
 
-main()
+run()

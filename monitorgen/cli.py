@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid spec / findings at or above --fail-on / stale o
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -55,6 +56,37 @@ def main() -> None:
     """Compile monitoring specs into Prometheus, Alertmanager, Grafana and Python files."""
 
 
+#: Set by the commands that compile specs: `run` then leaves without tearing down.
+_skip_teardown = False
+
+
+def run() -> None:
+    """The `monitorgen` program: `main`, then, after validate, build or check, an exit
+    that skips the interpreter's teardown. A spec of thousands of alerts lives on as a
+    million small objects, and freeing them one by one took 0.6-0.9 s at 5,000 alerts,
+    after all the work was done. Those commands register no exit handlers and leave no
+    process or file open; the others exit as usual."""
+    try:
+        main()
+    except SystemExit as done:
+        if not _skip_teardown:
+            raise
+        code = done.code
+    else:
+        code = 0
+    if isinstance(code, str):  # what sys.exit does with a message
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+def _compiling_specs() -> None:
+    global _skip_teardown
+    _skip_teardown = True
+
+
 def _spec_paths(specs: Sequence[Path]) -> list[Path]:
     paths = list(dict.fromkeys(specs)) or pipeline.discover_specs()  # each spec once
     if not paths:
@@ -85,6 +117,7 @@ def _threshold(name: str) -> Severity:
 @fail_on_opt
 def validate(specs: Sequence[Path], fmt: str, fail_on: str) -> None:
     """Validate specs and report every problem at once."""
+    _compiling_specs()
     result = pipeline.build(_spec_paths(specs), render=False)
     failed = result.failed(_threshold(fail_on))
     _report(result.diagnostics, fmt, ok=not failed)
@@ -98,6 +131,7 @@ def validate(specs: Sequence[Path], fmt: str, fail_on: str) -> None:
 @fail_on_opt
 def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
     """Generate files for specs (all of specs/*.yaml by default) into the output folder."""
+    _compiling_specs()
     result = pipeline.build(_spec_paths(specs))
     failed = result.failed(_threshold(fail_on))
     if not failed:
@@ -147,6 +181,7 @@ def check(
     With amtool installed, also runs `amtool check-config` on the Alertmanager config
     and `amtool config routes test` on the routing cases --amtool-routes selects.
     """
+    _compiling_specs()
     extra = pipeline.ExtraChecks(
         tools=True, secrets_in=output if check_secrets else None, amtool_routes=amtool_routes
     )

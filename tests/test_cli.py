@@ -420,3 +420,47 @@ def test_check_asks_amtool_about_the_routing_cases_its_option_selects(
     }
     assert expected["none"] < expected["tests"] < expected["all"]
     assert len(route_tests) == expected[routes]
+
+
+# -- leaving the process -------------------------------------------------------------------
+
+_RUN_WITH_AN_EXIT_HANDLER = """
+import atexit, sys
+atexit.register(lambda: print("teardown ran"))
+from monitorgen.cli import run
+sys.argv = ["monitorgen", *sys.argv[1:]]
+run()
+"""
+
+
+def _program(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _RUN_WITH_AN_EXIT_HANDLER, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_spec_commands_leave_without_the_teardown_with_their_output_and_exit_code(
+    tmp_path: Path,
+) -> None:
+    valid = _program("validate", "specs/llm.yaml", "--format", "json")
+    assert valid.returncode == 0 and json.loads(valid.stdout)["ok"] is True
+    invalid = _program("validate", "tests/invalid/bad_duration.yaml")
+    assert invalid.returncode == 1
+    assert "[schema/pattern]" in invalid.stderr and invalid.stderr.endswith(" warning(s)\n")
+    built = _program("build", "specs/llm.yaml", "-o", tmp_path)
+    assert built.returncode == 0 and built.stdout.startswith("wrote ")
+    assert (tmp_path / "llm" / "prometheus" / "rules.yml").is_file()
+    for done in (valid, invalid, built):
+        assert "teardown ran" not in done.stdout
+
+
+def test_other_commands_exit_as_usual() -> None:
+    done = _program("schema")
+    assert done.returncode == 0
+    assert json.loads(done.stdout.removesuffix("teardown ran\n"))["type"] == "object"
+    assert done.stdout.endswith("teardown ran\n")

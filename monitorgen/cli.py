@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid spec / findings at or above --fail-on / stale o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -77,8 +78,9 @@ def run() -> None:
     if isinstance(code, str):  # what sys.exit does with a message
         print(code, file=sys.stderr)
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away (`... | head -1`)
+            stream.flush()
     os._exit(code or 0)
 
 

@@ -83,7 +83,7 @@ def test_a_missing_path_falls_back_to_its_deepest_existing_parent() -> None:
 def test_scalars_follow_yaml_1_2_not_yaml_1_1() -> None:
     document = parse_yaml(
         "a: on\nb: yes\nc: 2024-01-02\nd: true\ne: 1.5\nf: '5'\ng: null\n"
-        "h: 1e6\ni: 2.5e-3\nj: 18:00\nk: 1_000\nl: -7\nm: 0x1F\nn: .inf\n",
+        "h: 1e6\ni: 2.5e-3\nj: 18:00\nk: 1_000\nl: -7\nm: 0x1F\nn: .infinity\n",
         "s.yaml",
     )
     assert dict(document) == {
@@ -100,9 +100,21 @@ def test_scalars_follow_yaml_1_2_not_yaml_1_1() -> None:
         "k": "1_000",
         "l": -7,
         "m": 31,
-        "n": float("inf"),
+        "n": ".infinity",
     }
     assert isinstance(document["l"], int)
+
+
+def test_numbers_that_are_not_finite_are_refused_at_each_place() -> None:
+    found = _problems("a: .nan\nb: [1, -.inf, 1e400]\nc: !!float .inf\nd: .nan\n")
+    assert [(_where(p), p.path) for p in found] == [
+        ((1, 4, "yaml/not-finite"), ("a",)),
+        ((2, 8, "yaml/not-finite"), ("b", 1)),
+        ((2, 15, "yaml/not-finite"), ("b", 2)),
+        ((3, 4, "yaml/not-finite"), ("c",)),
+        ((4, 4, "yaml/not-finite"), ("d",)),
+    ]
+    assert found[0].message.startswith("'.nan' is not a finite number")
 
 
 # -- refusals --------------------------------------------------------------------------------
@@ -291,7 +303,7 @@ _SCALARS = (
     _WORDS
     | st.text(max_size=12)
     | st.integers()
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.booleans()
     | st.none()
 )

@@ -9,6 +9,7 @@ survive both and still name the file each value came from.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -231,6 +232,14 @@ _StrictLoader.add_implicit_resolver(
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class _NotFinite(ValueError):
+    """A float scalar that reads as NaN or an infinity: JSON, and so the spec's schema,
+    has no such numbers, and a threshold of `.nan` would make an alert that never fires."""
+
+
 _UNRESOLVED = object()
 _ScalarEvent = yaml.ScalarEvent
 _MappingStartEvent = yaml.MappingStartEvent
@@ -317,6 +326,15 @@ class _Builder:
                     return value
             try:
                 return self.scalar(event)
+            except _NotFinite:
+                message = (
+                    f"'{event.value}' is not a finite number: spec numbers must be finite "
+                    "(a histogram's +Inf bucket is implicit)"
+                )
+                problem = Diagnostic(
+                    "yaml/not-finite", message, self.span(event), _child(parent, part)
+                )
+                self.problems.append(problem)
             except yaml.constructor.ConstructorError as exc:
                 problem = Diagnostic(
                     "yaml/syntax", str(exc.problem), self.span(event), _child(parent, part)
@@ -356,7 +374,10 @@ class _Builder:
         if self.constructor is None:
             self.constructor = _StrictLoader("")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        return self.constructor.construct_object(node)
+        value = self.constructor.construct_object(node)
+        if tag == _FLOAT_TAG and not math.isfinite(value):
+            raise _NotFinite(event.value)
+        return value
 
     def mapping(self, start: Any, path: _Path) -> SpecMap:
         self.enter(start)

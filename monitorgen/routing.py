@@ -148,7 +148,7 @@ def interval_active(interval: TimeInterval, when: datetime) -> bool:
     checks = (
         not interval.times
         or any(_clock(t.start) <= minute < _clock(t.end) for t in interval.times),
-        _in_ranges(local.weekday(), interval.weekdays, lambda v: WEEKDAYS.index(v.lower())),
+        _in_ranges(_sunday_first(local.weekday()), interval.weekdays, _weekday),
         _in_ranges(local.day, interval.days_of_month, lambda v: _day(int(v), month_days)),
         _in_ranges(local.month, interval.months, _month),
         _in_ranges(local.year, interval.years, int),
@@ -166,6 +166,37 @@ def _localised(when: datetime, location: str | None) -> datetime:
     return when.astimezone(ZoneInfo(location))
 
 
+def _sunday_first(monday_first: int) -> int:
+    """Alertmanager numbers weekdays from Sunday (0), so `sunday:saturday` is a week."""
+    return (monday_first + 1) % 7
+
+
+def _weekday(text: str) -> int:
+    if text.lower() not in WEEKDAYS:
+        raise ValueError("not a weekday name")
+    return _sunday_first(WEEKDAYS.index(text.lower()))
+
+
+def _day_of_month(text: str) -> int:
+    day = int(text)
+    if not (1 <= day <= 31 or -31 <= day <= -1):
+        raise ValueError("days of the month are 1 to 31, or -31 to -1 counting from its end")
+    return day
+
+
+def _month_number(text: str) -> int:
+    month = _month(text)
+    if not 1 <= month <= 12:
+        raise ValueError("months are 1 to 12")
+    return month
+
+
+def _year(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError("not a year")
+    return int(text)
+
+
 def _clock(text: str) -> int:
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
@@ -176,7 +207,11 @@ def _day(day: int, month_days: int) -> int:
 
 
 def _month(text: str) -> int:
-    return int(text) if text.isdigit() else MONTHS.index(text.lower()) + 1
+    if text.isdigit():
+        return int(text)
+    if text.lower() not in MONTHS:
+        raise ValueError("not a month name")
+    return MONTHS.index(text.lower()) + 1
 
 
 def _in_ranges(value: int, ranges: tuple[str, ...], parse: Callable[[str], int]) -> bool:
@@ -365,6 +400,7 @@ def invalid_time_intervals(routing: Routing) -> Iterator[Diagnostic]:
                     path=(*interval.path, "location"),
                     hint="use an IANA name such as Europe/Berlin or America/New_York",
                 )
+        yield from _calendar_problems(interval)
         for index, times in enumerate(interval.times):
             if _clock(times.start) >= _clock(times.end):
                 yield Diagnostic(
@@ -373,6 +409,50 @@ def invalid_time_intervals(routing: Routing) -> Iterator[Diagnostic]:
                     path=(*interval.path, "times", index),
                     hint="split a range over midnight in two: 22:00-24:00 and 00:00-06:00",
                 )
+
+
+_CALENDAR_FIELDS: tuple[tuple[str, Callable[[str], int]], ...] = (
+    ("weekdays", _weekday),
+    ("days_of_month", _day_of_month),
+    ("months", _month_number),
+    ("years", _year),
+)
+
+
+def _calendar_problems(interval: TimeInterval) -> Iterator[Diagnostic]:
+    """Values and `start:end` ranges amtool refuses (a range must not end before it
+    starts; weeks start on Sunday), and months past 12, which it silently keeps."""
+    for field, read in _CALENDAR_FIELDS:
+        for index, item in enumerate(getattr(interval, field)):
+            problem = _range_problem(item, read)
+            if problem is not None:
+                yield Diagnostic(
+                    "routing/time-interval",
+                    f"{field} '{item}': {problem}",
+                    path=(*interval.path, field, index),
+                )
+
+
+def _range_problem(item: str, read: Callable[[str], int]) -> str | None:
+    first, _, last = item.partition(":")
+    try:
+        start, end = read(first), read(last or first)
+    except ValueError as error:
+        return _why(error)
+    if read is _day_of_month and start < 0 < end:
+        return "a range cannot start counting from the month's end and end from its start"
+    if read is _day_of_month and (start < 0) != (end < 0):
+        return None  # 1:-1, from the first to the last day
+    if start > end:
+        week = " (weeks start on Sunday)" if read is _weekday else ""
+        return f"the range ends before it starts{week}"
+    return None
+
+
+def _why(error: ValueError) -> str:
+    """What a reader refused; int()'s complaint about a text that is no number, plainly."""
+    message = str(error)
+    return "not a number" if message.startswith("invalid literal") else message
 
 
 def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from monitorgen.routing import (
 from monitorgen.spec.to_model import parse_route_matcher
 from monitorgen.targets import prometheus_rules
 from tests.alertmanager.helpers import base_document, model_of, spec_models
+from tests.harness import require_binary
 
 
 def m(text: str) -> RouteMatcher:
@@ -218,6 +220,9 @@ OFFICE = TimeInterval(
 )
 END_OF_MONTH = TimeInterval("month-end", days_of_month=("-3:-1",), months=("january", "3:4"))
 NIGHTS = TimeInterval("nights", times=(TimeRange("22:00", "24:00"), TimeRange("00:00", "06:00")))
+WHOLE_WEEK = TimeInterval("week", weekdays=("sunday:saturday",))
+WEEKEND_START = TimeInterval("sunday-monday", weekdays=("sunday:monday",))
+FIRST_TO_LAST = TimeInterval("month", days_of_month=("1:-1",))
 
 
 @pytest.mark.parametrize(
@@ -238,6 +243,12 @@ NIGHTS = TimeInterval("nights", times=(TimeRange("22:00", "24:00"), TimeRange("0
         (NIGHTS, datetime(2025, 1, 1, 5, 59, tzinfo=UTC), True),
         (NIGHTS, datetime(2025, 1, 1, 6, 0, tzinfo=UTC), False),
         (TimeInterval("years", years=("2024:2025",)), datetime(2026, 1, 1, tzinfo=UTC), False),
+        # Alertmanager's weeks start on Sunday: sunday:saturday is every day
+        (WHOLE_WEEK, datetime(2025, 3, 9, 12, 0, tzinfo=UTC), True),  # Sunday
+        (WHOLE_WEEK, datetime(2025, 3, 8, 12, 0, tzinfo=UTC), True),  # Saturday
+        (WEEKEND_START, datetime(2025, 3, 9, 12, 0, tzinfo=UTC), True),  # Sunday
+        (WEEKEND_START, datetime(2025, 3, 11, 12, 0, tzinfo=UTC), False),  # Tuesday
+        (FIRST_TO_LAST, datetime(2025, 2, 28, tzinfo=UTC), True),
     ],
 )
 def test_interval_active(interval: TimeInterval, when: datetime, active: bool) -> None:
@@ -318,3 +329,72 @@ CRITICAL_OVER_WARNING = InhibitRule(
 def test_inhibits(rule: InhibitRule, source: Labels, target: Labels, muted: bool) -> None:
     assert routing.inhibits(rule, source, target) is muted
     assert routing.inhibited([rule], target, [source]) is muted
+
+
+# Each value with whether amtool check-config accepts it (Alertmanager 0.25; `13` as a
+# month it keeps, and monitorgen refuses as meaningless).
+CALENDAR_VALUES = [
+    ("weekdays", "saturday:sunday", False),
+    ("weekdays", "monday:sunday", False),
+    ("weekdays", "sunday:saturday", True),
+    ("weekdays", "monday:friday", True),
+    ("days_of_month", "31:1", False),
+    ("days_of_month", "-1:-3", False),
+    ("days_of_month", "-5:5", False),
+    ("days_of_month", "0", False),
+    ("days_of_month", "32", False),
+    ("days_of_month", "x", False),
+    ("days_of_month", "-3:-1", True),
+    ("days_of_month", "1:-1", True),
+    ("months", "december:january", False),
+    ("months", "jan", False),
+    ("months", "March", True),
+    ("months", "1:3", True),
+    ("years", "2025:2020", False),
+    ("years", "20x", False),
+    ("years", "2020:2025", True),
+]
+
+
+CALENDAR_FIELDS = ("weekdays", "days_of_month", "months", "years")
+
+
+def _calendar_findings(field: str, value: str) -> list[str]:
+    given = {name: (value,) if name == field else () for name in CALENDAR_FIELDS}
+    interval = TimeInterval(
+        "t",
+        weekdays=given["weekdays"],
+        days_of_month=given["days_of_month"],
+        months=given["months"],
+        years=given["years"],
+        path=("routing", "time_intervals", 0),
+    )
+    spec_routing = Routing(root=Route(receiver="r"), time_intervals=(interval,))
+    return [d.code for d in routing.invalid_time_intervals(spec_routing)]
+
+
+@pytest.mark.parametrize(("field", "value", "amtool_accepts"), CALENDAR_VALUES)
+def test_calendar_values_amtool_refuses_are_refused(
+    field: str, value: str, amtool_accepts: bool
+) -> None:
+    expected = [] if amtool_accepts else ["routing/time-interval"]
+    assert _calendar_findings(field, value) == expected
+    assert _calendar_findings("months", "13") == ["routing/time-interval"]
+
+
+@pytest.mark.tools
+def test_the_calendar_verdicts_are_amtools(tmp_path: Path) -> None:
+    """The table above is what the real amtool says, value by value."""
+    amtool = require_binary("amtool")
+    for field, value, amtool_accepts in CALENDAR_VALUES:
+        config = {
+            "route": {"receiver": "r"},
+            "receivers": [{"name": "r"}],
+            "time_intervals": [{"name": "t", "time_intervals": [{field: [value]}]}],
+        }
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(config))
+        done = subprocess.run(
+            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
+        )
+        assert (done.returncode == 0) is amtool_accepts, (field, value, done.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,3 +78,14 @@ def test_a_large_spec_with_errors_writes_nothing_and_leaves_no_worker(tmp_path: 
         d.code for d in result.diagnostics
     ]
     assert multiprocessing.active_children() == []
+
+
+def _dying(spec: Spec, names: Sequence[str]) -> list[Artifact]:
+    os._exit(3)  # as if killed, e.g. for lack of memory
+
+
+@needs_fork
+def test_a_worker_that_dies_costs_time_not_the_build() -> None:
+    spec = load_spec(SPEC_PATHS[0])
+    worker = ForkedRender(_dying, spec, OFFLOADED)
+    assert render_all(spec, worker=worker) == render_all(spec, offload=False)

@@ -11,7 +11,7 @@ from importlib import import_module
 
 from monitorgen.model import Spec
 from monitorgen.targets.base import Artifact
-from monitorgen.targets.worker import ForkedRender, fork_available
+from monitorgen.targets.worker import ForkedRender, WorkerFailed, fork_available
 
 #: module name -> its render function; modules are imported only when a build runs.
 TARGETS = (
@@ -65,7 +65,13 @@ def render_all(
     except BaseException:
         worker.cancel()
         raise
-    return sorted(here + worker.result(), key=lambda a: a.path)
+    try:
+        offloaded = worker.result()
+    except WorkerFailed:
+        # A child that died (out of memory, killed) costs time, not the build; a bug
+        # raises here again, with its own traceback.
+        offloaded = render(spec, OFFLOADED)
+    return sorted(here + offloaded, key=lambda a: a.path)
 
 
 def render(spec: Spec, names: Sequence[str]) -> list[Artifact]:

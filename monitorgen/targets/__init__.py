@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from monitorgen.model import Spec
+from monitorgen.rule_set import rule_groups
 from monitorgen.targets.base import Artifact
 from monitorgen.targets.worker import ForkedRender, WorkerFailed, fork_available
 
@@ -45,6 +46,7 @@ def start_offloaded(spec: Spec, *, force: bool = False) -> ForkedRender | None:
         return None
     for name in OFFLOADED:  # imported here: a child should not import while threads run
         import_module(f"monitorgen.targets.{name}")
+    rule_groups(spec)  # remembered on the spec before forking: the child and lint share it
     return ForkedRender(render, spec, OFFLOADED)
 
 

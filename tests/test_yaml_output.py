@@ -1,22 +1,35 @@
-"""Generated YAML is written with libyaml's emitter for speed; it must give exactly the
-bytes of PyYAML's pure-Python emitter, so output never depends on how PyYAML was built.
-The same holds for the two other shortcuts: the representer's direct path for plain
-types, and nesting an already written mapping under a key (`nest_yaml`)."""
+"""Generated YAML is written directly for plain data (`targets/yaml_block.py`), else with
+libyaml's emitter; either must give exactly the bytes of PyYAML's pure-Python emitter,
+so output never depends on how it was written or how PyYAML was built. The same holds
+for the other shortcuts: the representer's direct path for plain types, and nesting an
+already written mapping under a key (`nest_yaml`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import random
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitorgen.model import Spec
 from monitorgen.pipeline import build
-from monitorgen.targets.base import STR_TAG, WIDTH, Artifact, dump_yaml, make_dumper, nest_yaml
+from monitorgen.targets.base import (
+    _BLOCK_WRITER,
+    STR_TAG,
+    WIDTH,
+    Artifact,
+    dump_yaml,
+    library_dump,
+    make_dumper,
+    nest_yaml,
+)
 from monitorgen.targets.prometheus_rules import (
     prometheus_rule_resource,
     prometheus_rule_resource_text,
@@ -192,3 +205,89 @@ def _scalars(data: object) -> list[str]:
     if isinstance(data, list):
         return [text for item in data for text in _scalars(item)]
     return [str(data)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_the_block_writer_writes_generated_documents_itself(spec: Path) -> None:
+    for artifact in _yaml_documents(spec):
+        data = yaml.safe_load(artifact.content)
+        written = _BLOCK_WRITER.write(data)
+        assert written is not None, f"{artifact.path}: declined"
+        assert written == library_dump(data, PURE) == library_dump(data), artifact.path
+
+
+def test_the_block_writer_writes_awkward_scalars_as_the_library_does() -> None:
+    for data in [AWKWARD, {"groups": [AWKWARD, [AWKWARD, [["x"]]]]}, [[], {}, [{}], [[1]]]]:
+        written = _BLOCK_WRITER.write(data)
+        assert written is not None
+        assert written == library_dump(data, PURE)
+        assert yaml.safe_load(written) == data
+    for value in RESOLVABLE:
+        data = {"k": value, value or "empty": [value]}
+        assert _BLOCK_WRITER.write(data) == library_dump(data, PURE)
+        assert dump_yaml({value: [value]}) == library_dump({value: [value]})
+
+
+def test_the_block_writer_declines_what_the_library_must_write() -> None:
+    long_key = {"k" * 200: 1}
+    assert dump_yaml(long_key).startswith("? ")
+    for data in ["top-level scalar", 3, long_key, {"k": "a\u2028b"}, {1: "int key"}, {"k": (1,)}]:
+        assert _BLOCK_WRITER.write(data) is None, data
+    assert dump_yaml({"k": "a\u2028b"}) == library_dump({"k": "a\u2028b"}, PURE)
+
+
+#: Characters that decide a scalar's style: indicators, quotes, spaces, line breaks.
+_SIGNIFICANT = " :#-?'\"{}[],&*!|>%@`\\\n\t\r.~=<+0123456789abeEnNoOxyYtTfF\x85\u2028é\x07"
+_strings = st.one_of(
+    st.text(alphabet=_SIGNIFICANT, max_size=12),
+    st.text(max_size=8),
+    st.sampled_from(RESOLVABLE),
+)
+_scalars_st = st.one_of(
+    _strings, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)
+)
+_documents = st.recursive(
+    _scalars_st,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(_strings, inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_documents)
+def test_the_block_writer_writes_the_library_bytes_or_declines(data: Any) -> None:
+    """Against libyaml's emitter, which wrote every file before the writer existed (the
+    pure-Python emitter differs from it on characters beyond the Basic Multilingual
+    Plane, which libyaml escapes, and on top-level scalars, which targets never write)."""
+    written = _BLOCK_WRITER.write(data)
+    if written is not None:
+        assert written == library_dump(data)
+    assert dump_yaml(data) == library_dump(data)
+
+
+def test_random_documents_are_written_directly() -> None:
+    """The property above would hold trivially if the writer declined everything."""
+    for seed in range(200):
+        data = _sample_document(seed)
+        written = _BLOCK_WRITER.write(data)
+        assert written is not None
+        assert written == library_dump(data) == library_dump(data, PURE)
+
+
+def _sample_document(seed: int) -> Any:
+    """Nested data of awkward scalars, with keys the emitter writes as simple keys."""
+    rng = random.Random(seed)
+    words = [*RESOLVABLE, *(v for v in AWKWARD.values() if isinstance(v, str))]
+    keys = [word for word in words if word and not {"\n", "\r"} & set(word)]
+
+    def node(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return rng.choice([*words, 7, -3, True, None, 2.5])
+        if roll < 0.7:
+            return [node(depth + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(keys): node(depth + 1) for _ in range(rng.randrange(4))}
+
+    return {"root": [node(0) for _ in range(3)]}

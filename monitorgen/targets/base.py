@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from monitorgen.model import Spec
+from monitorgen.targets.yaml_block import BlockWriter
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,20 @@ def _implicit_resolvers(
 #: the same bytes as the pure-Python one.
 _FAST_BASE: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Dumper = make_dumper(_FAST_BASE)
+_ANYWHERE, _BY_FIRST = _implicit_resolvers(_FAST_BASE)
 
 
-def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
+def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] | None = None) -> str:
+    """Block YAML of `data`: written directly when it is plain data, else by `dumper`
+    (the library with monitorgen's settings by default; the same bytes, tested)."""
+    if dumper is None:
+        written = _BLOCK_WRITER.write(data)
+        if written is not None:
+            return written
+    return library_dump(data, dumper or _Dumper)
+
+
+def library_dump(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
     return yaml.dump(
         data,
         Dumper=dumper,
@@ -110,6 +122,16 @@ def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
         width=WIDTH,
         default_flow_style=False,
     )
+
+
+def _resolves_to_str(
+    text: str, anywhere: _Resolvers = _ANYWHERE, by_first: dict[str, _Resolvers] = _BY_FIRST
+) -> bool:
+    """Whether `text` written plain reads back as a string (not a number, bool, null...)."""
+    return not any(pattern.match(text) for _, pattern in by_first.get(text[:1], anywhere))
+
+
+_BLOCK_WRITER = BlockWriter(library_dump, _resolves_to_str)
 
 
 def yaml_artifact(spec: Spec, path: str, data: Any) -> Artifact:

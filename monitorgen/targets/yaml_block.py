@@ -1,0 +1,177 @@
+"""Block YAML written directly, for the plain data targets produce.
+
+PyYAML spends most of a large dump building a node per object and handing each scalar
+to the emitter, which asks back twice how it resolves. The structure of block YAML is
+simple (two spaces per level, sequences in mappings not indented, a collection under a
+sequence item starting on the dash's line); what is hard is a scalar's style, and that
+is still the library's answer: each distinct scalar other than a plain word is dumped
+by the library once and its text reused. Anything outside that shape (other types,
+long or multi-line keys, scalars long enough to fold, top-level scalars) makes the
+writer decline, and the caller dumps the whole document with the library. Tests prove
+the bytes equal to the library's over generated output and random documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+#: The longest key the writer writes itself: the emitter writes keys of 128 characters
+#: or more (and empty or multi-line ones) as explicit `? key` entries.
+_LONGEST_KEY = 100
+#: The longest one-line scalar the writer writes itself, far below the emitter's fold
+#: width (block scalars' lines are never folded).
+_LONGEST_SCALAR = 10_000
+#: Scalars always written plain unless they resolve to another type: printable ASCII
+#: with no leading indicator, no ": ", " #", trailing ":" or surrounding space.
+_PLAIN_CANDIDATE = re.compile(r"[A-Za-z0-9_$(/.=<+~^][ -~]*\Z")
+_PLAIN_BREAKERS = (": ", " #")
+#: YAML line breaks other than "\n": the emitter writes them raw inside block scalars
+#: and indents the line after them, which the body's lines here would not show.
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+
+Scalar = tuple[str, tuple[str, ...]]
+"""A scalar's text after `key: ` or `- `, and the lines of its block body (relative to
+the body's indentation; empty lines stay empty)."""
+
+
+def _is_simple_key(key: str) -> bool:
+    """Whether the emitter writes `key:` rather than an explicit `? key` entry."""
+    return 0 < len(key) <= _LONGEST_KEY and not any(mark in key for mark in _KEY_BREAKS)
+
+
+#: Line breaks to libyaml besides "\n": the emitter indents the line after them, which
+#: a scalar's text written at another depth would not show.
+_RAW_BREAKS = ("\r", *_OTHER_BREAKS)
+_KEY_BREAKS = ("\n", *_RAW_BREAKS)
+
+
+class _Declined(Exception):
+    """The data is outside what the writer writes itself."""
+
+
+class BlockWriter:
+    """Writes what `dump` writes for dicts with string keys, lists, strings, ints,
+    bools and None. `dump` is the library path (used once per distinct scalar, and for
+    whole documents the writer declines); `resolves_to_str(text)` tells whether a plain
+    scalar reads back as a string."""
+
+    def __init__(self, dump: Callable[[Any], str], resolves_to_str: Callable[[str], bool]):
+        self._dump = dump
+        self._resolves_to_str = resolves_to_str
+        self._scalars: dict[Any, Scalar] = {}
+
+    def write(self, data: Any) -> str | None:
+        """The document's text, or None when the library must write it."""
+        kind = type(data)
+        if kind is not dict and kind is not list:
+            return None
+        if not data:
+            return "{}\n" if kind is dict else "[]\n"
+        out: list[str] = []
+        try:
+            if kind is dict:
+                self._mapping(data, 0, "", out)
+            else:
+                self._sequence(data, 0, "", out)
+        except _Declined:
+            return None
+        finally:
+            if len(self._scalars) > 500_000:  # a bound for long-lived processes
+                self._scalars.clear()
+        return "".join(out)
+
+    def _mapping(self, data: dict[Any, Any], indent: int, lead: str, out: list[str]) -> None:
+        """Keys at column `indent`; `lead` starts the first key's line (a sequence
+        item's dash, or the indentation)."""
+        pad = " " * indent
+        for key, value in data.items():
+            if type(key) is not str or not _is_simple_key(key):
+                raise _Declined
+            text, _ = self._scalar(key)
+            kind = type(value)
+            if kind is dict and value:
+                out.append(f"{lead}{text}:\n")
+                self._mapping(value, indent + 2, " " * (indent + 2), out)
+            elif kind is list and value:
+                out.append(f"{lead}{text}:\n")
+                self._sequence(value, indent, pad, out)
+            else:
+                out.append(f"{lead}{text}: ")
+                self._value(value, indent + 2, out)
+            lead = pad
+
+    def _sequence(self, items: list[Any], indent: int, lead: str, out: list[str]) -> None:
+        """Dashes at column `indent`; `lead` starts the first item's line."""
+        pad = " " * indent
+        for item in items:
+            kind = type(item)
+            if kind is dict and item:
+                self._mapping(item, indent + 2, f"{lead}- ", out)
+            elif kind is list and item:
+                self._sequence(item, indent + 2, f"{lead}- ", out)
+            else:
+                out.append(f"{lead}- ")
+                self._value(item, indent + 2, out)
+            lead = pad
+
+    def _value(self, value: Any, indent: int, out: list[str]) -> None:
+        text, body = self._scalar(value)
+        out.append(f"{text}\n")
+        if body:
+            pad = " " * indent
+            out.extend(f"{pad}{line}\n" if line else "\n" for line in body)
+
+    def _scalar(self, value: Any) -> Scalar:
+        kind = type(value)
+        if kind is str:
+            known = self._scalars.get(value)
+            if known is None:
+                known = self._scalars[value] = self._string(value)
+            return known
+        if kind is int:
+            return str(value), ()
+        if kind is bool:
+            return ("true" if value else "false"), ()
+        if value is None:
+            return "null", ()
+        if kind is float or kind is dict or kind is list:  # empty collections; floats
+            return self._library_scalar(value)
+        raise _Declined
+
+    def _string(self, text: str) -> Scalar:
+        if (
+            len(text) <= _LONGEST_SCALAR
+            and _PLAIN_CANDIDATE.match(text)
+            and text[-1] not in " :"
+            and not any(mark in text for mark in _PLAIN_BREAKERS)
+            and not text.startswith(("---", "..."))
+            and self._resolves_to_str(text)
+        ):
+            return text, ()
+        if any(mark in text for mark in _OTHER_BREAKS):
+            raise _Declined
+        return self._library_scalar(text)
+
+    def _library_scalar(self, value: Any) -> Scalar:
+        """The library's text for `value` as a sequence item: `- text` on one line, or
+        `- |...` followed by a body indented two spaces."""
+        key = (type(value), repr(value))
+        known = self._scalars.get(key)
+        if known is not None:
+            return known
+        text = self._dump([value])
+        if any(mark in text for mark in _RAW_BREAKS):
+            raise _Declined
+        first, *rest = text.split("\n")
+        if not first.startswith("- ") or rest[-1] != "":
+            raise _Declined
+        body = tuple(rest[:-1])
+        if body and (first[2] not in "|>" or any(line[:2] not in ("  ", "") for line in body)):
+            raise _Declined
+        if not body and len(first) > _LONGEST_SCALAR:  # a block body never folds; this might
+            raise _Declined
+        scalar = first[2:], tuple(line[2:] for line in body)
+        self._scalars[key] = scalar
+        return scalar

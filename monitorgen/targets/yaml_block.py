@@ -24,12 +24,17 @@ _LONGEST_KEY = 100
 #: width (block scalars' lines are never folded).
 _LONGEST_SCALAR = 10_000
 #: Scalars always written plain unless they resolve to another type: printable ASCII
-#: with no leading indicator, no ": ", " #", trailing ":" or surrounding space.
-_PLAIN_CANDIDATE = re.compile(r"[A-Za-z0-9_$(/.=<+~^][ -~]*\Z")
-_PLAIN_BREAKERS = (": ", " #")
+#: with no leading indicator, no ": " or " #", no trailing ":" or space, and not
+#: starting like a document marker.
+_PLAIN_CANDIDATE = re.compile(
+    r"(?!.*(?:: | #))(?!---|\.\.\.)[A-Za-z0-9_$(/.=<+~^][ -~]*(?<![ :])\Z"
+)
 #: YAML line breaks other than "\n": the emitter writes them raw inside block scalars
 #: and indents the line after them, which the body's lines here would not show.
-_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+#: Line breaks to libyaml besides "\n", including "\r".
+_RAW_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_KEY_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
 
 Scalar = tuple[str, tuple[str, ...]]
 """A scalar's text after `key: ` or `- `, and the lines of its block body (relative to
@@ -38,13 +43,7 @@ the body's indentation; empty lines stay empty)."""
 
 def _is_simple_key(key: str) -> bool:
     """Whether the emitter writes `key:` rather than an explicit `? key` entry."""
-    return 0 < len(key) <= _LONGEST_KEY and not any(mark in key for mark in _KEY_BREAKS)
-
-
-#: Line breaks to libyaml besides "\n": the emitter indents the line after them, which
-#: a scalar's text written at another depth would not show.
-_RAW_BREAKS = ("\r", *_OTHER_BREAKS)
-_KEY_BREAKS = ("\n", *_RAW_BREAKS)
+    return 0 < len(key) <= _LONGEST_KEY and not _KEY_BREAKS.search(key)
 
 
 class _Declined(Exception):
@@ -144,13 +143,10 @@ class BlockWriter:
         if (
             len(text) <= _LONGEST_SCALAR
             and _PLAIN_CANDIDATE.match(text)
-            and text[-1] not in " :"
-            and not any(mark in text for mark in _PLAIN_BREAKERS)
-            and not text.startswith(("---", "..."))
             and self._resolves_to_str(text)
         ):
             return text, ()
-        if any(mark in text for mark in _OTHER_BREAKS):
+        if _OTHER_BREAKS.search(text):
             raise _Declined
         return self._library_scalar(text)
 
@@ -162,7 +158,7 @@ class BlockWriter:
         if known is not None:
             return known
         text = self._dump([value])
-        if any(mark in text for mark in _RAW_BREAKS):
+        if _RAW_BREAKS.search(text):
             raise _Declined
         first, *rest = text.split("\n")
         if not first.startswith("- ") or rest[-1] != "":

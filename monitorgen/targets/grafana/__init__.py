@@ -1,21 +1,22 @@
 """Grafana target: one dashboard JSON per spec dashboard, plus provisioning files.
 
 The only package that imports grafanalib. Dashboards are built as grafanalib
-objects (`build`), encoded with grafanalib's `DashboardEncoder`, then corrected
-by one normalisation step (`normalize`) and written with sorted keys. grafanalib's
-dashboard classes are imported when a dashboard is built, not with the package: the
-dashboard lint reads its plain modules (`datasource`, `layout`, `thresholds`, and
-`units`, which reads only grafanalib's table of unit ids).
+objects (`build`), turned into JSON data as grafanalib's `DashboardEncoder` would
+(`plain`), corrected by one normalisation step (`normalize`) and written with sorted
+keys (`json_text`). grafanalib's dashboard classes are imported when a dashboard is
+built, not with the package: the dashboard lint reads its plain modules (`datasource`,
+`layout`, `thresholds`, and `units`, which reads only grafanalib's table of unit ids).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from monitorgen.model import Dashboard, Spec
 from monitorgen.targets.base import Artifact, yaml_artifact
-from monitorgen.targets.grafana.normalize import normalize
+from monitorgen.targets.grafana.json_text import dumps_indented
+from monitorgen.targets.grafana.normalize import fix_in_place
+from monitorgen.targets.grafana.plain import plain_data
 from monitorgen.targets.grafana.provisioning import dashboards_provider, datasources
 
 DASHBOARDS_DIR = "grafana/dashboards"
@@ -40,12 +41,9 @@ def render(spec: Spec) -> list[Artifact]:
 
 def dashboard_data(spec: Spec, dashboard: Dashboard) -> dict[str, Any]:
     """The dashboard as Grafana's JSON model (plain data)."""
-    from grafanalib._gen import DashboardEncoder
-
     from monitorgen.targets.grafana.build import build_dashboard
 
-    raw = json.loads(json.dumps(build_dashboard(spec, dashboard), cls=DashboardEncoder))
-    board: dict[str, Any] = normalize(raw)
+    board: dict[str, Any] = fix_in_place(plain_data(build_dashboard(spec, dashboard)))
     return board
 
 
@@ -59,4 +57,5 @@ def dashboard_json(spec: Spec) -> dict[str, str]:
 
 
 def encode(board: dict[str, Any]) -> str:
-    return json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """`json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False)` and a line break."""
+    return dumps_indented(board) + "\n"

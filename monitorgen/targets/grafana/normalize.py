@@ -79,7 +79,11 @@ def normalize(board: Json) -> Json:
     """A corrected copy of grafanalib's dashboard data (JSON values: dicts, lists and
     scalars). `drop_nulls` rebuilds every dict and list, so the fixes below never touch
     the input."""
-    board = drop_nulls(board)
+    return fix_in_place(drop_nulls(board))
+
+
+def fix_in_place(board: Json) -> Json:
+    """`normalize` of data that has no nulls yet and is the caller's to change."""
     fix_schema_version(board)
     drop_dashboard_legacy(board)
     for panel in iter_panels(board):

@@ -9,7 +9,7 @@ their extrapolation, sums, ratios and `histogram_quantile`'s interpolation.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -190,6 +190,9 @@ class Scenario:
     value_at: ValueAt
     labels: dict[str, str]
     """The labels of the result series (what `$labels` sees)."""
+    key: Hashable = None
+    """Everything `value_at` depends on, or None: scenarios with equal keys return equal
+    values at every time whatever their labels, so alerts share what is worked out."""
 
 
 def label_value(metric: Metric, label: str, avoid: tuple[str, ...] = ()) -> str | None:
@@ -257,7 +260,8 @@ def counter_scenarios(
         def value_at(at: int) -> float | None:
             return _scaled(measure(series, at, window, tl.step), query)
 
-        return Scenario([series], value_at, shown)
+        key = (measure.__name__, series.growth, window, tl.step, query.scale)
+        return Scenario([series], value_at, shown, key)
 
     return scenario
 
@@ -294,7 +298,8 @@ def ratio_scenarios(
             total = part_rate + rest_rate
             return _scaled(part_rate / total, query) if total else None
 
-        return Scenario([part_series, rest_series], value_at, by)
+        key = ("ratio", part_series.growth, rest_series.growth, window, tl.step, query.scale)
+        return Scenario([part_series, rest_series], value_at, by, key)
 
     return scenario
 
@@ -320,7 +325,8 @@ def gauge_scenario(spec: Spec, metric: Metric, query: Query, value: str) -> Scen
     def value_at(at: int) -> float | None:
         return _scaled(constant, query)
 
-    return Scenario([series], value_at, {b: labels[b] for b in query.by})
+    key = ("constant", value, query.scale)
+    return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
 
 
 def histogram_scenario(
@@ -347,7 +353,8 @@ def histogram_scenario(
         counts = [float(r) for r in rates if r is not None]
         return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
 
-    return Scenario(series, value_at, {b: labels[b] for b in query.by if b != "le"})
+    key = ("quantile", tuple(bounds), bucket, query.quantile, window, tl.step, query.scale)
+    return Scenario(series, value_at, {b: labels[b] for b in query.by if b != "le"}, key)
 
 
 def _le_text(bound: float) -> str:

@@ -12,10 +12,10 @@ file instead of being guessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
@@ -50,6 +50,7 @@ _GAUGE_FUNCTIONS = (
 )
 _SIMPLE_AGGREGATIONS = frozenset({"sum", "max", "min", "avg"})
 _COMPARISONS = frozenset(COMPARE)
+_T = TypeVar("_T")
 
 
 def render(spec: Spec) -> list[Artifact]:
@@ -84,6 +85,19 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
     return tests, skipped
 
 
+def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """`compute()` once per spec and key (every time when the key is None). Thousands
+    of alerts share a few hundred windows, thresholds and `for` durations: the
+    searches and simulations that depend only on those run once for all of them."""
+    if key is None:
+        return compute()
+    memo: dict[Hashable, Any] = spec.derived("promtool_tests.remembered", dict)
+    if key not in memo:
+        memo[key] = compute()
+    found: _T = memo[key]
+    return found
+
+
 # ------------------------------------------------------------ threshold alerts
 
 
@@ -109,9 +123,9 @@ def alert_test_groups(spec: Spec, alert: Alert, tl: Timeline) -> list[dict[str, 
         window = 0
     rule = alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
-    groups = [_firing_group(rule, firing, condition, tl, horizon)]
+    groups = [_firing_group(spec, rule, firing, condition, tl, horizon)]
     if silent is not None:
-        groups.append(_silent_group(rule, silent, condition, tl, horizon))
+        groups.append(_silent_group(spec, rule, silent, condition, tl, horizon))
     return groups
 
 
@@ -172,11 +186,33 @@ def fires_at(at: int, scenario: Scenario, condition: Condition, rule: Rule, tl: 
     return False
 
 
-def _firing_group(
-    rule: Rule, scenario: Scenario, condition: Condition, tl: Timeline, horizon: int
-) -> dict[str, Any]:
+def _first_firing(
+    scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
+) -> Evaluation | None:
     states = simulate(scenario, condition, rule, tl, horizon)
-    first = next((s for s in states if s.firing), None)
+    return next((s for s in states if s.firing), None)
+
+
+def _simulation_key(
+    what: str, scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
+) -> Hashable:
+    """What the alert states over a scenario depend on; None when it has no key."""
+    if scenario.key is None:
+        return None
+    hold, keep = duration_seconds(rule.for_), duration_seconds(rule.keep_firing_for)
+    return (what, scenario.key, condition, hold, keep, tl.evaluation, horizon)
+
+
+def _firing_group(
+    spec: Spec,
+    rule: Rule,
+    scenario: Scenario,
+    condition: Condition,
+    tl: Timeline,
+    horizon: int,
+) -> dict[str, Any]:
+    key = _simulation_key("first firing", scenario, condition, rule, tl, horizon)
+    first = _remembered(spec, key, lambda: _first_firing(scenario, condition, rule, tl, horizon))
     if first is None or first.value is None:
         raise NotDerivable("the derived inputs do not make it fire")
     expected = expected_alert(rule, scenario.labels, first.value)
@@ -194,9 +230,15 @@ def _firing_group(
 
 
 def _silent_group(
-    rule: Rule, scenario: Scenario, condition: Condition, tl: Timeline, horizon: int
+    spec: Spec,
+    rule: Rule,
+    scenario: Scenario,
+    condition: Condition,
+    tl: Timeline,
+    horizon: int,
 ) -> dict[str, Any]:
-    if fires_at(horizon, scenario, condition, rule, tl):
+    key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
+    if _remembered(spec, key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
         raise NotDerivable("the series short of the threshold still fires")
     return unit_test_group(
         f"{rule.name} stays silent when not {_shown(condition)}",
@@ -309,7 +351,17 @@ def _counter_pair(
     def value_of(step: Fraction) -> float | None:
         return scenario(step).value_at(steady)
 
-    fire, silent = counter_steps(threshold.value, threshold.comparison, value_of)
+    # One scenario's key names the whole family: its members differ only in the knob.
+    search = (
+        "counter steps",
+        scenario(Fraction(1)).key,
+        steady,
+        threshold.value,
+        threshold.comparison,
+    )
+    fire, silent = _remembered(
+        spec, search, lambda: counter_steps(threshold.value, threshold.comparison, value_of)
+    )
     if fire is None:
         raise NotDerivable("no counter growth reaches the threshold")
     return scenario(fire), None if silent is None else scenario(silent)
@@ -334,7 +386,8 @@ def _ratio_pair(
     def steady_value(part: int) -> float | None:
         return scenario(part).value_at(steady)
 
-    found = _knob_pair(RATIO_PARTS, steady_value, condition)
+    search = ("ratio parts", scenario(0).key, condition, steady)
+    found = _remembered(spec, search, lambda: _knob_pair(RATIO_PARTS, steady_value, condition))
     if found is None:
         raise NotDerivable("no share of matching events reaches the threshold")
     fire, quiet = found
@@ -399,7 +452,13 @@ def _quantile_pair(
     def scenario(bucket: int) -> Scenario:
         return histogram_scenario(spec, metric, query, bucket, tl)
 
-    found = _knob_pair(len(metric.buckets), lambda b: scenario(b).value_at(steady), condition)
+    def steady_value(bucket: int) -> float | None:
+        return scenario(bucket).value_at(steady)
+
+    search = ("quantile bucket", scenario(0).key, condition, steady)
+    found = _remembered(
+        spec, search, lambda: _knob_pair(len(metric.buckets), steady_value, condition)
+    )
     if found is None:
         raise NotDerivable("no bucket puts the quantile past the threshold")
     fire, quiet = found
@@ -433,7 +492,7 @@ def raw_scenarios(spec: Spec, alert: Alert) -> tuple[Condition, Scenario, Scenar
     def scenario(value: str) -> Scenario:
         constant = Series(series, tuple(sorted(labels.items())), start_text=value)
         shown = labels if by is None else {b: labels[b] for b in by if b in labels}
-        return Scenario([constant], lambda at: float(value), shown)
+        return Scenario([constant], lambda at: float(value), shown, ("constant", value, None))
 
     return condition, scenario(firing_value), scenario(silent_value)
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.synthetic import generate
+from monitorgen.model import Spec
+from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
 from monitorgen.rule_inputs import Scenario, Timeline
 from monitorgen.rule_set import Rule
+from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
     TESTS_PATH,
     Condition,
@@ -20,6 +26,7 @@ from monitorgen.targets.promtool_tests import (
     duration_text,
     fires_at,
     simulate,
+    unit_test_groups,
 )
 from monitorgen.targets.promtool_tests import render as render_tests
 
@@ -182,3 +189,24 @@ def test_reading_backwards_whether_an_alert_fires_agrees_with_the_simulation(
     horizon = (len(holding) - 1) * tl.evaluation
     *_, last = simulate(scenario, condition, rule, tl, horizon)
     assert fires_at(horizon, scenario, condition, rule, tl) is last.firing
+
+
+def test_alerts_that_share_a_search_get_what_each_would_get_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 alerts with a few dozen windows, thresholds and `for` durations: the
+    searches and simulations remembered across alerts give every alert the groups it
+    gets when each of them is worked out on its own."""
+    (compiled, *_) = compile_spec(generate(100).write(tmp_path))
+    assert compiled.spec is not None
+    shared = unit_test_groups(compiled.spec)
+    remembered: dict[Hashable, Any] = compiled.spec.derived("promtool_tests.remembered", dict)
+    simulations = [key for key in remembered if isinstance(key, tuple) and key[0] == "first firing"]
+    firing_groups = [test for test in shared[0] if " fires when " in test["name"]]
+    assert len(simulations) < len(firing_groups)
+
+    def every_time(spec: Spec, key: Hashable, compute: Callable[[], Any]) -> Any:
+        return compute()
+
+    monkeypatch.setattr(promtool_tests, "_remembered", every_time)
+    assert unit_test_groups(compiled.spec) == shared

@@ -56,9 +56,10 @@ def _write_dict(mapping: dict[Any, Any], newline: str, parts: list[str]) -> None
     separator = "," + inner
     parts.append("{")
     first = len(parts)
-    for key, item in sorted(mapping.items()):
+    for key in sorted(mapping):
         if type(key) is not str:
             raise _NotPlain
+        item = mapping[key]
         if type(item) is str:  # most values: written here, without a call
             parts += (separator, encode_basestring(key), ": ", encode_basestring(item))
         else:

@@ -40,7 +40,8 @@ def _plain_dict(mapping: dict[Any, Any]) -> Any:
     for key, item in mapping.items():
         if type(key) is not str:
             return _round_trip(mapping)
-        item = plain_data(item)
+        if type(item) not in _SCALARS:  # most values are: kept without a call
+            item = plain_data(item)
         if item is not None:
             result[key] = item
     return result

@@ -21,7 +21,7 @@ from typing import Any
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import Dashboard, Panel, Path, Spec
 from monitorgen.panel_ids import numbered_panels
-from monitorgen.promql import PromQLError, expand_grafana, inspect
+from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect
 from monitorgen.targets.grafana.datasource import DATASOURCE, DATASOURCE_VARIABLE
 from monitorgen.targets.grafana.layout import GRID_WIDTH
 from monitorgen.targets.grafana.thresholds import (
@@ -49,6 +49,9 @@ _STANDINS = (
 #: parseable, the parse the semantic checks made of the expanded query is the second.
 _EXPANDED = {"rate_interval": "5m", "interval": "5m", "range": "5m"}
 _MACRO_BY_WINDOW = {timedelta(minutes=int(v[:-1])): k for k, v in _STANDINS[0].items()}
+_WINDOW_BY_MACRO = {macro: window for window, macro in _MACRO_BY_WINDOW.items()}
+#: A range written as a macro alone: `[$__rate_interval]`, `[${__range}]`.
+_MACRO_RANGE = re.compile(r"\[\$\{?__(rate_interval|interval|range)\b\}?\]")
 _VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
@@ -111,9 +114,21 @@ class WindowUse:
 
 def window_uses(expr: str) -> tuple[WindowUse, ...]:
     """How each rate-like function of a dashboard query picks its window."""
+    second_text = _second_text(expr)
+    macro = _only_macro_ranges(expr) if second_text == expand_grafana(expr) else None
+    if macro is None:
+        return _compared_windows(expr, second_text)
+    try:
+        return _macro_windows(inspect(second_text), macro)
+    except PromQLError:
+        return ()
+
+
+def _compared_windows(expr: str, second_text: str) -> tuple[WindowUse, ...]:
+    """The windows of two parses, with different stand-ins: those that differ are macros."""
     try:
         first = inspect(expand_grafana(_with_standins(expr, _STANDINS[0])))
-        second = inspect(_second_text(expr))
+        second = inspect(second_text)
     except PromQLError:
         return ()
     uses = []
@@ -123,6 +138,26 @@ def window_uses(expr: str) -> tuple[WindowUse, ...]:
         macro = None if one.range == other.range else _MACRO_BY_WINDOW[one.range]
         uses.append(WindowUse(one.function, macro, one.range))
     return tuple(uses)
+
+
+def _only_macro_ranges(expr: str) -> str | None:
+    """The macro every range of the query is, when all its ranges are one same macro
+    (the usual `[$__rate_interval]`). Then the parse of the expanded query tells all, and
+    the parse with the first stand-ins (a regex compiled per matcher) can be spared."""
+    if "[" in _MACRO_RANGE.sub("", expr):
+        return None
+    macros = set(_MACRO_RANGE.findall(expr))
+    return macros.pop() if len(macros) == 1 else None
+
+
+def _macro_windows(facts: ExprFacts, macro: str) -> tuple[WindowUse, ...]:
+    """The uses `window_uses` finds when every range is `macro`, from the one parse."""
+    window = _WINDOW_BY_MACRO[macro]
+    return tuple(
+        WindowUse(use.function, macro, window)
+        for use in facts.selectors
+        if use.range is not None and use.function in RATE_FUNCTIONS
+    )
 
 
 def _with_standins(expr: str, standins: dict[str, str]) -> str:

@@ -12,13 +12,14 @@ import pytest
 
 from benchmarks.synthetic import generate
 from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.lint import FAMILIES
+from monitorgen.lint import FAMILIES, dashboards
 from monitorgen.lint.dashboards import (
     check_dashboard_json,
     referenced_variables,
     window_uses,
 )
 from monitorgen.pipeline import compile_spec
+from monitorgen.promql import ExprFacts, inspect
 from monitorgen.targets.grafana import dashboard_data
 
 from .helpers import FLAGSHIP, SPEC_FILES, SPEC_IDS, Json, spec_of
@@ -153,6 +154,47 @@ def test_window_uses_whichever_second_parse(expr: str) -> None:
         ("increase", "range"),
     ]
     assert uses[1].window.total_seconds() == 300
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'sum by (r) (rate(a{r=~"$r"}[$__rate_interval])) / sum(rate(a[$__rate_interval]))',
+        "increase(a[${__range}]) + irate(b[${__range}])",
+        "rate(a[$__interval]) + rate(b[$__interval] offset $__range)",
+        "rate(a[$__rate_interval]) + rate(b[$__interval])",
+        "rate(a[$__rate_interval]) + rate(b[5m])",
+        'rate(a{x=~"[0-9]+"}[$__rate_interval])',
+        "max_over_time(rate(a[$__rate_interval])[1h:])",
+        "rate(a[$__rate_interval] offset ${__interval})",
+        "rate(a[${__rate_interval]) + rate(b[$__rate_interval}])",
+        "rate(a[$__rate_interval]) +",
+        "avg_over_time(a[$__rate_interval]) + a",
+        "a + b",
+    ],
+)
+def test_one_parse_finds_what_two_parses_find(expr: str) -> None:
+    """Queries whose ranges are all one macro are read from the expanded parse alone;
+    every query gets the uses the two stand-in parses find."""
+    assert window_uses(expr) == dashboards._compared_windows(expr, dashboards._second_text(expr))
+
+
+def test_a_query_whose_ranges_are_one_macro_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[str] = []
+
+    def recording(text: str) -> ExprFacts:
+        parsed.append(text)
+        return inspect(text)
+
+    monkeypatch.setattr(dashboards, "inspect", recording)
+    uses = window_uses('sum(rate(a{r=~"$r"}[$__rate_interval])) / sum(rate(a[$__rate_interval]))')
+    assert parsed == ['sum(rate(a{r=~".*"}[5m])) / sum(rate(a[5m]))']
+    assert [(u.function, u.macro, u.window.total_seconds()) for u in uses] == [
+        ("rate", "rate_interval", 660.0),
+        ("rate", "rate_interval", 660.0),
+    ]
 
 
 def test_interval_macro_in_rate_is_a_warning(tmp_path: Path) -> None:

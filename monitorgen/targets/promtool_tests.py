@@ -267,6 +267,8 @@ def expected_alert(rule: Rule, labels: Mapping[str, str], value: float) -> dict[
 
 
 def _expanded(template: str, value: float, labels: Mapping[str, str]) -> str:
+    if "{{" not in template and "}}" not in template:
+        return template  # text without actions expands to itself: most labels and summaries
     try:
         text = expand(parse_template(template), value, labels)
     except TemplateError as error:

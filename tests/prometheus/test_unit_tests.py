@@ -13,10 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.synthetic import generate
+from monitorgen.gotemplate import TemplateError, parse_template
+from monitorgen.gotemplate import render as expand
 from monitorgen.model import Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
-from monitorgen.rule_inputs import Scenario, Timeline
+from monitorgen.rule_inputs import NotDerivable, Scenario, Timeline
 from monitorgen.rule_set import Rule
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
@@ -210,3 +212,26 @@ def test_alerts_that_share_a_search_get_what_each_would_get_alone(
 
     monkeypatch.setattr(promtool_tests, "_remembered", every_time)
     assert unit_test_groups(compiled.spec) == shared
+
+
+def _expanded_in_full(template: str, value: float, labels: dict[str, str]) -> str | None:
+    """What the template expands to by parsing it, None when it cannot be expanded."""
+    try:
+        return expand(parse_template(template), value, labels)
+    except TemplateError:
+        return None
+
+
+@given(
+    template=st.text(alphabet="ab {}$.|", max_size=12)
+    | st.sampled_from(["warning", "", "}}", "{{ $value }}", "x {{ $labels.a }}"])
+)
+def test_a_template_without_actions_expands_to_its_text_as_parsing_it_would(
+    template: str,
+) -> None:
+    labels = {"a": "1"}
+    try:
+        text: str | None = promtool_tests._expanded(template, 0.5, labels)
+    except NotDerivable:
+        text = None
+    assert text == _expanded_in_full(template, 0.5, labels)

@@ -73,9 +73,9 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
     tl = timeline(spec)
     tests: list[dict[str, Any]] = []
     skipped: list[str] = []
-    for alert in spec.alerts:
+    for alert, rule in zip(spec.alerts, _alert_rules(spec), strict=True):
         try:
-            tests.extend(alert_test_groups(spec, alert, tl))
+            tests.extend(alert_test_groups(spec, alert, tl, rule))
         except NotDerivable as reason:
             skipped.append(f"{alert.name}: {reason}")
     for slo in spec.slos:
@@ -83,6 +83,12 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
         tests.extend(found)
         skipped.extend(reasons)
     return tests, skipped
+
+
+def _alert_rules(spec: Spec) -> tuple[Rule, ...]:
+    """The alerts' rules in spec order, as the rule file has them (built once per spec)."""
+    alerts = (g.rules for g in rule_groups(spec) if g.path == ("alerts",))
+    return next(alerts, ())
 
 
 def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
@@ -112,8 +118,11 @@ class Condition:
         return value is not None and COMPARE[self.op](value, self.threshold)
 
 
-def alert_test_groups(spec: Spec, alert: Alert, tl: Timeline) -> list[dict[str, Any]]:
-    """A firing and a silent test group for one alert; NotDerivable when impossible."""
+def alert_test_groups(
+    spec: Spec, alert: Alert, tl: Timeline, rule: Rule | None = None
+) -> list[dict[str, Any]]:
+    """A firing and a silent test group for one alert (whose rule is `rule`, when
+    given); NotDerivable when impossible."""
     if alert.query is not None and alert.threshold is not None:
         condition = Condition(alert.threshold.comparison.value, alert.threshold.value)
         firing, silent = structured_scenarios(spec, alert, tl)
@@ -121,7 +130,7 @@ def alert_test_groups(spec: Spec, alert: Alert, tl: Timeline) -> list[dict[str, 
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
         window = 0
-    rule = alert_rule(spec, alert)
+    rule = rule or alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
     groups = [_firing_group(spec, rule, firing, condition, tl, horizon)]
     if silent is not None:

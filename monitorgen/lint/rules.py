@@ -10,6 +10,7 @@ comparison, counters) cover generated expressions here, never twice.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
@@ -299,8 +300,10 @@ def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
         if facts is None:
             continue
         for use in facts.selectors:
+            if use.in_counter_function or use.function in _EXISTENCE_TESTS:
+                continue
             metric = spec.metric_for_series(use.name) if use.name else None
-            if metric is None or use.in_counter_function or use.function in _EXISTENCE_TESTS:
+            if metric is None:
                 continue
             if metric.type is MetricType.COUNTER or use.name != metric.name:
                 yield Diagnostic(
@@ -340,10 +343,14 @@ def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
 
 def _duplicates(rules: Rules) -> Iterator[Diagnostic]:
     """Two rules writing the same series, or two identical alerts."""
+    named = Counter(_kind_and_name(rule) for rule in rules.all())
     seen: dict[tuple[object, ...], Rule] = {}
     for rule in rules.all():
+        kind_and_name = _kind_and_name(rule)
+        if named[kind_and_name] == 1:
+            continue  # no other rule of its name: its labels cannot make it a duplicate
         labels = tuple(sorted(rule.label_map().items()))
-        key = ("record", rule.record, labels) if rule.record else ("alert", rule.alert, labels)
+        key = (*kind_and_name, labels)
         first = seen.get(key)
         if first is None:
             seen[key] = rule
@@ -356,6 +363,10 @@ def _duplicates(rules: Rules) -> Iterator[Diagnostic]:
             path=rule.path,
             severity=Severity.ERROR if rule.record else Severity.WARNING,
         )
+
+
+def _kind_and_name(rule: Rule) -> tuple[str, str | None]:
+    return ("record", rule.record) if rule.record else ("alert", rule.alert)
 
 
 def _missing_recordings(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:

@@ -287,9 +287,9 @@ class _Builder:
         self.anchors: dict[str, _Mark] | None = {}
         #: Keys that are not plain names, repeated keys and scalars no constructor takes.
         self.problems: list[Diagnostic] = []
-        #: The value of each untagged scalar text so far: a spec repeats the same keys
-        #: and words thousands of times, and resolving a tag runs regexes.
-        self.scalars: dict[tuple[str, tuple[bool, bool]], Any] = {}
+        #: The value of each untagged plain scalar text so far: a spec repeats the same
+        #: keys and words thousands of times, and resolving a tag runs regexes.
+        self.plain: dict[str, Any] = {}
         self.constructor: yaml.SafeLoader | None = None
 
     def span(self, event: Any) -> Span:
@@ -320,8 +320,10 @@ class _Builder:
         """The value of the node that starts with `event`, at `parent` + `part`."""
         kind = event.__class__
         if kind is _ScalarEvent:
-            if event.tag is None and event.anchor is None:  # most scalars, seen before
-                value = self.scalars.get((event.value, event.implicit), _UNRESOLVED)
+            if event.tag is None and event.anchor is None:  # most scalars
+                if not event.implicit[0]:
+                    return event.value  # quoted or block: a string, however it reads
+                value = self.plain.get(event.value, _UNRESOLVED)
                 if value is not _UNRESOLVED:
                     return value
             try:
@@ -360,11 +362,10 @@ class _Builder:
             self.anchor(event)
         tag = event.tag
         if tag is None or tag == "!":
-            text = (event.value, event.implicit)
-            value = self.scalars.get(text, _UNRESOLVED)
-            if value is _UNRESOLVED:
-                tag = self.resolve(yaml.ScalarNode, *text)
-                value = self.scalars[text] = self.construct(tag, event)
+            tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+            value = self.construct(tag, event)
+            if event.tag is None and event.implicit[0]:
+                self.plain[event.value] = value
             return value
         return self.construct(tag, event)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import (
+    Label,
     LatencySli,
     Matcher,
     MetricType,
@@ -92,12 +93,13 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
     if metric is None:
         yield _unknown("metric", query.metric, [m.name for m in spec.metrics], (*path, "metric"))
         return
-    labels = set(metric.label_names)
+    labels = _labels_by_metric(spec)[metric.name]
     for index, label in enumerate(query.by):
         if label not in labels:
             yield _unknown_label(label, metric.name, labels, (*path, "by", index))
     for key, matchers in (("where", query.where), ("total_where", query.total_where)):
-        yield from _check_matchers(spec, metric.name, matchers, (*path, key))
+        if matchers:
+            yield from _check_matchers(spec, metric.name, matchers, (*path, key))
     kind = metric.type
     fn = query.function
     if fn is QueryFunction.QUANTILE and kind is not MetricType.HISTOGRAM:
@@ -151,10 +153,9 @@ def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -
 def _check_matchers(
     spec: Spec, metric_name: str, matchers: tuple[Matcher, ...], path: Path
 ) -> Iterator[Diagnostic]:
-    metric = spec.metric(metric_name)
-    if metric is None or not matchers:
+    by_name = _labels_by_metric(spec).get(metric_name)
+    if by_name is None or not matchers:
         return
-    by_name = {label.name: label for label in metric.labels}
     for matcher in matchers:
         label = by_name.get(matcher.label)
         if label is None:
@@ -169,6 +170,14 @@ def _check_matchers(
                     path=(*path, matcher.label),
                     severity=Severity.WARNING,
                 )
+
+
+def _labels_by_metric(spec: Spec) -> dict[str, dict[str, Label]]:
+    """Each metric's labels by name, made once per spec: thousands of queries read them."""
+    return spec.derived(
+        "references.labels_by_metric",
+        lambda: {m.name: {label.name: label for label in m.labels} for m in spec.metrics},
+    )
 
 
 def _alert_links(spec: Spec) -> Iterator[Diagnostic]:

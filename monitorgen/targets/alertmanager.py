@@ -59,7 +59,12 @@ def template_artifact(spec: Spec) -> Artifact:
 
 
 def config(spec: Spec) -> dict[str, Any]:
-    """The Alertmanager config as data."""
+    """The Alertmanager config as data. Built once per spec: this target writes it and
+    the Kubernetes one translates it (neither changes it)."""
+    return spec.derived("alertmanager.config", lambda: _config(spec))
+
+
+def _config(spec: Spec) -> dict[str, Any]:
     assert spec.routing is not None
     data: dict[str, Any] = {"templates": [TEMPLATE_REFERENCE]}
     data["route"] = _route(spec.routing.root)

@@ -95,6 +95,9 @@ class ExprFacts:
     top_is_comparison: bool
     divisions: int
     division_inside_aggregation: bool
+    unguarded_divisions: int = 0
+    """Divisions whose denominator can be 0 (it rates or counts something) and is not
+    filtered by a comparison (`promql_labels.unguarded_divisions`)."""
 
     @cached_property
     def metric_names(self) -> tuple[str, ...]:
@@ -103,6 +106,7 @@ class ExprFacts:
 
 
 _COMPARISONS = frozenset({">", "<", ">=", "<=", "==", "!="})
+_SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
 
 
 @lru_cache(maxsize=PARSE_CACHE_SIZE)
@@ -122,6 +126,7 @@ def inspect(expr: str) -> ExprFacts:
         is_comparison,
         walker.divisions,
         walker.division_in_aggregation,
+        walker.unguarded_divisions,
     )
 
 
@@ -157,6 +162,7 @@ class _Walker:
         self.aggregations: list[tuple[str, tuple[str, ...]]] = []
         self.divisions = 0
         self.division_in_aggregation = False
+        self.unguarded_divisions = 0
 
     def walk(self, tree: Any) -> None:
         pending: list[tuple[Any, str | None, timedelta | None, bool]] = [(tree, None, None, False)]
@@ -169,6 +175,8 @@ class _Walker:
                 if str(node.op).strip() == "/":
                     self.divisions += 1
                     self.division_in_aggregation |= in_aggregation
+                    if not is_scalar(node.rhs) and not is_filtering_comparison(node.rhs):
+                        self.unguarded_divisions += 1
                 push((node.rhs, None, None, in_aggregation))
                 push((node.lhs, None, None, in_aggregation))
             elif kind == "VectorSelector":
@@ -190,6 +198,33 @@ class _Walker:
                 push((node.expr, function, None, in_aggregation))
             elif kind == "UnaryExpr":
                 push((node.expr, None, None, in_aggregation))
+
+
+def _kind(node: Any) -> str:
+    return type(node).__name__
+
+
+def is_scalar(node: Any) -> bool:
+    """A number, a string or a scalar function of them: never a series."""
+    kind = _kind(node)
+    if kind in ("NumberLiteral", "StringLiteral"):
+        return True
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return is_scalar(node.expr)
+    if kind == "Call":
+        return bool(node.func.name in _SCALAR_FUNCTIONS and node.func.name != "day_of_month")
+    if kind == "BinaryExpr":
+        return is_scalar(node.lhs) and is_scalar(node.rhs)
+    return False
+
+
+def is_filtering_comparison(node: Any) -> bool:
+    """`x > 0` without `bool`: keeps only series that pass, so never divides by zero."""
+    while _kind(node) == "ParenExpr":
+        node = node.expr
+    if _kind(node) != "BinaryExpr" or (node.modifier is not None and node.modifier.return_bool):
+        return False
+    return str(node.op).strip() in (">", "<", ">=", "<=", "==", "!=")
 
 
 def _selector_use(node: Any, function: str | None, range_: timedelta | None) -> SelectorUse:

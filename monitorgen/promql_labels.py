@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitorgen.promql import children, parse
+from monitorgen.promql import children, is_filtering_comparison, is_scalar, parse
 
 #: Known labels of a stored series name, or None when the series is not known.
 LabelLookup = Callable[[str], frozenset[str] | None]
 
-_SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
 _NO_LABEL_FUNCTIONS = frozenset({"vector", "time", "pi", "scalar"})
 _ADDS_LABEL_FUNCTIONS = frozenset({"label_replace", "label_join"})
 _KEEPS_SERIES_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
@@ -125,19 +124,6 @@ def _equality_matchers(node: Any) -> OutputLabels:
     return OutputLabels(names - {"__name__"})
 
 
-def is_scalar(node: Any) -> bool:
-    kind = _kind(node)
-    if kind in ("NumberLiteral", "StringLiteral"):
-        return True
-    if kind in ("ParenExpr", "UnaryExpr"):
-        return is_scalar(node.expr)
-    if kind == "Call":
-        return bool(node.func.name in _SCALAR_FUNCTIONS and node.func.name != "day_of_month")
-    if kind == "BinaryExpr":
-        return is_scalar(node.lhs) and is_scalar(node.rhs)
-    return False
-
-
 def _binary(node: Any, lookup: LabelLookup) -> OutputLabels:
     if is_scalar(node.lhs):
         return _labels(node.rhs, lookup)
@@ -161,15 +147,6 @@ def _binary(node: Any, lookup: LabelLookup) -> OutputLabels:
         return lhs
     labels = frozenset(matching.labels)
     return lhs.keep(labels) if str(matching.type).endswith("Include") else lhs.drop(labels)
-
-
-def is_filtering_comparison(node: Any) -> bool:
-    """`x > 0` without `bool`: keeps only series that pass, so never divides by zero."""
-    while _kind(node) == "ParenExpr":
-        node = node.expr
-    if _kind(node) != "BinaryExpr" or (node.modifier is not None and node.modifier.return_bool):
-        return False
-    return str(node.op).strip() in (">", "<", ">=", "<=", "==", "!=")
 
 
 def unguarded_divisions(expr: str) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from monitorgen.promql import ExprFacts, SelectorUse, inspect
+from monitorgen.promql_labels import unguarded_divisions
 
 FIVE_MINUTES = timedelta(minutes=5)
 
@@ -34,8 +35,25 @@ def test_selectors_functions_aggregations_and_a_top_level_division() -> None:
         top_is_comparison=False,
         divisions=1,
         division_inside_aggregation=False,
+        unguarded_divisions=1,
     )
     assert facts.metric_names == ("x", "y")
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum(rate(a[5m])) / sum(rate(b[5m]))",
+        "sum(rate(a[5m])) / (sum(rate(b[5m])) > 0)",
+        "sum(rate(a[5m])) / (sum(rate(b[5m])) > bool 0)",
+        "a / 2 / (3 * scalar(b)) / day_of_month()",
+        "(a / b) / ((c / d) >= 1) / -(e / (f < 1))",
+        "sum(a / b) / count(c)",
+        "rate(a[5m])",
+    ],
+)
+def test_unguarded_divisions_are_counted_in_the_one_walk(expr: str) -> None:
+    assert inspect(expr).unguarded_divisions == len(unguarded_divisions(expr))
 
 
 def test_a_division_inside_an_aggregation() -> None:

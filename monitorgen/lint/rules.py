@@ -22,7 +22,6 @@ from monitorgen.promql_labels import (
     OutputLabels,
     always_compares,
     output_labels,
-    unguarded_divisions,
 )
 from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expressions
@@ -328,7 +327,7 @@ def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="aggregate numerator and denominator first, then divide",
             )
-        elif rule.record and facts.divisions and unguarded_divisions(rule.expr):
+        elif rule.record and facts.unguarded_divisions:
             yield Diagnostic(
                 "lint/nan-division",
                 f"{rule.record} records NaN whenever its denominator is 0 (no traffic)",

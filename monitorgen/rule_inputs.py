@@ -47,12 +47,10 @@ class Series:
     """How to write a constant start exactly as the spec did (e.g. 0.81)."""
 
     def selector(self) -> str:
-        inner = ",".join(f"{k}={string_literal(v)}" for k, v in self.labels)
-        return f"{self.name}{{{inner}}}" if inner else self.name
+        return _selector_text(self.name, self.labels)
 
     def values(self, samples: int) -> str:
-        start = self.start_text or _fraction_text(self.start)
-        return f"{start}+{_fraction_text(self.step_increase)}x{samples}"
+        return _values_text(self.start_text, self.start, self.step_increase, samples)
 
     growth: Growth = field(init=False, repr=False, compare=False)
     """The series' values apart from its name and labels."""
@@ -72,6 +70,24 @@ class Series:
             step.numerator * start.denominator,
             start.denominator * step.denominator,
         )
+
+
+#: The texts below are remembered: the firing and the silent test of an alert, the
+#: alerts over one metric and a histogram's buckets repeat the same few labels and
+#: increases thousands of times in a large spec.
+_SERIES_CACHE_SIZE = 1 << 14
+
+
+@lru_cache(maxsize=_SERIES_CACHE_SIZE)
+def _selector_text(name: str, labels: tuple[tuple[str, str], ...]) -> str:
+    inner = ",".join(f"{k}={string_literal(v)}" for k, v in labels)
+    return f"{name}{{{inner}}}" if inner else name
+
+
+@lru_cache(maxsize=_SERIES_CACHE_SIZE)
+def _values_text(start_text: str | None, start: Fraction, step: Fraction, samples: int) -> str:
+    first = start_text or _fraction_text(start)
+    return f"{first}+{_fraction_text(step)}x{samples}"
 
 
 class Growth(NamedTuple):

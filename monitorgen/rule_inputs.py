@@ -345,32 +345,35 @@ def gauge_scenario(spec: Spec, metric: Metric, query: Query, value: str) -> Scen
     return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
 
 
-def histogram_scenario(
-    spec: Spec, metric: Metric, query: Query, bucket: int, tl: Timeline
-) -> Scenario:
-    """Every observation falls in bucket `bucket` (0-based; the last is +Inf)."""
+def histogram_scenarios(
+    spec: Spec, metric: Metric, query: Query, tl: Timeline
+) -> Callable[[int], Scenario]:
+    """Every observation falls in a given bucket (0-based; the last is +Inf). The
+    labels and the two series of each bucket, still and growing, are made once for a
+    whole search: each scenario picks one of them per bucket."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
     bounds = [*metric.buckets, math.inf]
-    per_sample = Fraction(60)
-    series = [
-        Series(
-            f"{metric.name}_bucket",
-            _sorted({**labels, "le": _le_text(bound)}),
-            step_increase=per_sample if index >= bucket else Fraction(0),
-        )
-        for index, bound in enumerate(bounds)
-    ]
+    name = f"{metric.name}_bucket"
+    per_bucket = [_sorted({**labels, "le": _le_text(bound)}) for bound in bounds]
+    still = [Series(name, selected) for selected in per_bucket]
+    growing = [Series(name, selected, step_increase=Fraction(60)) for selected in per_bucket]
     window = int(seconds(query.window))
+    shown = {b: labels[b] for b in query.by if b != "le"}
 
-    def value_at(at: int) -> float | None:
-        rates = [counter_rate(s, at, window, tl.step) for s in series]
-        if any(r is None for r in rates) or not rates[-1]:
-            return None
-        counts = [float(r) for r in rates if r is not None]
-        return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
+    def scenario(bucket: int) -> Scenario:
+        series = still[:bucket] + growing[bucket:]
 
-    key = ("quantile", tuple(bounds), bucket, query.quantile, window, tl.step, query.scale)
-    return Scenario(series, value_at, {b: labels[b] for b in query.by if b != "le"}, key)
+        def value_at(at: int) -> float | None:
+            rates = [counter_rate(s, at, window, tl.step) for s in series]
+            if any(r is None for r in rates) or not rates[-1]:
+                return None
+            counts = [float(r) for r in rates if r is not None]
+            return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
+
+        key = ("quantile", tuple(bounds), bucket, query.quantile, window, tl.step, query.scale)
+        return Scenario(series, value_at, dict(shown), key)
+
+    return scenario
 
 
 def _le_text(bound: float) -> str:

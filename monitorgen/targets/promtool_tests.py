@@ -32,7 +32,7 @@ from monitorgen.rule_inputs import (
     counter_steps,
     duration_seconds,
     gauge_scenario,
-    histogram_scenario,
+    histogram_scenarios,
     nudged,
     ratio_scenarios,
     timeline,
@@ -460,8 +460,7 @@ def _quantile_pair(
         raise NotDerivable("a quantile needs a histogram")
     condition = Condition(threshold.comparison.value, threshold.value)
 
-    def scenario(bucket: int) -> Scenario:
-        return histogram_scenario(spec, metric, query, bucket, tl)
+    scenario = histogram_scenarios(spec, metric, query, tl)
 
     def steady_value(bucket: int) -> float | None:
         return scenario(bucket).value_at(steady)

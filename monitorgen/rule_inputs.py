@@ -333,16 +333,19 @@ def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> dict[str
     return None
 
 
-def gauge_scenario(spec: Spec, metric: Metric, query: Query, value: str) -> Scenario:
+def gauge_scenarios(spec: Spec, metric: Metric, query: Query) -> Callable[[str], Scenario]:
+    """One gauge series holding a given value (as written); the labels are worked out
+    once for the firing and the silent value."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
-    series = Series(metric.name, _sorted(labels), start_text=value)
-    constant = float(value)
+    selected, shown = _sorted(labels), {b: labels[b] for b in query.by}
 
-    def value_at(at: int) -> float | None:
-        return _scaled(constant, query)
+    def scenario(value: str) -> Scenario:
+        series = Series(metric.name, selected, start_text=value)
+        constant = _scaled(float(value), query)
+        key = ("constant", value, query.scale)
+        return Scenario([series], lambda at: constant, dict(shown), key)
 
-    key = ("constant", value, query.scale)
-    return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
+    return scenario
 
 
 def histogram_scenarios(
@@ -384,6 +387,7 @@ def _le_text(bound: float) -> str:
 # ------------------------------------------------------------ choosing values
 
 
+@lru_cache(maxsize=1 << 12)
 def nudged(threshold_text: str, up: bool) -> str:
     """A number just beside the threshold in its last written digit (500 -> 510, 0.8 -> 0.81)."""
     value = Decimal(threshold_text)

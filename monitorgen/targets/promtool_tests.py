@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
@@ -31,7 +32,7 @@ from monitorgen.rule_inputs import (
     counter_scenarios,
     counter_steps,
     duration_seconds,
-    gauge_scenario,
+    gauge_scenarios,
     histogram_scenarios,
     nudged,
     ratio_scenarios,
@@ -303,6 +304,7 @@ def unit_test_group(
     }
 
 
+@lru_cache(maxsize=1 << 12)
 def duration_text(total: int) -> str:
     """Seconds as a Prometheus duration: 90 -> 1m30s, 3600 -> 1h."""
     if total == 0:
@@ -346,9 +348,10 @@ def _gauge_pair(spec: Spec, metric: Metric, alert: Alert) -> tuple[Scenario, Sce
     if query.scale is not None:
         raise NotDerivable("a scaled gauge query")
     above = threshold.comparison is Comparison.ABOVE
-    firing = gauge_scenario(spec, metric, query, nudged(threshold.text, up=above))
-    silent = gauge_scenario(spec, metric, query, nudged(threshold.text, up=not above))
-    return firing, silent
+    scenario = gauge_scenarios(spec, metric, query)
+    return scenario(nudged(threshold.text, up=above)), scenario(
+        nudged(threshold.text, up=not above)
+    )
 
 
 def _counter_pair(

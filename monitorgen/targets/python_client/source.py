@@ -11,6 +11,7 @@ import keyword
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 LINE_LENGTH = 100
 INDENT = "    "
@@ -28,7 +29,7 @@ class Group:
     tuple_: bool = False
 
     def flat(self) -> str:
-        inner = ", ".join(flat(item) for item in self.items)
+        inner = ", ".join([item if isinstance(item, str) else item.flat() for item in self.items])
         if self.tuple_ and len(self.items) == 1:
             inner += ","
         return f"{self.head}{inner}{self.close}"
@@ -70,9 +71,11 @@ def _allow_long(line: str) -> str:
     return f"{line}  # noqa: E501"
 
 
+@lru_cache(maxsize=16384)
 def py_str(text: str) -> str:
     """A string literal as the formatter writes it: double quotes unless the text holds
-    more double than single quotes; non-ASCII characters escaped (no ambiguous glyphs)."""
+    more double than single quotes; non-ASCII characters escaped (no ambiguous glyphs).
+    Remembered per text: a module repeats its metric and label names many times."""
     quote = "'" if text.count('"') > text.count("'") else '"'
     if _plain_ascii(text) and quote not in text:
         return quote + text + quote

@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/run.py [--sizes 10,100,1000] [--repeat 5] [--quick]
 
 For each size it prints the median wall time of `monitorgen validate`, `build` (into a
-temporary folder) and `check`, then the growth between consecutive sizes. The start-up
+temporary folder), `check` (amtool's verdicts on an unchanged config remembered, as on
+most commits) and `check-cold` (`check --no-cache`: amtool asked afresh), then the
+growth between consecutive sizes. The start-up
 line compares `monitorgen build specs/llm.yaml` with a bare Python process importing the
 libraries monitorgen uses; the two are run alternately so machine load hits both alike.
 """
@@ -29,7 +31,7 @@ from benchmarks.synthetic import SIZES, SyntheticSpec, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAGSHIP = ROOT / "specs" / "llm.yaml"
-COMMANDS = ("validate", "build", "check")
+COMMANDS = ("validate", "build", "check", "check-cold")
 BARE_IMPORTS = "import yaml, jsonschema, click, grafanalib.core, prometheus_client, promql_parser"
 #: The issue's targets.
 LARGEST_SIZE_SECONDS = 3.0
@@ -49,15 +51,17 @@ def monitorgen(*args: str) -> list[str]:
     return [sys.executable, "-m", "monitorgen", *args]
 
 
-def child_env() -> dict[str, str]:
+def child_env(work: Path) -> dict[str, str]:
     """The environment without PYTHONDONTWRITEBYTECODE: an installed monitorgen runs
-    from cached bytecode, so the first (warm-up) run of each command caches it here too."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    from cached bytecode, so the first (warm-up) run of each command caches it here too.
+    amtool's verdicts are remembered in the benchmark's own folder."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "MONITORGEN_CACHE_DIR": str(work / "cache")}
 
 
 def timed(argv: Sequence[str], cwd: Path) -> float:
     """Wall time of one process; a failing process stops the benchmark."""
-    env = child_env()
+    env = child_env(cwd)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -69,6 +73,8 @@ def timed(argv: Sequence[str], cwd: Path) -> float:
 def command_argv(case: Case, command: str) -> list[str]:
     if command == "validate":
         return monitorgen("validate", str(case.spec))
+    if command == "check-cold":
+        return monitorgen("check", "--no-cache", str(case.spec), "-o", str(case.output))
     return monitorgen(command, str(case.spec), "-o", str(case.output))
 
 
@@ -86,8 +92,10 @@ def time_sizes(
 ) -> dict[tuple[int, str], float]:
     """Median seconds per (size, command); each round runs every command once, in turn."""
     warm_up = ["validate"] if "validate" in commands else []
-    if {"build", "check"} & set(commands):
+    if {"build", "check", "check-cold"} & set(commands):
         warm_up.append("build")  # `check` compares with its output
+    if "check" in commands:
+        warm_up.append("check")  # amtool's verdicts on the config, remembered
     progress(f"warm-up: {' and '.join(warm_up)} once per size")
     for case in cases:
         for command in warm_up:
@@ -127,11 +135,11 @@ def report_sizes(
 ) -> list[str]:
     lines = [
         f"{'size':>6} {'metrics':>8} {'alerts':>7} {'panels':>7} "
-        + " ".join(f"{c:>9}" for c in commands)
+        + " ".join(f"{c:>10}" for c in commands)
     ]
     for case in cases:
         shape = case.synthetic.shape
-        times = " ".join(f"{medians[case.size, c]:>8.2f}s" for c in commands)
+        times = " ".join(f"{medians[case.size, c]:>9.2f}s" for c in commands)
         lines.append(
             f"{case.size:>6} {shape.metrics:>8} {shape.alerts:>7} {shape.panels:>7} {times}"
         )
@@ -143,12 +151,12 @@ def report_sizes(
             f"(target <= {LARGEST_SIZE_SECONDS:g}s: {verdict(slowest <= LARGEST_SIZE_SECONDS)})"
         )
     lines.append("")
-    lines.append(f"{'growth':>12} " + " ".join(f"{c:>9}" for c in commands))
+    lines.append(f"{'growth':>12} " + " ".join(f"{c:>10}" for c in commands))
     for small, large in itertools.pairwise(cases):
         ratios = [medians[large.size, c] / medians[small.size, c] for c in commands]
         factor = large.size / small.size
         limit = GROWTH_LIMIT * factor / 10
-        cells = " ".join(f"{r:>8.2f}x" for r in ratios)
+        cells = " ".join(f"{r:>9.2f}x" for r in ratios)
         lines.append(
             f"{f'{large.size}/{small.size}':>12} {cells}  "
             f"(target <= {limit:g}x: {verdict(max(ratios) <= limit)})"
@@ -176,7 +184,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--commands",
         type=lambda text: text.split(","),
         default=list(COMMANDS),
-        help="comma-separated commands to time (validate, build, check)",
+        help="comma-separated commands to time (validate, build, check, check-cold)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement")
     parser.add_argument(

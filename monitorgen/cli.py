@@ -170,6 +170,12 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
     help="Routing cases `amtool config routes test` confirms: the spec's routing.tests, "
     "also every distinct routing situation of its alerts (thorough, for CI), or none.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ask amtool again even about a config it accepted before "
+    "(remembered under $MONITORGEN_CACHE_DIR, else $XDG_CACHE_HOME/monitorgen).",
+)
 def check(
     specs: Sequence[Path],
     output: Path,
@@ -177,6 +183,7 @@ def check(
     fail_on: str,
     check_secrets: bool,
     amtool_routes: pipeline.AmtoolRoutes,
+    no_cache: bool,
 ) -> None:
     """Validate, regenerate in memory and compare with the output folder (for CI).
 
@@ -185,7 +192,10 @@ def check(
     """
     _compiling_specs()
     extra = pipeline.ExtraChecks(
-        tools=True, secrets_in=output if check_secrets else None, amtool_routes=amtool_routes
+        tools=True,
+        secrets_in=output if check_secrets else None,
+        amtool_routes=amtool_routes,
+        remember_verdicts=not no_cache,
     )
     result = pipeline.build(_spec_paths(specs), extra=extra)
     failed = result.failed(_threshold(fail_on))

@@ -86,6 +86,9 @@ class ExtraChecks:
     secrets_in: Path | None = None
     """Warn about referenced secret files missing under this output folder (or absolute)."""
     amtool_routes: AmtoolRoutes = "tests"
+    remember_verdicts: bool = False
+    """Take what amtool accepted of the same config before from the cache folder
+    (`tool_verdicts`), and add what it accepts now."""
 
 
 NO_EXTRA_CHECKS = ExtraChecks()
@@ -173,8 +176,10 @@ def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
     if not extra.tools:
         return None
     from monitorgen import tools  # subprocesses and temporary files: only when asked
+    from monitorgen.tool_verdicts import cache_root
 
-    return tools.start_amtool(spec, extra.amtool_routes)
+    remembered_in = cache_root() if extra.remember_verdicts else None
+    return tools.start_amtool(spec, extra.amtool_routes, remembered_in)
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from monitorgen import routing
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
 from monitorgen.targets import alertmanager
 from monitorgen.targets.base import Artifact
+from monitorgen.tool_verdicts import AmtoolVerdicts, RouteQuestion
 
 if TYPE_CHECKING:
     from monitorgen.pipeline import AmtoolRoutes
 
+_T = TypeVar("_T")
 AMTOOL = "amtool"
 TIMEOUT_SECONDS = 60.0
 WORKERS = 4
@@ -127,23 +129,56 @@ def alertmanager_findings(spec: Spec, routes: AmtoolRoutes = "tests") -> list[Di
     return runs.findings() if runs is not None else []
 
 
-def start_amtool(spec: Spec, routes: AmtoolRoutes = "tests") -> AmtoolRuns | None:
+def start_amtool(
+    spec: Spec, routes: AmtoolRoutes = "tests", remembered_in: Path | None = None
+) -> AmtoolRuns | None:
     """amtool's checks of `spec`, started in the background so the caller can go on
-    rendering meanwhile; None when amtool is not installed or the spec has no routing."""
+    rendering meanwhile; None when amtool is not installed or the spec has no routing.
+
+    With `remembered_in`, what amtool accepted of this very config before is taken from
+    there instead of asked again, and what it accepts now is added (`tool_verdicts`).
+    """
     amtool = find_amtool()
     if amtool is None or spec.routing is None:
         return None
     plan = RoutePlan.of(spec, cases_to_confirm(spec, routes))
+    config = alertmanager.render(spec)
+    verdicts = AmtoolVerdicts.of(amtool, config, remembered_in) if remembered_in else None
+    known = verdicts.routes if verdicts is not None else {}
+    asking = {s: case for s, case in plan.examples.items() if (case.labels, s[1]) not in known}
     folder = ExitStack()
-    config_file = folder.enter_context(written(alertmanager.render(spec), alertmanager.CONFIG_PATH))
+    if verdicts is not None and verdicts.config_accepted and not asking:
+        checked = _done(REMEMBERED)
+        return AmtoolRuns(plan, folder, checked, _remembered(plan, known), verdicts)
+    config_file = folder.enter_context(written(config, alertmanager.CONFIG_PATH))
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="amtool")
     checked = pool.submit(amtool_check_config, amtool, config_file)
-    answers = {
-        situation: pool.submit(amtool_routes, amtool, config_file, case.labels, situation[1])
-        for situation, case in plan.examples.items()
-    }
+    answers = _remembered(plan, known)
+    for situation, case in asking.items():
+        labels, expected = case.labels, situation[1]
+        answers[situation] = pool.submit(amtool_routes, amtool, config_file, labels, expected)
     pool.shutdown(wait=False)  # the queued runs go on; the pool takes no more
-    return AmtoolRuns(plan, folder, checked, answers)
+    return AmtoolRuns(plan, folder, checked, answers, verdicts)
+
+
+#: How a verdict taken from memory shows as a run.
+REMEMBERED = ToolRun(("amtool", "(accepted before)"), 0, "", "")
+
+
+def _done(value: _T) -> Future[_T]:
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
+
+
+def _remembered(
+    plan: RoutePlan, known: dict[RouteQuestion, tuple[str, ...]]
+) -> dict[Situation, Future[Answer]]:
+    return {
+        situation: _done((REMEMBERED, known[(case.labels, situation[1])]))
+        for situation, case in plan.examples.items()
+        if (case.labels, situation[1]) in known
+    }
 
 
 def cases_to_confirm(spec: Spec, routes: AmtoolRoutes) -> list[routing.RoutingCase]:
@@ -198,6 +233,8 @@ class AmtoolRuns:
     folder: ExitStack
     checked: Future[ToolRun]
     answers: dict[Situation, Future[Answer]]
+    verdicts: AmtoolVerdicts | None = None
+    """Where what amtool accepts is remembered, if anywhere."""
 
     def findings(self) -> list[Diagnostic]:
         """Wait for amtool; its findings in the order of the routing cases."""
@@ -206,9 +243,21 @@ class AmtoolRuns:
             if not checked.ok:
                 return [config_refused(checked)]
             answers = {situation: run.result() for situation, run in self.answers.items()}
+            self._remember(answers)
             return list(route_findings(self.plan, answers))
         finally:
             self.discard()
+
+    def _remember(self, answers: dict[Situation, Answer]) -> None:
+        if self.verdicts is None:
+            return
+        self.verdicts.accept_config()
+        for situation, (result, answer) in answers.items():
+            if result.ok and answer == situation[1]:  # amtool confirmed what it was asked
+                self.verdicts.accept_route(
+                    (self.plan.examples[situation].labels, situation[1]), answer
+                )
+        self.verdicts.save()
 
     def discard(self) -> None:
         """Stop what has not started, wait for the rest and remove the config copy."""

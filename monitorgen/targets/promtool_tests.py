@@ -270,22 +270,33 @@ def _number(value: float) -> str:
 def expected_alert(rule: Rule, labels: Mapping[str, str], value: float) -> dict[str, Any]:
     """The labels and annotations Prometheus gives the alert for this series and value."""
     expected_labels = dict(labels)
+    series = tuple(labels.items())
     for field in rule.labels:
-        expected_labels[field.key] = _expanded(field.value, value, labels)
-    annotations = {f.key: _expanded(f.value, value, labels) for f in rule.annotations}
+        expected_labels[field.key] = _expanded(field.value, value, series)
+    annotations = {f.key: _expanded(f.value, value, series) for f in rule.annotations}
     return {"exp_labels": dict(sorted(expected_labels.items())), "exp_annotations": annotations}
 
 
-def _expanded(template: str, value: float, labels: Mapping[str, str]) -> str:
+def _expanded(template: str, value: float, labels: tuple[tuple[str, str], ...]) -> str:
     if "{{" not in template and "}}" not in template:
         return template  # text without actions expands to itself: most labels and summaries
     try:
-        text = expand(parse_template(template), value, labels)
+        text = _expansion(template, value, repr(value), labels)
     except TemplateError as error:
         raise NotDerivable(f"template {template!r} does not parse: {error}") from None
     if text is None:
         raise NotDerivable(f"template {template!r} uses more than values, labels and humanize")
     return text
+
+
+@lru_cache(maxsize=1 << 14)
+def _expansion(
+    template: str, value: float, value_text: str, labels: tuple[tuple[str, str], ...]
+) -> str | None:
+    """Remembered: alerts that share a description, a value and the labels it reads
+    expand it alike. `value_text` keeps apart the values that are equal but print
+    differently (0.0 and -0.0)."""
+    return expand(parse_template(template), value, dict(labels))
 
 
 def alert_check(at: int, name: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -231,7 +231,7 @@ def test_a_template_without_actions_expands_to_its_text_as_parsing_it_would(
 ) -> None:
     labels = {"a": "1"}
     try:
-        text: str | None = promtool_tests._expanded(template, 0.5, labels)
+        text: str | None = promtool_tests._expanded(template, 0.5, tuple(labels.items()))
     except NotDerivable:
         text = None
     assert text == _expanded_in_full(template, 0.5, labels)

@@ -25,13 +25,12 @@ from monitorgen.rule_inputs import (
     counter_rate,
     label_value,
 )
-from monitorgen.rule_set import Rule
+from monitorgen.rule_set import Rule, rule_groups
 from monitorgen.slo import (
     ABSENT_FOR,
     Tier,
     absent_alert,
     bucket_matcher,
-    burn_alert,
     burn_windows,
     record_name,
     threshold_value,
@@ -209,12 +208,20 @@ def _firing_tiers(slo: Slo, traffic: Traffic, at: int) -> list[tuple[Tier, float
 
 
 def _expected_burns(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:
-    settings = dict(tiers(slo))
+    rules = _burn_rules(spec, slo)
     identity = {"slo": slo.name, "service": spec.service, **traffic.labels}
     return [
-        expected_alert(burn_alert(spec, slo, tier, settings[tier]), identity, value)
+        expected_alert(rules[tier], identity, value)
         for tier, value in _firing_tiers(slo, traffic, at)
     ]
+
+
+def _burn_rules(spec: Spec, slo: Slo) -> dict[Tier, Rule]:
+    """The SLO's burn-rate alerts by tier, as its rule group has them (one per enabled
+    tier, in tier order), instead of building each again for every test."""
+    (group,) = (g for g in rule_groups(spec) if g.path == slo.path)
+    burns = [rule for rule in group.rules if rule.alert == slo.alert_name]
+    return {tier: rule for (tier, _), rule in zip(tiers(slo), burns, strict=True)}
 
 
 def _sli_sample(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:

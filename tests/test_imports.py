@@ -57,7 +57,7 @@ def test_build_does_import_grafanalib(tmp_path: Path) -> None:
     """The listing above can tell: after a build it shows grafanalib's dashboard code."""
     exit_code, modules = _monitorgen("build", "--output", tmp_path, FLAGSHIP)
     assert exit_code == 0
-    assert {"grafanalib.core", "grafanalib._gen"} <= _grafanalib(modules)
+    assert "grafanalib.core" in _grafanalib(modules)
 
 
 def test_building_the_flagship_imports_nothing_only_other_work_needs(tmp_path: Path) -> None:

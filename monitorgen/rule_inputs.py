@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from monitorgen.model import Comparison, Metric, MetricType, Query, QueryFunction, Spec
@@ -50,7 +50,7 @@ class Series:
         return _selector_text(self.name, self.labels)
 
     def values(self, samples: int) -> str:
-        return _values_text(self.start_text, self.start, self.step_increase, samples)
+        return _values_text(self.start_text, self.growth, samples)
 
     growth: Growth = field(init=False, repr=False, compare=False)
     """The series' values apart from its name and labels."""
@@ -85,9 +85,10 @@ def _selector_text(name: str, labels: tuple[tuple[str, str], ...]) -> str:
 
 
 @lru_cache(maxsize=_SERIES_CACHE_SIZE)
-def _values_text(start_text: str | None, start: Fraction, step: Fraction, samples: int) -> str:
-    first = start_text or _fraction_text(start)
-    return f"{first}+{_fraction_text(step)}x{samples}"
+def _values_text(start_text: str | None, growth: Growth, samples: int) -> str:
+    """Keyed by the growth, whose integers hash faster than the Fractions they hold."""
+    first = start_text or _fraction_text(Fraction(growth.start, growth.denominator))
+    return f"{first}+{_fraction_text(Fraction(growth.increase, growth.denominator))}x{samples}"
 
 
 class Growth(NamedTuple):
@@ -352,19 +353,21 @@ def histogram_scenarios(
     spec: Spec, metric: Metric, query: Query, tl: Timeline
 ) -> Callable[[int], Scenario]:
     """Every observation falls in a given bucket (0-based; the last is +Inf). The
-    labels and the two series of each bucket, still and growing, are made once for a
-    whole search: each scenario picks one of them per bucket."""
+    labels are worked out once for a whole search, and each bucket's still and
+    growing series made once, when a scenario first needs it."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
     bounds = [*metric.buckets, math.inf]
     name = f"{metric.name}_bucket"
     per_bucket = [_sorted({**labels, "le": _le_text(bound)}) for bound in bounds]
-    still = [Series(name, selected) for selected in per_bucket]
-    growing = [Series(name, selected, step_increase=Fraction(60)) for selected in per_bucket]
     window = int(seconds(query.window))
     shown = {b: labels[b] for b in query.by if b != "le"}
 
+    @cache
+    def bucket_series(index: int, grows: bool) -> Series:
+        return Series(name, per_bucket[index], step_increase=_PER_SAMPLE if grows else _STILL)
+
     def scenario(bucket: int) -> Scenario:
-        series = still[:bucket] + growing[bucket:]
+        series = [bucket_series(index, index >= bucket) for index in range(len(bounds))]
 
         def value_at(at: int) -> float | None:
             rates = [counter_rate(s, at, window, tl.step) for s in series]
@@ -377,6 +380,10 @@ def histogram_scenarios(
         return Scenario(series, value_at, dict(shown), key)
 
     return scenario
+
+
+#: Observations per sample of the bucket that holds them all, and of the ones below.
+_PER_SAMPLE, _STILL = Fraction(60), Fraction(0)
 
 
 def _le_text(bound: float) -> str:

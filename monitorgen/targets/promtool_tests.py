@@ -479,7 +479,16 @@ def _quantile_pair(
     def steady_value(bucket: int) -> float | None:
         return scenario(bucket).value_at(steady)
 
-    search = ("quantile bucket", scenario(0).key, condition, steady)
+    # The steady quantile of every bucket depends on these alone.
+    search = (
+        "quantile",
+        metric.buckets,
+        query.quantile,
+        query.window,
+        query.scale,
+        condition,
+        steady,
+    )
     found = _remembered(
         spec, search, lambda: _knob_pair(len(metric.buckets), steady_value, condition)
     )

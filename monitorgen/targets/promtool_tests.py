@@ -196,11 +196,24 @@ def fires_at(at: int, scenario: Scenario, condition: Condition, rule: Rule, tl: 
     return False
 
 
-def _first_firing(
+def first_firing(
     scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
 ) -> Evaluation | None:
-    states = simulate(scenario, condition, rule, tl, horizon)
-    return next((s for s in states if s.firing), None)
+    """The first evaluation at which the alert fires, as `simulate` finds it. Until
+    then `keep_firing_for` plays no part, so only the start of the current run of
+    evaluations where the condition holds is followed."""
+    hold = duration_seconds(rule.for_)
+    value_at, holds = scenario.value_at, condition.holds
+    active_at: int | None = None
+    for at in range(0, horizon + 1, tl.evaluation):
+        value = value_at(at)
+        if not holds(value):
+            active_at = None
+            continue
+        active_at = at if active_at is None else active_at
+        if at - active_at >= hold:
+            return Evaluation(at, value, True)
+    return None
 
 
 def _simulation_key(
@@ -222,7 +235,7 @@ def _firing_group(
     horizon: int,
 ) -> dict[str, Any]:
     key = _simulation_key("first firing", scenario, condition, rule, tl, horizon)
-    first = _remembered(spec, key, lambda: _first_firing(scenario, condition, rule, tl, horizon))
+    first = _remembered(spec, key, lambda: first_firing(scenario, condition, rule, tl, horizon))
     if first is None or first.value is None:
         raise NotDerivable("the derived inputs do not make it fire")
     expected = expected_alert(rule, scenario.labels, first.value)

@@ -27,6 +27,7 @@ from monitorgen.targets.promtool_tests import (
     _knob_pair,
     duration_text,
     fires_at,
+    first_firing,
     simulate,
     unit_test_groups,
 )
@@ -170,7 +171,7 @@ def test_the_knob_search_finds_the_pair_that_trying_every_value_finds(
     hold_steps=st.integers(min_value=0, max_value=8),
     keep_steps=st.integers(min_value=0, max_value=4),
 )
-def test_reading_backwards_whether_an_alert_fires_agrees_with_the_simulation(
+def test_reading_backwards_and_the_first_firing_agree_with_the_simulation(
     holding: list[bool], hold_steps: int, keep_steps: int
 ) -> None:
     tl = Timeline(step=15, evaluation=30)
@@ -191,6 +192,8 @@ def test_reading_backwards_whether_an_alert_fires_agrees_with_the_simulation(
     horizon = (len(holding) - 1) * tl.evaluation
     *_, last = simulate(scenario, condition, rule, tl, horizon)
     assert fires_at(horizon, scenario, condition, rule, tl) is last.firing
+    first = next((s for s in simulate(scenario, condition, rule, tl, horizon) if s.firing), None)
+    assert first_firing(scenario, condition, rule, tl, horizon) == first
 
 
 def test_alerts_that_share_a_search_get_what_each_would_get_alone(

@@ -382,7 +382,8 @@ def histogram_scenarios(
     return scenario
 
 
-#: Observations per sample of the bucket that holds them all, and of the ones below.
+#: Per-sample growth of the cumulative buckets from the one that holds every
+#: observation up, and of the buckets below it.
 _PER_SAMPLE, _STILL = Fraction(60), Fraction(0)
 
 

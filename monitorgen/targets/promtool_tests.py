@@ -306,9 +306,9 @@ def _expanded(template: str, value: float, labels: tuple[tuple[str, str], ...]) 
 def _expansion(
     template: str, value: float, value_text: str, labels: tuple[tuple[str, str], ...]
 ) -> str | None:
-    """Remembered: alerts that share a description, a value and the labels it reads
-    expand it alike. `value_text` keeps apart the values that are equal but print
-    differently (0.0 and -0.0)."""
+    """Remembered: alerts that share a description, a value and series labels expand
+    it alike. `value_text` keeps apart values that are equal but print differently
+    (0.0 and -0.0)."""
     return expand(parse_template(template), value, dict(labels))
 
 
@@ -373,9 +373,9 @@ def _gauge_pair(spec: Spec, metric: Metric, alert: Alert) -> tuple[Scenario, Sce
         raise NotDerivable("a scaled gauge query")
     above = threshold.comparison is Comparison.ABOVE
     scenario = gauge_scenarios(spec, metric, query)
-    return scenario(nudged(threshold.text, up=above)), scenario(
-        nudged(threshold.text, up=not above)
-    )
+    firing = scenario(nudged(threshold.text, up=above))
+    silent = scenario(nudged(threshold.text, up=not above))
+    return firing, silent
 
 
 def _counter_pair(

@@ -145,7 +145,7 @@ def start_amtool(
     config = alertmanager.render(spec)
     verdicts = AmtoolVerdicts.of(amtool, config, remembered_in) if remembered_in else None
     known = verdicts.routes if verdicts is not None else {}
-    asking = {s: case for s, case in plan.examples.items() if (case.labels, s[1]) not in known}
+    asking = {s: case for s, case in plan.examples.items() if _question(s, case) not in known}
     folder = ExitStack()
     if verdicts is not None and verdicts.config_accepted and not asking:
         checked = _done(REMEMBERED)
@@ -175,10 +175,15 @@ def _remembered(
     plan: RoutePlan, known: dict[RouteQuestion, tuple[str, ...]]
 ) -> dict[Situation, Future[Answer]]:
     return {
-        situation: _done((REMEMBERED, known[(case.labels, situation[1])]))
+        situation: _done((REMEMBERED, known[_question(situation, case)]))
         for situation, case in plan.examples.items()
-        if (case.labels, situation[1]) in known
+        if _question(situation, case) in known
     }
+
+
+def _question(situation: Situation, case: routing.RoutingCase) -> RouteQuestion:
+    """What amtool is asked about a situation: its example's labels, and the receivers."""
+    return case.labels, situation[1]
 
 
 def cases_to_confirm(spec: Spec, routes: AmtoolRoutes) -> list[routing.RoutingCase]:
@@ -254,9 +259,8 @@ class AmtoolRuns:
         self.verdicts.accept_config()
         for situation, (result, answer) in answers.items():
             if result.ok and answer == situation[1]:  # amtool confirmed what it was asked
-                self.verdicts.accept_route(
-                    (self.plan.examples[situation].labels, situation[1]), answer
-                )
+                question = _question(situation, self.plan.examples[situation])
+                self.verdicts.accept_route(question, answer)
         self.verdicts.save()
 
     def discard(self) -> None:

@@ -14,13 +14,12 @@ the rules, routing and dashboards of the plain files:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
 from monitorgen.model import Spec
 from monitorgen.targets import alertmanager, grafana
-from monitorgen.targets.base import Artifact, commented_header, dump_yaml, library_dump
+from monitorgen.targets.base import Artifact, commented_header, dump_yaml
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource_text
 
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
@@ -49,22 +48,13 @@ def render(spec: Spec) -> list[Artifact]:
     if spec.routing is not None:
         artifacts.extend(_alertmanager_resources(spec))
     for uid, text in sorted(grafana.dashboard_json(spec).items()):
-        path = f"kubernetes/grafana-dashboard-{uid}.yaml"
         config_map = dashboard_config_map(spec, uid, text)
-        # A few keys and one long text: the library writes it in one pass, where
-        # dump_yaml's direct writer goes line by line (the same bytes either way).
-        artifacts.append(_resource(spec, path, config_map, dump=library_dump))
+        artifacts.append(_resource(spec, f"kubernetes/grafana-dashboard-{uid}.yaml", config_map))
     return artifacts
 
 
-def _resource(
-    spec: Spec,
-    path: str,
-    data: dict[str, Any],
-    note: str = "",
-    dump: Callable[[Any], str] = dump_yaml,
-) -> Artifact:
-    return Artifact(path, (commented_header(spec) + note + dump(data)).encode())
+def _resource(spec: Spec, path: str, data: dict[str, Any], note: str = "") -> Artifact:
+    return Artifact(path, (commented_header(spec) + note + dump_yaml(data)).encode())
 
 
 def base_name(spec: Spec) -> str:

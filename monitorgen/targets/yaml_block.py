@@ -29,16 +29,25 @@ _LONGEST_SCALAR = 10_000
 _PLAIN_CANDIDATE = re.compile(
     r"(?!.*(?:: | #))(?!---|\.\.\.)[A-Za-z0-9_$(/.=<+~^][ -~]*(?<![ :])\Z"
 )
-#: YAML line breaks other than "\n": the emitter writes them raw inside block scalars
-#: and indents the line after them, which the body's lines here would not show.
-_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
-#: Line breaks to libyaml besides "\n", including "\r".
-_RAW_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _KEY_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
 
-Scalar = tuple[str, tuple[str, ...]]
-"""A scalar's text after `key: ` or `- `, and the lines of its block body (relative to
-the body's indentation; empty lines stay empty)."""
+
+def _has_other_break(text: str) -> bool:
+    """Whether `text` holds a YAML line break other than "\n": the emitter writes them
+    raw inside block scalars and indents the line after them, which the body's lines
+    here would not show. (Three substring scans: far faster than a character class
+    over the long texts of a block body.)"""
+    return "\x85" in text or "\u2028" in text or "\u2029" in text
+
+
+Scalar = tuple[str, str]
+"""A scalar's text after `key: ` or `- `, and its block body: lines relative to the
+body's indentation, each ending in a line break ("" when there is no body)."""
+#: A line break before a line with text, where a block body's indentation goes.
+_BEFORE_TEXT = re.compile(r"\n(?=[^\n])")
+#: In the library's text of a block scalar as a sequence item (after a line break):
+#: a line with text that lacks the body's two-space indentation.
+_UNINDENTED_LINE = re.compile(r"\n(?!  |\n|\Z)")
 
 
 def _is_simple_key(key: str) -> bool:
@@ -60,6 +69,7 @@ class BlockWriter:
         self._dump = dump
         self._resolves_to_str = resolves_to_str
         self._scalars: dict[Any, Scalar] = {}
+        """Strings by themselves, other scalars by (type, repr)."""
 
     def write(self, data: Any) -> str | None:
         """The document's text, or None when the library must write it."""
@@ -118,9 +128,8 @@ class BlockWriter:
     def _value(self, value: Any, indent: int, out: list[str]) -> None:
         text, body = self._scalar(value)
         out.append(f"{text}\n")
-        if body:
-            pad = " " * indent
-            out.extend(f"{pad}{line}\n" if line else "\n" for line in body)
+        if body:  # one pass over a body of any length; empty lines stay unindented
+            out.append(_BEFORE_TEXT.sub("\n" + " " * indent, "\n" + body)[1:])
 
     def _scalar(self, value: Any) -> Scalar:
         kind = type(value)
@@ -130,13 +139,17 @@ class BlockWriter:
                 known = self._scalars[value] = self._string(value)
             return known
         if kind is int:
-            return str(value), ()
+            return str(value), ""
         if kind is bool:
-            return ("true" if value else "false"), ()
+            return ("true" if value else "false"), ""
         if value is None:
-            return "null", ()
-        if kind is float or kind is dict or kind is list:  # empty collections; floats
-            return self._library_scalar(value)
+            return "null", ""
+        if kind is float or kind is dict or kind is list:  # floats; empty collections
+            key = (kind, repr(value))  # repr keeps 0.0 and -0.0 apart
+            known = self._scalars.get(key)
+            if known is None:
+                known = self._scalars[key] = self._library_scalar(value)
+            return known
         raise _Declined
 
     def _string(self, text: str) -> Scalar:
@@ -145,29 +158,25 @@ class BlockWriter:
             and _PLAIN_CANDIDATE.match(text)
             and self._resolves_to_str(text)
         ):
-            return text, ()
-        if _OTHER_BREAKS.search(text):
+            return text, ""
+        if _has_other_break(text):
             raise _Declined
         return self._library_scalar(text)
 
     def _library_scalar(self, value: Any) -> Scalar:
         """The library's text for `value` as a sequence item: `- text` on one line, or
         `- |...` followed by a body indented two spaces."""
-        key = (type(value), repr(value))
-        known = self._scalars.get(key)
-        if known is not None:
-            return known
         text = self._dump([value])
-        if _RAW_BREAKS.search(text):
+        if not (text.startswith("- ") and text.endswith("\n")):
             raise _Declined
-        first, *rest = text.split("\n")
-        if not first.startswith("- ") or rest[-1] != "":
+        if "\r" in text or _has_other_break(text):  # libyaml's breaks besides "\n"
             raise _Declined
-        body = tuple(rest[:-1])
-        if body and (first[2] not in "|>" or any(line[:2] not in ("  ", "") for line in body)):
+        first, _, body = text[2:].partition("\n")
+        if body:
+            lines = "\n" + body
+            if first[:1] not in ("|", ">") or _UNINDENTED_LINE.search(lines):
+                raise _Declined
+            return first, lines.replace("\n  ", "\n")[1:]
+        if len(first) > _LONGEST_SCALAR:  # a block body never folds; this line might
             raise _Declined
-        if not body and len(first) > _LONGEST_SCALAR:  # a block body never folds; this might
-            raise _Declined
-        scalar = first[2:], tuple(line[2:] for line in body)
-        self._scalars[key] = scalar
-        return scalar
+        return first, ""

@@ -51,4 +51,4 @@ check:
 test: test-deps lint typecheck check pytest
 
 bench: venv
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(if $(BASELINE),--baseline $(BASELINE))

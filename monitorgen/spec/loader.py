@@ -9,8 +9,12 @@ survive both and still name the file each value came from.
 
 from __future__ import annotations
 
+import contextlib
+import marshal
 import math
+import os
 import re
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -291,6 +295,8 @@ class _Builder:
         #: keys and words thousands of times, and resolving a tag runs regexes.
         self.plain: dict[str, Any] = {}
         self.constructor: yaml.SafeLoader | None = None
+        #: Told each key and value of the top-level mapping as soon as it is read.
+        self.on_top_level: Callable[[str, Any], None] | None = None
 
     def span(self, event: Any) -> Span:
         return _span_at(self.file, event.start_mark)
@@ -302,7 +308,10 @@ class _Builder:
         if isinstance(get(), yaml.StreamEndEvent):
             return None, None
         root_event = get()
-        root = self.node(root_event, ())
+        if self.on_top_level is not None and root_event.__class__ is _MappingStartEvent:
+            root: Any = self.mapping(root_event, (), self.on_top_level)
+        else:
+            root = self.node(root_event, ())
         get()  # document end
         event = get()
         if not isinstance(event, yaml.StreamEndEvent) and self.uncomposable is None:
@@ -380,7 +389,9 @@ class _Builder:
             raise _NotFinite(event.value)
         return value
 
-    def mapping(self, start: Any, path: _Path) -> SpecMap:
+    def mapping(
+        self, start: Any, path: _Path, watch: Callable[[str, Any], None] | None = None
+    ) -> SpecMap:
         self.enter(start)
         key_places: dict[str, _Place] = {}
         value_places: dict[str, _Place] = {}
@@ -408,6 +419,8 @@ class _Builder:
                 key_places[key] = mark.line << 32 | mark.column
                 mark = value_event.start_mark
                 value_places[key] = mark.line << 32 | mark.column
+                if watch is not None:
+                    watch(key, result[key])
             event = get()
         self.depth -= 1
         return result
@@ -480,10 +493,15 @@ class _Builder:
         self.refusals.append(Diagnostic("yaml/alias", message, self.span(event)))
 
 
-def parse_yaml(text: str, file: str) -> Any:
-    """Parse one YAML document into positioned containers; raise SpecError on any problem."""
+def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | None = None) -> Any:
+    """Parse one YAML document into positioned containers; raise SpecError on any problem.
+
+    `on_top_level` is told each top-level key and value as soon as it is read, while
+    the rest of the text is still being parsed.
+    """
     loader = _StrictLoader(text)
     builder = _Builder(loader, file)
+    builder.on_top_level = on_top_level
     try:
         try:
             data, root = builder.stream()
@@ -561,9 +579,26 @@ def display_name(path: Path) -> str:
 
 
 def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
-    """Load a spec and merge its `include:` files (included first, this file wins)."""
+    """Load a spec and merge its `include:` files (included first, this file wins).
+
+    Some includes of a large top-level spec are parsed in a second process meanwhile
+    (see `_IncludesElsewhere`); the document and every problem are the same.
+    """
     display = display_name(path)
-    data: SpecMap = parse_yaml(read_spec_text(path, display), display)
+    text = read_spec_text(path, display)
+    if _stack:
+        return _with_includes(path, parse_yaml(text, display), _stack, None)
+    elsewhere = _IncludesElsewhere(path, len(text))
+    try:
+        return _with_includes(path, parse_yaml(text, display, elsewhere.start), (), elsewhere)
+    finally:
+        elsewhere.close()
+
+
+def _with_includes(
+    path: Path, data: SpecMap, _stack: tuple[Path, ...], elsewhere: _IncludesElsewhere | None
+) -> SpecMap:
+    """A parsed spec with its layers and includes merged in."""
     merged, problems = _merge_layers(data, nested=bool(_stack))
     includes = data.get("include")
     if not isinstance(includes, SpecList):
@@ -598,12 +633,212 @@ def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
             )
             continue
         try:
-            merged = merge_documents(merged, load_spec_file(target, (*_stack, path.resolve())))
+            included = _load_included(target, (*_stack, path.resolve()), elsewhere)
+            merged = merge_documents(merged, included)
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
         raise SpecError(problems)
     return merge_documents(merged, data)
+
+
+def _load_included(
+    target: Path, stack: tuple[Path, ...], elsewhere: _IncludesElsewhere | None
+) -> SpecMap:
+    data = elsewhere.take(target) if elsewhere is not None else None
+    if data is None:
+        return load_spec_file(target, stack)
+    return _with_includes(target, data, stack, None)
+
+
+#: Include files are parsed in a second process only when that takes at least this
+#: much text off this one: for less, starting it and taking its result back cost more.
+PARSE_ELSEWHERE_FROM = 256 * 1024
+
+
+class _IncludesElsewhere:
+    """Parses the last include files of a large top-level spec in a forked child, while
+    this process parses the rest of the spec and the first includes.
+
+    The child starts as soon as the `include:` list has been read and takes as many
+    files from its end as keep its share of text below the share left here. It sends
+    each document back through a pipe as plain tuples, lists and dicts with the places
+    the loader found (marshal: a few times cheaper than pickling the containers), and
+    they are rebuilt here as the loader builds them. A file the child could not parse
+    or send is loaded here as usual, so every problem is found and reported by the same
+    code as without a child; without `fork` or a second CPU everything is loaded here.
+    """
+
+    def __init__(self, spec: Path, spec_chars: int) -> None:
+        self.spec = spec
+        self.spec_chars = spec_chars
+        self.child: int | None = None
+        self.pipe: int | None = None
+        #: The files given to the child, by str(path).
+        self.sent: set[str] = set()
+        #: What the child sent: per target, the name it gives the file and the document
+        #: as marshal bytes. None until received.
+        self.received: dict[str, tuple[str, bytes]] | None = None
+
+    def start(self, key: str, value: Any) -> None:
+        """Watch the top level of the spec for its `include:` list."""
+        if key == "include" and isinstance(value, SpecList) and _can_fork():
+            targets = self._share(value)
+            if targets:
+                self._fork(targets)
+
+    def _share(self, includes: SpecList) -> list[Path]:
+        """The last include files whose text together stays below what is left here."""
+        sizes: dict[Path, int] = {}
+        for item in includes:
+            target = _included_file(self.spec, item) if isinstance(item, str) else None
+            size = _file_size(target) if target is not None else None
+            if target is not None and size is not None:
+                sizes.setdefault(target, size)
+        here = self.spec_chars + sum(sizes.values())
+        there: list[Path] = []
+        there_size = 0
+        for target, size in reversed(sizes.items()):
+            if there_size + size > here - size:
+                break
+            there.append(target)
+            there_size += size
+            here -= size
+        return there if there_size >= PARSE_ELSEWHERE_FROM else []
+
+    def _fork(self, targets: list[Path]) -> None:
+        read, write = os.pipe()
+        try:
+            child = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return
+        if child == 0:  # leave without running anything the parent would run at exit
+            status = 1
+            try:
+                os.close(read)
+                _send_parsed(targets, write)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.child, self.pipe = child, read
+        self.sent = {str(target) for target in targets}
+
+    def take(self, target: Path) -> SpecMap | None:
+        """The document of `target` if the child parsed it (each once), else None; waits
+        for the child only for a file given to it."""
+        if str(target) not in self.sent:
+            return None
+        if self.received is None:
+            self.received = self._receive()
+        found = self.received.pop(str(target), None)
+        if found is None:
+            return None
+        display, data = found
+        document: SpecMap = _rebuilt(display, marshal.loads(data))
+        return document
+
+    def _receive(self) -> dict[str, tuple[str, bytes]]:
+        if self.pipe is None:
+            return {}
+        with open(self.pipe, "rb") as pipe:
+            self.pipe = None
+            data = pipe.read()
+        if self._reap() != 0:
+            return {}
+        try:
+            received: dict[str, tuple[str, bytes]] = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return {}
+        return received
+
+    def _reap(self) -> int:
+        """Wait for the child to end; its exit status."""
+        if self.child is None:
+            return 0
+        _pid, status = os.waitpid(self.child, 0)
+        self.child = None
+        return status
+
+    def close(self) -> None:
+        """Stop and reap a child whose work is no longer wanted."""
+        if self.pipe is not None:
+            os.close(self.pipe)
+            self.pipe = None
+        if self.child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signal.SIGKILL)
+            self._reap()
+
+
+def _can_fork() -> bool:
+    import sys
+
+    if not hasattr(os, "fork"):
+        return False
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return False  # a forked child of a threaded process may wait on a lock forever
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) > 1
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _send_parsed(targets: list[Path], pipe: int) -> None:
+    """In the child: parse each file and write the documents to `pipe` (see `_plain`)."""
+    parsed: dict[str, tuple[str, bytes]] = {}
+    for target in targets:
+        display = display_name(target)
+        try:
+            document = parse_yaml(read_spec_text(target, display), display)
+            parsed[str(target)] = (display, marshal.dumps(_plain(document)))
+        except Exception:  # a problem (or a value marshal cannot take): the parent finds it
+            continue
+    with open(pipe, "wb") as out:
+        out.write(marshal.dumps(parsed))
+
+
+def _plain(node: Any) -> Any:
+    """A document as the loader built it, in types marshal takes: a map as (start, key
+    places, value places, values), a list as (start, item places, items)."""
+    if node.__class__ is SpecMap:
+        map_places = node._places
+        if map_places is None:
+            raise ValueError("a map without places")
+        _file, start, keys, values = map_places
+        items = {key: _plain(value) for key, value in node.items()}
+        return (start, keys, values, items)
+    if node.__class__ is SpecList:
+        list_places = node._places
+        if list_places is None:
+            raise ValueError("a list without places")
+        _file, start, places = list_places
+        return (start, places, [_plain(item) for item in node])
+    return node  # a scalar: never a tuple
+
+
+def _rebuilt(file: str, plain: Any) -> Any:
+    """The containers `_plain` took apart, with the same places in `file`."""
+    if len(plain) == 4:
+        start, keys, values, items = plain
+        mapping = SpecMap._placed(file, start, keys, values)
+        mapping.update(items)
+        for key, value in items.items():
+            if value.__class__ is tuple:
+                mapping[key] = _rebuilt(file, value)  # in place: the order of keys stays
+        return mapping
+    start, places, items = plain
+    sequence = SpecList._placed(file, start, places)
+    sequence.extend([_rebuilt(file, item) if item.__class__ is tuple else item for item in items])
+    return sequence
 
 
 def _included_file(spec: Path, item: str) -> Path | None:

@@ -62,9 +62,11 @@ class Series:
         return self.growth.value(index)
 
     def _growth(self) -> Growth:
-        if self.step_increase == 0 and self.start_text:
-            return Growth(0, 0, 1, float(self.start_text))
         start, step = self.start, self.step_increase
+        if self.start_text and not step:
+            return Growth(0, 0, 1, float(self.start_text))
+        if not start:  # every counter input starts at 0
+            return Growth(0, step.numerator, step.denominator)
         return Growth(
             start.numerator * step.denominator,
             step.numerator * start.denominator,
@@ -110,8 +112,10 @@ class Growth(NamedTuple):
         return (self.start + self.increase * index) / self.denominator
 
 
+@lru_cache(maxsize=1 << 10)
 def duration_seconds(text: str | None) -> int:
-    """A duration in whole seconds; empty and zero durations are 0."""
+    """A duration in whole seconds; empty and zero durations are 0. Remembered: every
+    alert asks for its `for` and `keep_firing_for` several times."""
     if not text or (text.strip("0smhdwy") == "" and not any(c in "123456789" for c in text)):
         return 0
     return int(seconds(text))

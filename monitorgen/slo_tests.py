@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from monitorgen.model import LatencySli, Metric, RatioSli, Selector, Slo, Spec
@@ -196,15 +197,30 @@ def _sorted(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
 def _firing_tiers(slo: Slo, traffic: Traffic, at: int) -> list[tuple[Tier, float]]:
     """The tiers whose burn condition holds at `at`, with the alert's value."""
     found = []
-    for tier, _ in tiers(slo):
-        for window in burn_windows(slo, tier):
-            threshold = threshold_value(slo, window)
-            long = traffic.error_ratio(at, int(seconds(window.long)))
-            short = traffic.error_ratio(at, int(seconds(window.short)))
+    for tier, conditions in _burn_conditions(slo):
+        for threshold, long_window, short_window in conditions:
+            long = traffic.error_ratio(at, long_window)
+            short = traffic.error_ratio(at, short_window)
             if long is not None and short is not None and min(long, short) > threshold:
                 found.append((tier, long))
                 break
     return found
+
+
+@lru_cache(maxsize=1 << 12)
+def _burn_conditions(slo: Slo) -> tuple[tuple[Tier, tuple[tuple[float, int, int], ...]], ...]:
+    """Per enabled tier, each window pair's (threshold, long and short window in
+    seconds): the same for the four burn tests of an SLO."""
+    return tuple(
+        (
+            tier,
+            tuple(
+                (threshold_value(slo, w), int(seconds(w.long)), int(seconds(w.short)))
+                for w in burn_windows(slo, tier)
+            ),
+        )
+        for tier, _ in tiers(slo)
+    )
 
 
 def _expected_burns(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
@@ -99,18 +99,21 @@ def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
     if key is None:
         return compute()
     memo: dict[Hashable, Any] = spec.derived("promtool_tests.remembered", dict)
-    if key not in memo:
-        memo[key] = compute()
-    found: _T = memo[key]
+    found: _T = memo.get(key, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = memo[key] = compute()
     return found
+
+
+_UNKNOWN: Any = object()
 
 
 # ------------------------------------------------------------ threshold alerts
 
 
-@dataclass(frozen=True)
-class Condition:
-    """When the alert's expression returns its series: `value <op> threshold`."""
+class Condition(NamedTuple):
+    """When the alert's expression returns its series: `value <op> threshold`. (A
+    tuple: it is part of the key of every remembered search and simulation.)"""
 
     op: str
     threshold: float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from monitorgen.gotemplate import render as expand
 from monitorgen.model import Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
-from monitorgen.rule_inputs import NotDerivable, Scenario, Timeline
+from monitorgen.rule_inputs import NotDerivable, Scenario, Series, Timeline
 from monitorgen.rule_set import Rule
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
@@ -238,3 +239,17 @@ def test_a_template_without_actions_expands_to_its_text_as_parsing_it_would(
     except NotDerivable:
         text = None
     assert text == _expanded_in_full(template, 0.5, labels)
+
+
+@given(
+    start=st.fractions(min_value=0, max_value=1000, max_denominator=64),
+    step=st.fractions(min_value=0, max_value=1000, max_denominator=1024),
+    index=st.integers(min_value=0, max_value=500),
+)
+def test_a_series_value_is_the_correctly_rounded_exact_value(
+    start: Fraction, step: Fraction, index: int
+) -> None:
+    """The integer growth (with its shortcut for series starting at 0) gives the float
+    nearest to the exact value, as Prometheus reads the written series."""
+    series = Series("x", (), start=start, step_increase=step)
+    assert series.value(index) == float(start + step * index)

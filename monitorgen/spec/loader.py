@@ -397,13 +397,18 @@ class _Builder:
         value_places: dict[str, _Place] = {}
         result = SpecMap._placed(self.file, _place(start.start_mark), key_places, value_places)
         get = self.next_event
+        known = self.plain
         event = get()
         while event.__class__ is not _MappingEndEvent:
-            key: str | None = None
+            key: Any = None
             if event.__class__ is _ScalarEvent:
-                key = self.node(event, path)
+                # node()'s most common case written out: a key seen before, as in node()
+                if event.tag is None and event.anchor is None and event.implicit[0]:
+                    key = known.get(event.value)
                 if key.__class__ is not str:
-                    key = str(key)
+                    key = self.node(event, path)
+                    if key.__class__ is not str:
+                        key = str(key)
             else:
                 self.not_a_key(event, path)
             value_event = get()
@@ -872,10 +877,12 @@ def merge_documents(base: SpecMap, top: SpecMap) -> SpecMap:
 
 
 def _concat(first: SpecList, second: SpecList) -> SpecList:
+    """Both lists' items and spans, whole lists at a time (the thousands of alerts of a
+    spec split over include files are joined again for every file)."""
     result = SpecList(second.span)
-    for items in (first, second):
-        for value, span in zip(items, items.item_spans, strict=True):
-            result.add(value, span)
+    result.extend(first)
+    result.extend(second)
+    result._item_spans = [*first.item_spans, *second.item_spans]
     return result
 
 

@@ -19,6 +19,7 @@ from monitorgen.diagnostics import (
     has_errors,
     sorted_diagnostics,
 )
+from monitorgen.forked import Forked
 from monitorgen.model import Spec
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.receivers import missing_secret_files
@@ -27,7 +28,6 @@ from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
 from monitorgen.targets import render_all, start_offloaded
 from monitorgen.targets.base import Artifact
-from monitorgen.targets.worker import ForkedRender
 
 if TYPE_CHECKING:
     from monitorgen.tools import AmtoolRuns
@@ -45,7 +45,7 @@ class Compiled:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     pending: PendingTools | None = None
     """External tools still running in the background."""
-    rendering: ForkedRender | None = None
+    rendering: Forked[list[Artifact]] | None = None
     """Targets of a large spec already rendering in a worker while the spec is checked."""
 
     @property

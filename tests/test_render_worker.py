@@ -5,16 +5,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from benchmarks.synthetic import generate
 from monitorgen import pipeline
+from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
 from monitorgen.targets.base import Artifact
-from monitorgen.targets.worker import ForkedRender, WorkerFailed, fork_available
 
 from .prometheus.helpers import SPEC_PATHS, load_spec
 
@@ -44,8 +45,8 @@ def _failing(spec: Spec, names: Sequence[str]) -> list[Artifact]:
 
 @needs_fork
 def test_a_failure_in_the_worker_is_raised_with_its_traceback() -> None:
-    worker = ForkedRender(_failing, load_spec(SPEC_PATHS[0]), ["promtool_tests"])
-    with pytest.raises(WorkerFailed, match=r"(?s)ValueError: cannot render promtool_tests"):
+    worker = Forked(partial(_failing, load_spec(SPEC_PATHS[0]), ["promtool_tests"]))
+    with pytest.raises(ForkFailed, match=r"(?s)ValueError: cannot render promtool_tests"):
         worker.result()
 
 
@@ -87,5 +88,5 @@ def _dying(spec: Spec, names: Sequence[str]) -> list[Artifact]:
 @needs_fork
 def test_a_worker_that_dies_costs_time_not_the_build() -> None:
     spec = load_spec(SPEC_PATHS[0])
-    worker = ForkedRender(_dying, spec, OFFLOADED)
+    worker = Forked(partial(_dying, spec, OFFLOADED))
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)

@@ -7,12 +7,13 @@ order of files in a build; every target is independent of the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from importlib import import_module
 
+from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.rule_set import rule_groups
 from monitorgen.targets.base import Artifact
-from monitorgen.targets.worker import ForkedRender, WorkerFailed, fork_available
 
 #: module name -> its render function; modules are imported only when a build runs.
 TARGETS = (
@@ -35,7 +36,7 @@ OFFLOADED = ("promtool_tests",)
 OFFLOAD_FROM = 500
 
 
-def start_offloaded(spec: Spec, *, force: bool = False) -> ForkedRender | None:
+def start_offloaded(spec: Spec, *, force: bool = False) -> Forked[list[Artifact]] | None:
     """A worker rendering the OFFLOADED targets of a large spec, or None for a small one.
 
     Callers may start it as soon as the model exists and let it run while they check
@@ -47,11 +48,11 @@ def start_offloaded(spec: Spec, *, force: bool = False) -> ForkedRender | None:
     for name in OFFLOADED:  # imported here: a child should not import while threads run
         import_module(f"monitorgen.targets.{name}")
     rule_groups(spec)  # remembered on the spec before forking: the child and lint share it
-    return ForkedRender(render, spec, OFFLOADED)
+    return Forked(partial(render, spec, OFFLOADED))
 
 
 def render_all(
-    spec: Spec, *, worker: ForkedRender | None = None, offload: bool | None = None
+    spec: Spec, *, worker: Forked[list[Artifact]] | None = None, offload: bool | None = None
 ) -> list[Artifact]:
     """Every target's files, sorted by path; the same bytes with or without a worker.
 
@@ -69,7 +70,7 @@ def render_all(
         raise
     try:
         offloaded = worker.result()
-    except WorkerFailed:
+    except ForkFailed:
         # A child that died (out of memory, killed) costs time, not the build; a bug
         # raises here again, with its own traceback.
         offloaded = render(spec, OFFLOADED)

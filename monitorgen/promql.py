@@ -1,7 +1,9 @@
 """PromQL: compile structured queries, and parse and inspect expressions with promql-parser.
 
 This is the one module that imports `promql_parser`; parsing is cached because
-the same expression is inspected by several checks and targets.
+the same expression is inspected by several checks and targets. The PromQL monitorgen
+writes itself is inspected without parsing, from the tree it is written from (see
+"compiling" below).
 """
 
 from __future__ import annotations
@@ -111,7 +113,14 @@ _SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
 
 @lru_cache(maxsize=PARSE_CACHE_SIZE)
 def inspect(expr: str) -> ExprFacts:
-    """Walk an expression once and record its selectors, functions and shape."""
+    """The facts of an expression: from the tree monitorgen wrote it from (`emit`), or
+    found by parsing it."""
+    tree = _WRITTEN.get(expr)
+    return written_facts(tree) if tree is not None else parsed_facts(expr)
+
+
+def parsed_facts(expr: str) -> ExprFacts:
+    """Walk an expression's parse tree once and record its selectors, functions and shape."""
     tree = parse(expr)
     walker = _Walker()
     walker.walk(tree)
@@ -239,6 +248,345 @@ def _match_op(op: Any) -> str:
 
 
 # ---------------------------------------------------------------- compiling
+#
+# monitorgen writes most of the PromQL it checks: structured queries, thresholds,
+# recording rules and SLO rules. The functions below build each text from its parts
+# as a small tree of `PromQL` nodes, which keep the structure the text is written
+# from. `emit` remembers a finished tree by its text, so `inspect`,
+# `promql_labels.output_labels` and `promql_labels.always_compares` answer for it from
+# the tree, by the parse tree's own rules, without parsing; only the spec's own PromQL,
+# and what a node declines to describe (a name the parser reads as a keyword, a
+# window it refuses), is parsed. The tests prove, over real specs and generated
+# queries, that every described text parses and that its facts are the parser's.
+
+#: Words the parser reads as keywords or numbers in some places of a query (`on`,
+#: `bool`, `inf`), in any case: a text naming one is left to the parser's verdict.
+_KEYWORDS = frozenset(
+    {
+        *("and", "or", "unless", "atan2", "by", "without", "on", "ignoring"),
+        *("group_left", "group_right", "bool", "offset", "start", "end", "inf", "nan"),
+        *("sum", "avg", "count", "min", "max", "group", "stddev", "stdvar", "topk"),
+        *("bottomk", "count_values", "quantile", "limitk", "limit_ratio"),
+    }
+)
+_SERIES_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+#: A raw matcher a selector can describe: a Grafana variable once expanded (`.*`), or
+#: a plain word.
+_PLAIN_EXTRA = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)(=~|=)"(\.\*|\w*)"')
+_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "count"})
+_RANGE_FUNCTIONS = frozenset(
+    {"rate", "increase", "irate", "avg_over_time", "max_over_time", "min_over_time"}
+)
+_BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "and", "or", "unless", *_COMPARISONS})
+#: Set operators, which the parser refuses between a number and anything.
+_SCALAR_REFUSED = frozenset({"and", "or", "unless"})
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """One branch of a result's labels: the labels of `series` with its matched ones
+    (any label, when the series is unknown), or exactly `matched` when `series` is
+    None; then kept (True) or dropped (False) in turn by what encloses it."""
+
+    series: str | None
+    matched: frozenset[str]
+    steps: tuple[tuple[bool, frozenset[str]], ...] = ()
+
+
+class _Found:
+    """What a walk of a written tree gathers, as `_Walker` does of a parse tree."""
+
+    def __init__(self) -> None:
+        self.selectors: list[SelectorUse] = []
+        self.functions: list[str] = []
+        self.aggregations: list[tuple[str, tuple[str, ...]]] = []
+        self.divisions = 0
+        self.division_in_aggregation = False
+        self.unguarded_divisions = 0
+
+
+class PromQL:
+    """PromQL monitorgen writes: its text and, in subclasses, the node it is.
+
+    `described` is False when the text is left to the parser. `comparison` (the node,
+    parentheses aside, is a comparison; monitorgen never writes `bool`, so it also
+    filters) and `scalar` (`is_scalar`) are what enclosing nodes need to know.
+    """
+
+    __slots__ = ("described", "text")
+    comparison = False
+    scalar = False
+
+    def __init__(self, text: str, described: bool = False) -> None:
+        self.text = text
+        self.described = described
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        """Add this node's facts; `function` and `range_` are those a selector here is under."""
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        """The branches whose labels the result's series carry (`output_labels`)."""
+        return ()
+
+    def always_compares(self) -> bool:
+        return False
+
+
+class _Selector(PromQL):
+    __slots__ = ("matchers", "name")
+
+    def __init__(
+        self, name: str, matchers: tuple[tuple[str, str, str], ...], extra: tuple[str, ...]
+    ) -> None:
+        texts = [f"{label}{op}{string_literal(value)}" for label, op, value in matchers]
+        if extra:
+            texts.extend(extra)
+            matchers = (*matchers, *filter(None, map(_extra_parts, extra)))
+        self.text = f"{name}{{{','.join(texts)}}}" if texts else name
+        self.described = (
+            _plain_series(name)
+            and len(matchers) == len(texts)
+            and all([_plain_label(label) for label, _, _ in matchers])
+        )
+        self.name = name
+        self.matchers = matchers
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        safe = function in COUNTER_SAFE_FUNCTIONS
+        found.selectors.append(SelectorUse(self.name, self.matchers, range_, function, safe))
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        return (LabelSource(self.name, frozenset(label for label, _, _ in self.matchers)),)
+
+
+class _RangeCall(PromQL):
+    __slots__ = ("function", "range", "series")
+
+    def __init__(self, function: str, series: _Selector, window: str) -> None:
+        self.range = _range(window)
+        self.text = f"{function}({series.text}[{window}])"
+        self.described = (
+            series.described and self.range is not None and function in _RANGE_FUNCTIONS
+        )
+        self.function = function
+        self.series = series
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        found.functions.append(self.function)
+        self.series.collect(found, self.function, self.range, in_aggregation)
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        return self.series.label_sources()
+
+
+class _Aggregation(PromQL):
+    __slots__ = ("by", "inner", "op")
+
+    def __init__(self, op: str, by: tuple[str, ...], inner: PromQL) -> None:
+        text = f"{op} by ({', '.join(by)}) ({inner.text})" if by else f"{op}({inner.text})"
+        described = (
+            inner.described
+            and not inner.scalar
+            and op in _AGGREGATIONS
+            and all(map(_plain_label, by))
+        )
+        self.text = text
+        self.described = described
+        self.op = op
+        self.by = by
+        self.inner = inner
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        found.aggregations.append((self.op, self.by))
+        self.inner.collect(found, None, None, True)
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        kept = (True, frozenset(self.by))
+        return tuple(
+            LabelSource(s.series, s.matched, (*s.steps, kept)) for s in self.inner.label_sources()
+        )
+
+
+class _Binary(PromQL):
+    __slots__ = ("comparison", "lhs", "op", "rhs", "scalar")
+
+    def __init__(self, lhs: PromQL, op: str, rhs: PromQL) -> None:
+        described = (
+            lhs.described
+            and rhs.described
+            and op in _BINARY_OPERATORS
+            and not (op in _SCALAR_REFUSED and (lhs.scalar or rhs.scalar))
+            and not (op in _COMPARISONS and lhs.scalar and rhs.scalar)
+        )
+        self.text = f"{lhs.text} {op} {rhs.text}"
+        self.described = described
+        self.lhs = lhs
+        self.op = op
+        self.rhs = rhs
+        self.comparison = op in _COMPARISONS
+        self.scalar = lhs.scalar and rhs.scalar
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        if self.op == "/":
+            found.divisions += 1
+            found.division_in_aggregation |= in_aggregation
+            if not self.rhs.scalar and not self.rhs.comparison:
+                found.unguarded_divisions += 1
+        self.lhs.collect(found, None, None, in_aggregation)
+        self.rhs.collect(found, None, None, in_aggregation)
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        if self.lhs.scalar:
+            return self.rhs.label_sources()
+        if self.rhs.scalar or self.op != "or":
+            return self.lhs.label_sources()
+        return self.lhs.label_sources() + self.rhs.label_sources()
+
+    def always_compares(self) -> bool:
+        if self.op == "or":
+            return self.lhs.always_compares() and self.rhs.always_compares()
+        if self.op in ("and", "unless"):
+            return self.lhs.always_compares()
+        return self.comparison
+
+
+class _Paren(PromQL):
+    __slots__ = ("comparison", "inner", "scalar")
+
+    def __init__(self, inner: PromQL) -> None:
+        self.text = f"({inner.text})"
+        self.described = inner.described
+        self.inner = inner
+        self.comparison = inner.comparison
+        self.scalar = inner.scalar
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        self.inner.collect(found, function, None, in_aggregation)
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        return self.inner.label_sources()
+
+    def always_compares(self) -> bool:
+        return self.inner.always_compares()
+
+
+class _Number(PromQL):
+    __slots__ = ()
+    scalar = True
+
+
+class _Call(PromQL):
+    """`function(arguments)` of a function without a range: `vector`, `absent` or
+    `histogram_quantile`, whose series' labels each treat in its own way."""
+
+    __slots__ = ("arguments", "function")
+
+    def __init__(self, function: str, *arguments: PromQL) -> None:
+        text = f"{function}({', '.join(a.text for a in arguments)})"
+        vectors = arguments[1:] if function == "histogram_quantile" else ()
+        described = all(a.described for a in arguments) and not any(v.scalar for v in vectors)
+        super().__init__(text, described)
+        self.function = function
+        self.arguments = arguments
+
+    def collect(
+        self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
+    ) -> None:
+        found.functions.append(self.function)
+        for argument in self.arguments:
+            argument.collect(found, self.function, None, in_aggregation)
+
+    def label_sources(self) -> tuple[LabelSource, ...]:
+        if self.function == "histogram_quantile":
+            dropped = (False, frozenset({"le"}))
+            return tuple(
+                LabelSource(s.series, s.matched, (*s.steps, dropped))
+                for s in self.arguments[1].label_sources()
+            )
+        if self.function == "absent":
+            (series,) = self.arguments
+            assert isinstance(series, _Selector)
+            fixed = frozenset(label for label, op, _ in series.matchers if op == "=")
+            return (LabelSource(None, fixed),)
+        return ()
+
+    def always_compares(self) -> bool:
+        return self.function == "absent"
+
+
+#: Written trees by their text (`emit`); bounded like the parse cache.
+_WRITTEN: dict[str, PromQL] = {}
+
+
+def emit(expr: PromQL) -> str:
+    """The finished text; its tree is remembered, when it describes the text, for the
+    checks that inspect it."""
+    if expr.described:
+        if len(_WRITTEN) >= PARSE_CACHE_SIZE:
+            del _WRITTEN[next(iter(_WRITTEN))]
+        _WRITTEN[expr.text] = expr
+    return expr.text
+
+
+def written(expr: str) -> PromQL | None:
+    """The tree monitorgen wrote a text from, when it describes the text."""
+    return _WRITTEN.get(expr)
+
+
+def written_facts(expr: PromQL) -> ExprFacts:
+    """The facts `parsed_facts` finds, from a written tree."""
+    found = _Found()
+    expr.collect(found, None, None, False)
+    return ExprFacts(
+        tuple(found.selectors),
+        tuple(found.functions),
+        tuple(found.aggregations),
+        expr.comparison,
+        found.divisions,
+        found.division_in_aggregation,
+        found.unguarded_divisions,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _plain_series(name: str) -> bool:
+    return _SERIES_NAME.fullmatch(name) is not None and name.lower() not in _KEYWORDS
+
+
+@lru_cache(maxsize=4096)
+def _plain_label(name: str) -> bool:
+    return (
+        _LABEL_NAME.fullmatch(name) is not None
+        and name.lower() not in _KEYWORDS
+        and name != "__name__"
+    )
+
+
+def _extra_parts(text: str) -> tuple[str, str, str] | None:
+    found = _PLAIN_EXTRA.fullmatch(text)
+    return (found[1], found[2], found[3]) if found else None
+
+
+@lru_cache(maxsize=1024)
+def _range(window: str) -> timedelta | None:
+    """A window's length as the parser reads it, or None where it refuses it (`0s`)."""
+    try:
+        return parse_duration(window)
+    except ValueError:
+        return None
 
 
 def format_number(value: float) -> str:
@@ -255,30 +603,97 @@ def string_literal(value: str) -> str:
     return f'"{escaped}"'
 
 
-def matcher_text(matcher: Matcher) -> str:
+def _matcher_parts(matcher: Matcher) -> tuple[str, str, str]:
+    """(label, operator, value) as the parser reads them back from `matcher_text`."""
     if matcher.is_regex:
-        pattern = "|".join(re.escape(v) for v in matcher.values)
-        return f"{matcher.label}=~{string_literal(pattern)}"
-    return f"{matcher.label}={string_literal(matcher.values[0])}"
+        return (matcher.label, "=~", "|".join(re.escape(v) for v in matcher.values))
+    return (matcher.label, "=", matcher.values[0])
+
+
+def matcher_text(matcher: Matcher) -> str:
+    label, op, value = _matcher_parts(matcher)
+    return f"{label}{op}{string_literal(value)}"
 
 
 def selector(name: str, matchers: Iterable[Matcher], extra: Iterable[str] = ()) -> str:
-    parts = [matcher_text(m) for m in matchers] + list(extra)
-    return f"{name}{{{','.join(parts)}}}" if parts else name
+    return selector_expr(name, matchers, extra).text
 
 
-def _aggregate(aggregation: str, by: Iterable[str], inner: str) -> str:
-    labels = ", ".join(by)
-    return f"{aggregation} by ({labels}) ({inner})" if labels else f"{aggregation}({inner})"
+def selector_expr(name: str, matchers: Iterable[Matcher] = (), extra: Iterable[str] = ()) -> PromQL:
+    """`name{matchers,extra}`; `extra` are raw matcher texts (Grafana variables)."""
+    return _selector(name, tuple(matchers), tuple(extra))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _selector(name: str, matchers: tuple[Matcher, ...], extra: tuple[str, ...]) -> _Selector:
+    """Remembered (nodes never change): the alerts, panels and rules over one metric
+    select its series alike, about three times per distinct selector."""
+    return _Selector(name, tuple(map(_matcher_parts, matchers)), extra)
+
+
+def range_function(function: str, series: PromQL, window: str) -> PromQL:
+    """`function(series[window])`: a rate or an `*_over_time` of a selector."""
+    if not isinstance(series, _Selector):
+        return PromQL(f"{function}({series.text}[{window}])")
+    return _RangeCall(function, series, window)
+
+
+def aggregation(op: str, by: Iterable[str], inner: PromQL) -> PromQL:
+    """`op by (by) (inner)`, or `op(inner)` without labels."""
+    return _Aggregation(op, tuple(by), inner)
+
+
+def binary(lhs: PromQL, op: str, rhs: PromQL) -> PromQL:
+    """`lhs op rhs`, without `bool` or vector matching; the caller parenthesizes the
+    operands so that the text parses as this one operation."""
+    return _Binary(lhs, op, rhs)
+
+
+def parenthesized(expr: PromQL) -> PromQL:
+    return _Paren(expr)
+
+
+def number(text: str) -> PromQL:
+    return _Number(text, True)
+
+
+def histogram_quantile(quantile: str, buckets: PromQL) -> PromQL:
+    return _Call("histogram_quantile", number(quantile), buckets)
+
+
+def vector(value: str) -> PromQL:
+    return _Call("vector", number(value))
+
+
+def absent(series: PromQL) -> PromQL:
+    """`absent(series)` of a selector: one series, with the labels its equalities fix."""
+    if not isinstance(series, _Selector):
+        return PromQL(f"absent({series.text})")
+    return _Call("absent", series)
 
 
 def compile_query(
     query: Query, metric: Metric, *, window: str | None = None, extra: Iterable[str] = ()
 ) -> str:
     """PromQL for a structured query. `window` overrides the range (Grafana: $__rate_interval);
-    `extra` adds raw matchers (Grafana: `task_type=~"$task_type"`) to every selector."""
+    `extra` adds raw matchers (Grafana: `task_type=~"$task_type"`) to every selector.
+
+    A Grafana query parses only once `expand_grafana` has replaced its macros and
+    variables, so the tree remembered is that of the expanded text, built from the
+    expanded parts (and only when that builds the very text `expand_grafana` writes)."""
     extra = tuple(extra)
     rng = window or query.window
+    compiled = _compiled(query, metric, rng, extra)
+    if window is None and not extra:
+        return emit(compiled)
+    expanded_extra = tuple(expand_grafana(e) for e in extra)
+    expanded = _compiled(query, metric, expand_grafana(f"[{rng}]")[1:-1], expanded_extra)
+    if expanded.text == expand_grafana(compiled.text):
+        emit(expanded)
+    return compiled.text
+
+
+def _compiled(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
     fn = query.function
     if fn is QueryFunction.QUANTILE:
         return _quantile(query, metric, rng, extra)
@@ -289,30 +704,40 @@ def compile_query(
         if metric.type in (MetricType.COUNTER, MetricType.GAUGE)
         else f"{metric.name}_count"
     )
-    sel = selector(name, query.where, extra)
-    inner = sel if fn is QueryFunction.VALUE else f"{fn.value}({sel}[{rng}])"
-    return _scaled(_aggregate(query.aggregation, query.by, inner), query.scale)
+    series = selector_expr(name, query.where, extra)
+    inner = series if fn is QueryFunction.VALUE else range_function(fn.value, series, rng)
+    return _scaled(aggregation(query.aggregation, query.by, inner), query.scale)
 
 
-def _quantile(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> str:
-    buckets = f"rate({selector(metric.name + '_bucket', query.where, extra)}[{rng}])"
+def _quantile(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
+    series = selector_expr(f"{metric.name}_bucket", query.where, extra)
     by = ("le", *[b for b in query.by if b != "le"])
-    inner = _aggregate("sum", by, buckets)
-    return _scaled(f"histogram_quantile({format_number(query.quantile)}, {inner})", query.scale)
+    summed = aggregation("sum", by, range_function("rate", series, rng))
+    return _scaled(histogram_quantile(format_number(query.quantile), summed), query.scale)
 
 
-def _ratio(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> str:
+def _ratio(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
     name = metric.name if metric.type is MetricType.COUNTER else f"{metric.name}_count"
-    part = _aggregate("sum", query.by, f"rate({selector(name, query.where, extra)}[{rng}])")
-    whole = _aggregate("sum", query.by, f"rate({selector(name, query.total_where, extra)}[{rng}])")
-    return _scaled(f"{part} / {whole}", query.scale)
+
+    def summed_rate(where: tuple[Matcher, ...]) -> PromQL:
+        series = selector_expr(name, where, extra)
+        return aggregation("sum", query.by, range_function("rate", series, rng))
+
+    ratio = binary(summed_rate(query.where), "/", summed_rate(query.total_where))
+    return _scaled(ratio, query.scale)
 
 
-def _scaled(expr: str, scale: float | None) -> str:
-    return f"({expr}) * {format_number(scale)}" if scale is not None else expr
+def _scaled(expr: PromQL, scale: float | None) -> PromQL:
+    if scale is None:
+        return expr
+    return binary(parenthesized(expr), "*", number(format_number(scale)))
 
 
 def with_threshold(expr: str, threshold: Threshold) -> str:
+    """`expr` compared with the threshold; the tree `compile_query` remembered of
+    `expr` carries over to the comparison."""
     needs_parens = " / " in expr or ") * " in expr
-    left = f"({expr})" if needs_parens and not expr.startswith("(") else expr
-    return f"{left} {threshold.comparison.value} {threshold.text}"
+    left = written(expr) or PromQL(expr)
+    if needs_parens and not expr.startswith("("):
+        left = parenthesized(left)
+    return emit(binary(left, threshold.comparison.value, number(threshold.text)))

@@ -1,4 +1,5 @@
-"""Which labels the series of a PromQL result carry, found from the parse tree.
+"""Which labels the series of a PromQL result carry, found from the parse tree (or,
+for a text monitorgen wrote, from the tree it wrote it from: `promql.emit`).
 
 An alert's `$labels.x` is empty when the expression drops `x` (a `sum by (a)`
 keeps only `a`). The walk follows Prometheus' rules for aggregations, functions
@@ -12,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitorgen.promql import children, is_filtering_comparison, is_scalar, parse
+from monitorgen.promql import (
+    LabelSource,
+    children,
+    is_filtering_comparison,
+    is_scalar,
+    parse,
+    written,
+)
 
 #: Known labels of a stored series name, or None when the series is not known.
 LabelLookup = Callable[[str], frozenset[str] | None]
@@ -46,8 +54,40 @@ NO_LABELS = OutputLabels(frozenset())
 
 
 def output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
-    """The labels of `expr`'s result series; raises PromQLError when it does not parse."""
+    """The labels of `expr`'s result series; raises PromQLError when it does not parse.
+    A text monitorgen wrote is answered from its shape (`promql.emit`), unparsed."""
+    tree = written(expr)
+    if tree is None:
+        return parsed_output_labels(expr, lookup)
+    return _union([_source_labels(source, lookup) for source in tree.label_sources()])
+
+
+def parsed_output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
+    """`output_labels` from the parse tree, whoever wrote the text."""
     return _labels(parse(expr), lookup)
+
+
+def _source_labels(source: LabelSource, lookup: LabelLookup) -> OutputLabels:
+    if source.series is None:
+        labels = OutputLabels(source.matched)
+    else:
+        known = lookup(source.series)
+        labels = (
+            OutputLabels(source.matched, open=True)
+            if known is None
+            else OutputLabels(known | source.matched)
+        )
+    for keep, names in source.steps:
+        labels = labels.keep(names) if keep else labels.drop(names)
+    return labels
+
+
+def _union(branches: list[OutputLabels]) -> OutputLabels:
+    """The labels of `a or b`: either branch's series may be in the result."""
+    if len(branches) == 1:
+        return branches[0]
+    names = frozenset().union(*(labels.names for labels in branches))
+    return OutputLabels(names, any(labels.open for labels in branches))
 
 
 def _kind(node: Any) -> str:
@@ -167,6 +207,12 @@ def unguarded_divisions(expr: str) -> list[str]:
 def always_compares(expr: str) -> bool:
     """Every branch of the expression filters by a comparison or tests absence:
     `(a > 1 and b > 1) or absent(c)`."""
+    tree = written(expr)
+    return tree.always_compares() if tree is not None else parsed_always_compares(expr)
+
+
+def parsed_always_compares(expr: str) -> bool:
+    """`always_compares` from the parse tree, whoever wrote the text."""
     return _compares(parse(expr))
 
 

@@ -30,7 +30,19 @@ from monitorgen.model import (
     RatioSli,
     Spec,
 )
-from monitorgen.promql import format_duration, format_number, seconds
+from monitorgen.promql import (
+    PromQL,
+    aggregation,
+    binary,
+    emit,
+    format_duration,
+    format_number,
+    histogram_quantile,
+    number,
+    range_function,
+    seconds,
+    selector_expr,
+)
 from monitorgen.rule_set import Field, Rule
 
 DEFAULT_WINDOW = "5m"
@@ -114,12 +126,18 @@ def _level(labels: tuple[str, ...]) -> str:
     return "_".join(("job", *labels))
 
 
-def _sum(labels: tuple[str, ...], inner: str) -> str:
-    return f"sum by ({', '.join(('job', *labels))}) ({inner})"
+def _sum(labels: tuple[str, ...], inner: PromQL) -> PromQL:
+    return aggregation("sum", ("job", *labels), inner)
 
 
-def _record(metric: Metric, name: str, expr: str, labels: tuple[Field, ...] = ()) -> Rule:
-    return Rule(expr=expr, path=metric.path, expr_path=metric.path, record=name, labels=labels)
+def _rate(function: str, series: str, window: str) -> PromQL:
+    return range_function(function, selector_expr(series), window)
+
+
+def _record(metric: Metric, name: str, expr: PromQL, labels: tuple[Field, ...] = ()) -> Rule:
+    return Rule(
+        expr=emit(expr), path=metric.path, expr_path=metric.path, record=name, labels=labels
+    )
 
 
 def _base_name(metric: Metric) -> str:
@@ -140,7 +158,7 @@ def _metric_rules(spec: Spec, metric: Metric, uses: list[QueryUse]) -> Iterator[
 
 def _counter_rate(metric: Metric, labels: tuple[str, ...], window: str) -> Rule:
     name = f"{_level(labels)}:{_base_name(metric)}:rate{window}"
-    return _record(metric, name, _sum(labels, f"rate({metric.name}[{window}])"))
+    return _record(metric, name, _sum(labels, _rate("rate", metric.name, window)))
 
 
 def _aggregate_only(use: QueryUse) -> bool:
@@ -155,8 +173,8 @@ def _scaled_rates(metric: Metric, uses: list[QueryUse]) -> Iterator[Rule]:
         if query.function is not QueryFunction.RATE or unit is None or not _aggregate_only(use):
             continue
         name = f"{_level(query.by)}:{_base_name(metric)}_per_{unit}:rate{use.window}"
-        rate = _sum(query.by, f"rate({metric.name}[{use.window}])")
-        yield _record(metric, name, f"{rate} * {format_number(query.scale or 0)}")
+        rate = _sum(query.by, _rate("rate", metric.name, use.window))
+        yield _record(metric, name, binary(rate, "*", number(format_number(query.scale or 0))))
 
 
 def _increases(metric: Metric, uses: list[QueryUse]) -> Iterator[Rule]:
@@ -164,7 +182,7 @@ def _increases(metric: Metric, uses: list[QueryUse]) -> Iterator[Rule]:
         if use.query.function is not QueryFunction.INCREASE or not _aggregate_only(use):
             continue
         name = f"{_level(use.query.by)}:{_base_name(metric)}:increase{use.window}"
-        expr = _sum(use.query.by, f"increase({metric.name}[{use.window}])")
+        expr = _sum(use.query.by, _rate("increase", metric.name, use.window))
         yield _record(metric, name, expr)
 
 
@@ -181,14 +199,14 @@ def _histogram_rates(
     metric: Metric, labels: tuple[str, ...], windows: tuple[str, ...]
 ) -> Iterator[Rule]:
     for window in windows:
-        bucket_rate = f"rate({metric.name}_bucket[{window}])"
+        bucket_rate = _rate("rate", f"{metric.name}_bucket", window)
         yield _record(
             metric, bucket_record(metric, labels, window), _sum((*labels, "le"), bucket_rate)
         )
         for part in ("count", "sum"):
             series = f"{metric.name}_{part}"
             name = f"{_level(labels)}:{series}:rate{window}"
-            yield _record(metric, name, _sum(labels, f"rate({series}[{window}])"))
+            yield _record(metric, name, _sum(labels, _rate("rate", series, window)))
 
 
 def _quantiles(metric: Metric, labels: tuple[str, ...], uses: list[QueryUse]) -> Iterator[Rule]:
@@ -200,12 +218,12 @@ def _quantiles(metric: Metric, labels: tuple[str, ...], uses: list[QueryUse]) ->
             continue
         by = tuple(b for b in query.by if b != "le")
         source = bucket_record(metric, labels, use.window)
-        inner = f"sum by ({', '.join(('job', *by, 'le'))}) ({source})"
+        inner = _sum((*by, "le"), selector_expr(source))
         quantile = format_number(query.quantile)
         name = f"{_level((*by, 'quantile'))}:{metric.name}:histogram_quantile_rate{use.window}"
         yield _record(
             metric,
             name,
-            f"histogram_quantile({quantile}, {inner})",
+            histogram_quantile(quantile, inner),
             (Field("quantile", quantile, metric.path),),
         )

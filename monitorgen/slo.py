@@ -28,12 +28,20 @@ from monitorgen.model import (
     Spec,
 )
 from monitorgen.promql import (
+    PromQL,
     PromQLError,
+    absent,
+    aggregation,
+    binary,
+    emit,
     format_number,
     inspect,
+    number,
+    parenthesized,
+    range_function,
     seconds,
-    selector,
-    string_literal,
+    selector_expr,
+    vector,
 )
 from monitorgen.rule_set import Field, Rule, RuleGroup
 
@@ -87,13 +95,14 @@ def error_budget(slo: Slo) -> Decimal:
     return (Decimal(100) - Decimal(slo.objective_text)) / Decimal(100)
 
 
-def threshold_text(slo: Slo, window: BurnWindow) -> str:
+def _threshold(slo: Slo, window: BurnWindow) -> PromQL:
     """The burn threshold as PromQL: `(14.4 * 0.005)`, which Prometheus multiplies out."""
-    return f"({decimal_text(window.factor)} * {decimal_text(error_budget(slo))})"
+    factor, budget = decimal_text(window.factor), decimal_text(error_budget(slo))
+    return parenthesized(binary(number(factor), "*", number(budget)))
 
 
 def threshold_value(slo: Slo, window: BurnWindow) -> float:
-    """The threshold as Prometheus computes it from `threshold_text`."""
+    """The threshold as Prometheus computes it from its PromQL (`_threshold`)."""
     return float(decimal_text(window.factor)) * float(decimal_text(error_budget(slo)))
 
 
@@ -126,38 +135,40 @@ def identity(spec: Spec, slo: Slo) -> dict[str, str]:
     return {"slo": slo.name, "service": spec.service}
 
 
-def identity_selector(spec: Spec, slo: Slo, name: str) -> str:
-    labels = ",".join(f"{k}={string_literal(v)}" for k, v in identity(spec, slo).items())
-    return f"{name}{{{labels}}}"
+def _identity_series(spec: Spec, slo: Slo, name: str) -> PromQL:
+    return selector_expr(name, (Matcher(k, (v,)) for k, v in identity(spec, slo).items()))
 
 
 # ------------------------------------------------------------------ SLI queries
 
 
-def _sum(by: tuple[str, ...], inner: str) -> str:
-    return f"sum by ({', '.join(by)}) ({inner})" if by else f"sum({inner})"
-
-
-def _rate(
-    series: str, matchers: tuple[Matcher, ...], window: str, extra: tuple[str, ...] = ()
-) -> str:
-    return f"rate({selector(series, matchers, extra)}[{window}])"
+def _summed_rate(
+    by: tuple[str, ...], series: str, where: tuple[Matcher, ...], window: str
+) -> PromQL:
+    return aggregation("sum", by, range_function("rate", selector_expr(series, where), window))
 
 
 def error_ratio_query(slo: Slo, window: str) -> str:
     """The SLI's error ratio over `window`, without NaN: empty with no traffic."""
     sli = slo.sli
     if isinstance(sli, RatioSli):
-        return _ratio_query(sli, slo.by, window)
+        return emit(_ratio_query(sli, slo.by, window))
     if isinstance(sli, LatencySli):
-        return _latency_query(sli, slo.by, window)
+        return emit(_latency_query(sli, slo.by, window))
     return sli.error_ratio_query.replace("{{window}}", window)
 
 
-def _ratio_query(sli: RatioSli, by: tuple[str, ...], window: str) -> str:
-    errors = _sum(by, _rate(sli.errors.metric, sli.errors.where, window))
-    total = _sum(by, _rate(sli.total.metric, sli.total.where, window))
-    return f"({errors} or 0 * {total}) / ({total} > 0)"
+def _ratio_query(sli: RatioSli, by: tuple[str, ...], window: str) -> PromQL:
+    """`(errors or 0 * total) / (total > 0)`."""
+    errors = _summed_rate(by, sli.errors.metric, sli.errors.where, window)
+    total = _summed_rate(by, sli.total.metric, sli.total.where, window)
+    no_errors = binary(number("0"), "*", total)
+    return binary(parenthesized(binary(errors, "or", no_errors)), "/", _traffic(total))
+
+
+def _traffic(total: PromQL) -> PromQL:
+    """`(total > 0)`: a denominator that keeps only series with traffic."""
+    return parenthesized(binary(total, ">", number("0")))
 
 
 def bucket_matcher(threshold: float) -> Matcher:
@@ -166,21 +177,23 @@ def bucket_matcher(threshold: float) -> Matcher:
     return Matcher("le", tuple(forms))
 
 
-def _latency_query(sli: LatencySli, by: tuple[str, ...], window: str) -> str:
-    total = _sum(by, _rate(f"{sli.metric}_count", sli.where, window))
+def _latency_query(sli: LatencySli, by: tuple[str, ...], window: str) -> PromQL:
+    """`(total - fast) / (total > 0)`."""
+    total = _summed_rate(by, f"{sli.metric}_count", sli.where, window)
     fast_matchers = (*sli.where, bucket_matcher(sli.threshold))
-    fast = _sum(by, _rate(f"{sli.metric}_bucket", fast_matchers, window))
-    return f"({total} - {fast}) / ({total} > 0)"
+    fast = _summed_rate(by, f"{sli.metric}_bucket", fast_matchers, window)
+    return binary(parenthesized(binary(total, "-", fast)), "/", _traffic(total))
 
 
-def sli_selectors(slo: Slo) -> tuple[str, ...]:
+def _sli_series(slo: Slo) -> tuple[PromQL, ...]:
     """The selectors whose absence means the SLI cannot be measured."""
     sli = slo.sli
     if isinstance(sli, RatioSli):
-        return (selector(sli.total.metric, _equalities(sli.total)),)
+        return (selector_expr(sli.total.metric, _equalities(sli.total)),)
     if isinstance(sli, LatencySli):
-        return (selector(f"{sli.metric}_count", _equalities(Selector(sli.metric, sli.where))),)
-    return _raw_selectors(sli)
+        where = _equalities(Selector(sli.metric, sli.where))
+        return (selector_expr(f"{sli.metric}_count", where),)
+    return tuple(selector_expr(name) for name in _raw_selectors(sli))
 
 
 def _equalities(source: Selector) -> tuple[Matcher, ...]:
@@ -252,7 +265,7 @@ def _meta_records(spec: Spec, slo: Slo) -> list[Rule]:
     )
     return [
         Rule(
-            expr=f"vector({decimal_text(value)})",
+            expr=emit(vector(decimal_text(value))),
             path=slo.path,
             expr_path=(*slo.path, "objective"),
             record=name,
@@ -266,11 +279,20 @@ def burn_expr(spec: Spec, slo: Slo, tier: Tier) -> str:
     """`(long > t and short > t) or (...)` for each window pair of the tier."""
     pairs = []
     for window in burn_windows(slo, tier):
-        threshold = threshold_text(slo, window)
-        long = identity_selector(spec, slo, record_name(window.long))
-        short = identity_selector(spec, slo, record_name(window.short))
-        pairs.append(f"({long} > {threshold} and {short} > {threshold})")
-    return " or ".join(pairs)
+        threshold = _threshold(slo, window)
+        long = _identity_series(spec, slo, record_name(window.long))
+        short = _identity_series(spec, slo, record_name(window.short))
+        both = binary(binary(long, ">", threshold), "and", binary(short, ">", threshold))
+        pairs.append(parenthesized(both))
+    return emit(_any_of(pairs))
+
+
+def _any_of(branches: list[PromQL]) -> PromQL:
+    """`a or b or c`, which PromQL reads as `(a or b) or c`."""
+    found = branches[0]
+    for branch in branches[1:]:
+        found = binary(found, "or", branch)
+    return found
 
 
 def burn_alert(spec: Spec, slo: Slo, tier: Tier, setting: SloTier) -> Rule:
@@ -332,8 +354,8 @@ def absent_alert_name(slo: Slo) -> str:
 def absent_alert(spec: Spec, slo: Slo) -> Rule | None:
     """Fires when no series of the SLI exists, so a silent SLO is never mistaken
     for a healthy one."""
-    selectors = sli_selectors(slo)
-    if not slo.absent_alert or not selectors:
+    series = _sli_series(slo)
+    if not slo.absent_alert or not series:
         return None
     alerting = (*slo.path, "alerting")
     severity = slo.ticket.severity if slo.ticket.enabled else Severity.WARNING
@@ -343,7 +365,7 @@ def absent_alert(spec: Spec, slo: Slo) -> Rule | None:
     }
     for key, value in slo.labels:
         labels[key] = Field(key, value, (*alerting, "labels", key))
-    shown = " or ".join(selectors)
+    shown = " or ".join(s.text for s in series)
     annotations = [
         Field("summary", f"{spec.service}: no data for the {slo.name} SLO", (*alerting, "absent")),
         Field(
@@ -357,7 +379,7 @@ def absent_alert(spec: Spec, slo: Slo) -> Rule | None:
     if runbook:
         annotations.append(Field("runbook_url", runbook, (*alerting, "runbook_url")))
     return Rule(
-        expr=" or ".join(f"absent({s})" for s in selectors),
+        expr=emit(_any_of([absent(s) for s in series])),
         path=slo.path,
         expr_path=(*slo.path, "sli"),
         alert=absent_alert_name(slo),

@@ -70,6 +70,8 @@ class BlockWriter:
         self._resolves_to_str = resolves_to_str
         self._scalars: dict[Any, Scalar] = {}
         """Strings by themselves, other scalars by (type, repr)."""
+        self._keys: dict[str, str] = {}
+        """Each key's text: a large document repeats a few hundred keys a million times."""
 
     def write(self, data: Any) -> str | None:
         """The document's text, or None when the library must write it."""
@@ -87,18 +89,20 @@ class BlockWriter:
         except _Declined:
             return None
         finally:
-            if len(self._scalars) > 500_000:  # a bound for long-lived processes
+            if len(self._scalars) + len(self._keys) > 500_000:  # a bound for long-lived processes
                 self._scalars.clear()
+                self._keys.clear()
         return "".join(out)
 
     def _mapping(self, data: dict[Any, Any], indent: int, lead: str, out: list[str]) -> None:
         """Keys at column `indent`; `lead` starts the first key's line (a sequence
         item's dash, or the indentation)."""
         pad = " " * indent
+        keys = self._keys
         for key, value in data.items():
-            if type(key) is not str or not _is_simple_key(key):
-                raise _Declined
-            text, _ = self._scalar(key)
+            text = keys.get(key) if type(key) is str else None
+            if text is None:
+                text = self._key(key)
             kind = type(value)
             if kind is dict and value:
                 out.append(f"{lead}{text}:\n")
@@ -110,6 +114,12 @@ class BlockWriter:
                 out.append(f"{lead}{text}: ")
                 self._value(value, indent + 2, out)
             lead = pad
+
+    def _key(self, key: Any) -> str:
+        if type(key) is not str or not _is_simple_key(key):
+            raise _Declined
+        text = self._keys[key] = self._scalar(key)[0]
+        return text
 
     def _sequence(self, items: list[Any], indent: int, lead: str, out: list[str]) -> None:
         """Dashes at column `indent`; `lead` starts the first item's line."""

@@ -779,8 +779,7 @@ class _IncludesElsewhere:
 
 
 def _can_fork() -> bool:
-    """Fork is there, and a CPU is free for the child. On a busy machine the child only
-    takes turns with this process, and sending its work back makes loading slower."""
+    """Fork is there, with a second CPU for the child."""
     import sys
 
     if not hasattr(os, "fork"):
@@ -789,16 +788,7 @@ def _can_fork() -> bool:
     if threading is not None and threading.active_count() > 1:
         return False  # a forked child of a threaded process may wait on a lock forever
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
-    return cpus > 1 and cpus - _running_on_average() >= 1
-
-
-def _running_on_average() -> float:
-    """Processes running or waiting to run, over the last minute (this one included)."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
+    return (cpus or 1) > 1
 
 
 def _file_size(path: Path) -> int | None:

@@ -80,5 +80,5 @@ def test_one_command_times_this_tree_against_a_baseline(
     assert "[this tree]" in out and "[HEAD]" in out
     (compared,) = [line for line in out.splitlines() if line.split()[:2] == ["10", "validate"]]
     mine, theirs, ratio = (float(cell.rstrip("sx")) for cell in compared.split()[2:])
-    assert ratio == pytest.approx(mine / theirs, abs=0.01)
+    assert ratio == pytest.approx(mine / theirs, rel=0.05)  # the times are printed rounded
     assert "start-up (this tree)" in out and "start-up (HEAD)" in out

@@ -164,8 +164,9 @@ def test_size_1000_validates_cleanly_parsing_each_expression_once(tmp_path: Path
     result = pipeline.build([path], render=False)
     after = parse.cache_info()
     assert _findings(result) == []
-    # No expression was parsed twice: the cache holds all of them.
-    assert after.misses - before.misses == after.currsize - before.currsize > 5000
+    # No expression was parsed twice: the cache holds all of them. Only the spec's own
+    # PromQL (about 500 raw expressions) is parsed; what monitorgen writes is not.
+    assert after.misses - before.misses == after.currsize - before.currsize > 400
     (compiled,) = result.compiled
     assert compiled.spec is not None
     assert len(compiled.spec.alerts) == ALERTS_PER_METRIC * 1000

@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -19,7 +20,7 @@ from monitorgen.diagnostics import (
     has_errors,
     sorted_diagnostics,
 )
-from monitorgen.forked import Forked
+from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.receivers import missing_secret_files
@@ -149,10 +150,16 @@ def _model(
 
 def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks) -> Compiled:
     output_name = spec.name
-    findings = check_spec(spec) + list(routing.check(spec))
+    linting = _start_lint(spec)
+    try:
+        findings = check_spec(spec) + list(routing.check(spec))
+    except BaseException:
+        if linting is not None:
+            linting.cancel()
+        raise
     confirming = _start_tools(spec, extra) if not has_errors(findings) else None
     try:
-        findings += _lint(spec)
+        findings += _lint_found(spec, linting)
     except BaseException:
         if confirming is not None:
             confirming.discard()
@@ -197,6 +204,29 @@ class PendingTools:
             self.runs.discard()
             return []
         return _placed(self.runs.findings(), self.document, self.env)
+
+
+#: From this many alerts and SLOs, lint runs in a forked child while the semantic checks
+#: run here: below it the child costs more than it saves.
+LINT_ELSEWHERE_FROM = 500
+
+
+def _start_lint(spec: Spec) -> Forked[list[Diagnostic]] | None:
+    if len(spec.alerts) + len(spec.slos) < LINT_ELSEWHERE_FROM or not fork_available():
+        return None
+    return Forked(partial(_lint, spec))
+
+
+def _lint_found(spec: Spec, linting: Forked[list[Diagnostic]] | None) -> list[Diagnostic]:
+    """Lint's findings, from the child when one runs it. A child that died (out of
+    memory, killed) costs time, not the check; a bug raises here again, with its own
+    traceback."""
+    if linting is not None:
+        try:
+            return linting.result()
+        except ForkFailed:
+            pass
+    return _lint(spec)
 
 
 def _lint(spec: Spec) -> list[Diagnostic]:

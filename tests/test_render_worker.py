@@ -1,4 +1,5 @@
-"""Rendering some targets in a forked worker gives the same files as rendering alone."""
+"""Rendering some targets, and linting, in forked children gives the same files and
+findings as doing it all in one process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from benchmarks.synthetic import generate
 from monitorgen import pipeline
+from monitorgen.diagnostics import Diagnostic
 from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
@@ -90,3 +92,62 @@ def test_a_worker_that_dies_costs_time_not_the_build() -> None:
     spec = load_spec(SPEC_PATHS[0])
     worker = Forked(partial(_dying, spec, OFFLOADED))
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+
+
+# ---------------------------------------------------------------- lint in a child
+
+
+def _with_lint_findings(folder: Path) -> Path:
+    """The size-100 spec, with `for` durations shorter than the evaluation interval."""
+    path = generate(100).write(folder)
+    path.write_text(path.read_text().replace("  for: 5m\n", "  for: 10s\n"))
+    return path
+
+
+def _lint_codes(result: pipeline.BuildResult) -> list[tuple[str, str, int, int]]:
+    return [
+        (d.code, d.message, d.span.line, d.span.column)
+        for d in result.diagnostics
+        if d.code.startswith("lint/")
+    ]
+
+
+@needs_fork
+def test_a_large_spec_is_linted_in_a_child_with_the_same_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _with_lint_findings(tmp_path)
+    started: list[object] = []
+    start_lint = pipeline._start_lint
+
+    def recording(spec: Spec) -> object:
+        child = start_lint(spec)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(pipeline, "_start_lint", recording)
+    in_child = pipeline.build([path], render=False)
+    assert len(started) == 1 and isinstance(started[0], Forked)
+    monkeypatch.setattr(pipeline, "LINT_ELSEWHERE_FROM", 10**9)
+    here = pipeline.build([path], render=False)
+    assert len(started) == 2 and started[1] is None
+    assert any(code == "lint/for" for code, *_ in _lint_codes(here))
+    assert _lint_codes(in_child) == _lint_codes(here)
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_lint_child_that_dies_costs_time_not_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _with_lint_findings(tmp_path)
+    expected = _lint_codes(pipeline.build([path], render=False))
+    parent, lint = os.getpid(), pipeline._lint
+
+    def dying_in_a_child(spec: Spec) -> list[Diagnostic]:
+        if os.getpid() != parent:
+            os._exit(3)  # as if killed, e.g. for lack of memory
+        return lint(spec)
+
+    monkeypatch.setattr(pipeline, "_lint", dying_in_a_child)
+    assert _lint_codes(pipeline.build([path], render=False)) == expected

@@ -22,12 +22,18 @@ from monitorgen.diagnostics import (
 )
 from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
+from monitorgen.rule_set import rule_groups
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
-from monitorgen.targets import render_all, start_offloaded
+from monitorgen.targets import (
+    render_all,
+    start_offloaded,
+    start_offloaded_modelling,
+    worth_offloading,
+)
 from monitorgen.targets.base import Artifact
 
 if TYPE_CHECKING:
@@ -48,21 +54,43 @@ class Compiled:
     """External tools still running in the background."""
     rendering: Forked[list[Artifact]] | None = None
     """Targets of a large spec already rendering in a worker while the spec is checked."""
+    linting: PendingLint | None = None
+    """Lint of a large spec still running in a child: a build renders meanwhile."""
 
     @property
     def ok(self) -> bool:
         return self.spec is not None and not has_errors(self.diagnostics)
 
     def finish(self) -> None:
-        """Wait for the external tools and add their findings."""
-        if self.pending is None:
-            return
-        found, self.pending = self.pending.findings(), None
+        """Wait for lint and the external tools and add their findings."""
+        try:
+            self._add(self._lint_findings())
+            if self.pending is not None:
+                pending, self.pending = self.pending, None
+                self._add(pending.findings())
+        except BaseException:
+            self.abandon()
+            raise
+
+    def _lint_findings(self) -> list[Diagnostic]:
+        if self.linting is None:
+            return []
+        linting, self.linting = self.linting, None
+        found = linting.findings()
+        if has_errors(found) and self.pending is not None:
+            self.pending.runs.discard()  # amtool only confirms specs without errors
+            self.pending = None
+        return found
+
+    def _add(self, found: list[Diagnostic]) -> None:
         if found:
             self.diagnostics = sorted_diagnostics(self.diagnostics + found)
 
     def abandon(self) -> None:
-        """Stop the external tools without waiting for what they would find."""
+        """Stop lint and the external tools without waiting for what they would find."""
+        if self.linting is not None:
+            self.linting.child.cancel()
+            self.linting = None
         if self.pending is not None:
             self.pending.runs.discard()
             self.pending = None
@@ -110,13 +138,37 @@ def _compile_spec(path: Path, extra: ExtraChecks, *, rendering: bool) -> list[Co
         document = load_spec_file(path)
     except SpecError as exc:
         return [Compiled(path.stem, None, exc.diagnostics)]
-    base_problems = validate_document(document)
-    if base_problems:
-        return [Compiled(path.stem, None, _placed(base_problems, document))]
-    results = [_model(document, path, None, extra, rendering)]
+    worker = _start_worker_early(document, path) if rendering else None
+    try:
+        base_problems = validate_document(document)
+        if base_problems:
+            if worker is not None:
+                worker.cancel()
+            return [Compiled(path.stem, None, _placed(base_problems, document))]
+        results = [_model(document, path, None, extra, rendering, worker)]
+    except BaseException:
+        if worker is not None:
+            worker.cancel()
+        raise
     for env in sorted(document.get("environments", {})):
         results.append(_model(_environment(document, env), path, env, extra, rendering))
     return results
+
+
+def _start_worker_early(document: SpecMap, path: Path) -> Forked[list[Artifact]] | None:
+    """For a large spec, the worker rendering the heaviest targets, started before the
+    spec is validated and modelled here: it models the spec itself on the second CPU."""
+    size = sum(
+        len(v) for v in (document.get("alerts"), document.get("slos")) if isinstance(v, list)
+    )
+    if not worth_offloading(size):
+        return None
+    return start_offloaded_modelling(partial(_spec_of, document, path, None))
+
+
+def _spec_of(document: SpecMap, path: Path, env: str | None) -> Spec:
+    output_name = path.stem if env is None else f"{path.stem}.{env}"
+    return to_model(document, name=output_name, source=display_name(path), environment=env)
 
 
 def _environment(document: SpecMap, env: str) -> SpecMap:
@@ -129,15 +181,21 @@ def _environment(document: SpecMap, env: str) -> SpecMap:
 
 
 def _model(
-    document: SpecMap, path: Path, env: str | None, extra: ExtraChecks, rendering: bool
+    document: SpecMap,
+    path: Path,
+    env: str | None,
+    extra: ExtraChecks,
+    rendering: bool,
+    worker: Forked[list[Artifact]] | None = None,
 ) -> Compiled:
     output_name = path.stem if env is None else f"{path.stem}.{env}"
     problems = validate_document(document) if env else []
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
-    spec = to_model(document, name=output_name, source=display_name(path), environment=env)
+    spec = _spec_of(document, path, env)
     # Started before the checks, so both run at once; dropped if the checks find errors.
-    worker = start_offloaded(spec) if rendering else None
+    if worker is None and rendering:
+        worker = start_offloaded(spec)
     try:
         compiled = _checked(spec, document, env, extra)
     except BaseException:
@@ -158,15 +216,18 @@ def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks)
             linting.cancel()
         raise
     confirming = _start_tools(spec, extra) if not has_errors(findings) else None
-    try:
-        findings += _lint_found(spec, linting)
-    except BaseException:
-        if confirming is not None:
-            confirming.discard()
-        raise
+    if linting is None:
+        try:
+            findings += _lint(spec)
+        except BaseException:
+            if confirming is not None:
+                confirming.discard()
+            raise
     checked = not has_errors(findings)
     findings += _extra_findings(spec, extra, output_name)
     compiled = Compiled(output_name, spec, _placed(findings, document, env))
+    if linting is not None:
+        compiled.linting = PendingLint(spec, linting, document, env)
     if confirming is not None:
         compiled.pending = PendingTools(confirming, keep=checked, document=document, env=env)
     return compiled
@@ -206,6 +267,19 @@ class PendingTools:
         return _placed(self.runs.findings(), self.document, self.env)
 
 
+@dataclass(frozen=True)
+class PendingLint:
+    """Lint of one spec running in a child, and where its findings go in its document."""
+
+    spec: Spec
+    child: Forked[list[Diagnostic]]
+    document: SpecMap
+    env: str | None
+
+    def findings(self) -> list[Diagnostic]:
+        return _placed(_lint_found(self.spec, self.child), self.document, self.env)
+
+
 #: From this many alerts and SLOs, lint runs in a forked child while the semantic checks
 #: run here: below it the child costs more than it saves.
 LINT_ELSEWHERE_FROM = 500
@@ -214,19 +288,17 @@ LINT_ELSEWHERE_FROM = 500
 def _start_lint(spec: Spec) -> Forked[list[Diagnostic]] | None:
     if len(spec.alerts) + len(spec.slos) < LINT_ELSEWHERE_FROM or not fork_available():
         return None
+    rule_groups(spec)  # remembered on the spec before forking: lint and the rule files share it
     return Forked(partial(_lint, spec))
 
 
-def _lint_found(spec: Spec, linting: Forked[list[Diagnostic]] | None) -> list[Diagnostic]:
-    """Lint's findings, from the child when one runs it. A child that died (out of
-    memory, killed) costs time, not the check; a bug raises here again, with its own
-    traceback."""
-    if linting is not None:
-        try:
-            return linting.result()
-        except ForkFailed:
-            pass
-    return _lint(spec)
+def _lint_found(spec: Spec, linting: Forked[list[Diagnostic]]) -> list[Diagnostic]:
+    """Lint's findings from the child. A child that died (out of memory, killed) costs
+    time, not the check; a bug raises here again, with its own traceback."""
+    try:
+        return linting.result()
+    except ForkFailed:
+        return _lint(spec)
 
 
 def _lint(spec: Spec) -> list[Diagnostic]:
@@ -287,7 +359,7 @@ def build(
                     item.rendering.cancel()
                     item.rendering = None
         if not all(c.ok for c in compiled):
-            tree = {}  # an external tool found an error
+            tree = {}  # lint in a child or an external tool found an error
     return BuildResult(compiled, tree)
 
 

@@ -151,3 +151,33 @@ def test_a_lint_child_that_dies_costs_time_not_the_check(
 
     monkeypatch.setattr(pipeline, "_lint", dying_in_a_child)
     assert _lint_codes(pipeline.build([path], render=False)) == expected
+
+
+@needs_fork
+def test_an_error_lint_finds_in_its_child_stops_the_build_after_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+
+    def erring_in_a_child(spec: Spec) -> list[Diagnostic]:
+        where = "child" if os.getpid() != parent else "parent"
+        return [Diagnostic("lint/test", f"found in the {where}", path=("alerts", 0))]
+
+    monkeypatch.setattr(pipeline, "_lint", erring_in_a_child)
+    result = pipeline.build([_synthetic_100(tmp_path)])
+    assert result.tree == {}
+    assert result.failed()
+    (finding,) = [d for d in result.diagnostics if d.code == "lint/test"]
+    assert finding.message == "found in the child"
+    assert finding.span.line > 1  # placed in the document like every finding
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_large_spec_failing_its_schema_stops_the_early_worker(tmp_path: Path) -> None:
+    path = generate(100).write(tmp_path)
+    path.write_text(path.read_text().replace("  for: 5m\n", "  for: soon\n", 1))
+    result = pipeline.build([path])
+    assert result.tree == {}
+    assert any(d.code.startswith("schema/") for d in result.diagnostics)
+    assert multiprocessing.active_children() == []

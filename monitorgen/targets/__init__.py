@@ -6,7 +6,7 @@ order of files in a build; every target is independent of the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from importlib import import_module
 
@@ -42,13 +42,36 @@ def start_offloaded(spec: Spec, *, force: bool = False) -> Forked[list[Artifact]
     Callers may start it as soon as the model exists and let it run while they check
     the spec; `render_all` collects it.
     """
-    worth_it = len(spec.alerts) + len(spec.slos) >= OFFLOAD_FROM and fork_available()
-    if not (force or worth_it):
+    if not (force or worth_offloading(len(spec.alerts) + len(spec.slos))):
         return None
-    for name in OFFLOADED:  # imported here: a child should not import while threads run
-        import_module(f"monitorgen.targets.{name}")
+    _import_offloaded()
     rule_groups(spec)  # remembered on the spec before forking: the child and lint share it
     return Forked(partial(render, spec, OFFLOADED))
+
+
+def worth_offloading(alerts_and_slos: int) -> bool:
+    return alerts_and_slos >= OFFLOAD_FROM and fork_available()
+
+
+def start_offloaded_modelling(model: Callable[[], Spec]) -> Forked[list[Artifact]]:
+    """A worker that makes the model itself (`model()`) and renders the OFFLOADED targets.
+
+    Started as soon as a large spec is loaded, it models the spec on the second CPU
+    while this process validates and models it too, instead of waiting for this
+    process's model. `model()` must make the model this process makes; if the spec
+    turns out invalid, the caller cancels the worker.
+    """
+    _import_offloaded()
+    return Forked(partial(_model_and_render, model))
+
+
+def _model_and_render(model: Callable[[], Spec]) -> list[Artifact]:
+    return render(model(), OFFLOADED)
+
+
+def _import_offloaded() -> None:
+    for name in OFFLOADED:  # imported here: a child should not import while threads run
+        import_module(f"monitorgen.targets.{name}")
 
 
 def render_all(

@@ -128,15 +128,7 @@ def parsed_facts(expr: str) -> ExprFacts:
     while type(top).__name__ == "ParenExpr":
         top = top.expr
     is_comparison = type(top).__name__ == "BinaryExpr" and str(top.op).strip() in _COMPARISONS
-    return ExprFacts(
-        tuple(walker.selectors),
-        tuple(walker.functions),
-        tuple(walker.aggregations),
-        is_comparison,
-        walker.divisions,
-        walker.division_in_aggregation,
-        walker.unguarded_divisions,
-    )
+    return walker.facts(is_comparison)
 
 
 def children(node: Any) -> list[Any]:
@@ -154,7 +146,30 @@ def children(node: Any) -> list[Any]:
     return []
 
 
-class _Walker:
+class _Found:
+    """What a walk gathers, of a parse tree (`_Walker`) or of a written tree."""
+
+    def __init__(self) -> None:
+        self.selectors: list[SelectorUse] = []
+        self.functions: list[str] = []
+        self.aggregations: list[tuple[str, tuple[str, ...]]] = []
+        self.divisions = 0
+        self.division_in_aggregation = False
+        self.unguarded_divisions = 0
+
+    def facts(self, top_is_comparison: bool) -> ExprFacts:
+        return ExprFacts(
+            tuple(self.selectors),
+            tuple(self.functions),
+            tuple(self.aggregations),
+            top_is_comparison,
+            self.divisions,
+            self.division_in_aggregation,
+            self.unguarded_divisions,
+        )
+
+
+class _Walker(_Found):
     """Collects facts in one depth-first walk, in promql_parser.walk's order.
 
     Each pending node carries its context down: the function it is an argument of
@@ -164,14 +179,6 @@ class _Walker:
     cost more than the parse; iterative, so no nesting depth reaches Python's
     recursion limit.
     """
-
-    def __init__(self) -> None:
-        self.selectors: list[SelectorUse] = []
-        self.functions: list[str] = []
-        self.aggregations: list[tuple[str, tuple[str, ...]]] = []
-        self.divisions = 0
-        self.division_in_aggregation = False
-        self.unguarded_divisions = 0
 
     def walk(self, tree: Any) -> None:
         pending: list[tuple[Any, str | None, timedelta | None, bool]] = [(tree, None, None, False)]
@@ -292,18 +299,6 @@ class LabelSource:
     series: str | None
     matched: frozenset[str]
     steps: tuple[tuple[bool, frozenset[str]], ...] = ()
-
-
-class _Found:
-    """What a walk of a written tree gathers, as `_Walker` does of a parse tree."""
-
-    def __init__(self) -> None:
-        self.selectors: list[SelectorUse] = []
-        self.functions: list[str] = []
-        self.aggregations: list[tuple[str, tuple[str, ...]]] = []
-        self.divisions = 0
-        self.division_in_aggregation = False
-        self.unguarded_divisions = 0
 
 
 class PromQL:
@@ -550,15 +545,7 @@ def written_facts(expr: PromQL) -> ExprFacts:
     """The facts `parsed_facts` finds, from a written tree."""
     found = _Found()
     expr.collect(found, None, None, False)
-    return ExprFacts(
-        tuple(found.selectors),
-        tuple(found.functions),
-        tuple(found.aggregations),
-        expr.comparison,
-        found.divisions,
-        found.division_in_aggregation,
-        found.unguarded_divisions,
-    )
+    return found.facts(expr.comparison)
 
 
 @lru_cache(maxsize=4096)

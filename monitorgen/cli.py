@@ -49,6 +49,12 @@ output_opt = click.option(
     show_default=True,
     help="Folder that holds one sub-folder per spec.",
 )
+no_cache_opt = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither reuse nor keep spec files as parsed, nor what amtool accepted "
+    "(kept under $MONITORGEN_CACHE_DIR, else $XDG_CACHE_HOME/monitorgen).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,10 +123,11 @@ def _threshold(name: str) -> Severity:
 @spec_args
 @format_opt
 @fail_on_opt
-def validate(specs: Sequence[Path], fmt: str, fail_on: str) -> None:
+@no_cache_opt
+def validate(specs: Sequence[Path], fmt: str, fail_on: str, no_cache: bool) -> None:
     """Validate specs and report every problem at once."""
     _compiling_specs()
-    result = pipeline.build(_spec_paths(specs), render=False)
+    result = pipeline.build(_spec_paths(specs), render=False, cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     _report(result.diagnostics, fmt, ok=not failed)
     sys.exit(1 if failed else 0)
@@ -131,10 +138,11 @@ def validate(specs: Sequence[Path], fmt: str, fail_on: str) -> None:
 @output_opt
 @format_opt
 @fail_on_opt
-def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
+@no_cache_opt
+def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, no_cache: bool) -> None:
     """Generate files for specs (all of specs/*.yaml by default) into the output folder."""
     _compiling_specs()
-    result = pipeline.build(_spec_paths(specs))
+    result = pipeline.build(_spec_paths(specs), cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     if not failed:
         try:
@@ -170,12 +178,7 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str) -> None:
     help="Routing cases `amtool config routes test` confirms: the spec's routing.tests, "
     "also every distinct routing situation of its alerts (thorough, for CI), or none.",
 )
-@click.option(
-    "--no-cache",
-    is_flag=True,
-    help="Ask amtool again even about a config it accepted before "
-    "(remembered under $MONITORGEN_CACHE_DIR, else $XDG_CACHE_HOME/monitorgen).",
-)
+@no_cache_opt
 def check(
     specs: Sequence[Path],
     output: Path,
@@ -197,7 +200,7 @@ def check(
         amtool_routes=amtool_routes,
         remember_verdicts=not no_cache,
     )
-    result = pipeline.build(_spec_paths(specs), extra=extra)
+    result = pipeline.build(_spec_paths(specs), extra=extra, cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     drift = None if failed else writer.compare_tree(output, result.tree, whole=not specs)
     stale = drift is not None and not drift.clean

@@ -26,6 +26,7 @@ from monitorgen.rule_set import rule_groups
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
+from monitorgen.spec.parse_cache import ParseCache
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
 from monitorgen.targets import (
@@ -131,11 +132,14 @@ def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compi
     return results
 
 
-def _compile_spec(path: Path, extra: ExtraChecks, *, rendering: bool) -> list[Compiled]:
-    """As `compile_spec`, with the external tools possibly still running, and with the
-    heaviest targets of a large spec already rendering when `rendering`."""
+def _compile_spec(
+    path: Path, extra: ExtraChecks, *, rendering: bool, cache: ParseCache | None = None
+) -> list[Compiled]:
+    """As `compile_spec`, with the external tools possibly still running, with the
+    heaviest targets of a large spec already rendering when `rendering`, and with the
+    files `cache` keeps taken from it."""
     try:
-        document = load_spec_file(path)
+        document = load_spec_file(path, cache=cache)
     except SpecError as exc:
         return [Compiled(path.stem, None, exc.diagnostics)]
     worker = _start_worker_early(document, path) if rendering else None
@@ -244,7 +248,7 @@ def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
     if not extra.tools:
         return None
     from monitorgen import tools  # subprocesses and temporary files: only when asked
-    from monitorgen.tool_verdicts import cache_root
+    from monitorgen.cache_folder import cache_root
 
     remembered_in = cache_root() if extra.remember_verdicts else None
     return tools.start_amtool(spec, extra.amtool_routes, remembered_in)
@@ -335,11 +339,21 @@ class BuildResult:
 
 
 def build(
-    paths: Sequence[Path], *, render: bool = True, extra: ExtraChecks = NO_EXTRA_CHECKS
+    paths: Sequence[Path],
+    *,
+    render: bool = True,
+    extra: ExtraChecks = NO_EXTRA_CHECKS,
+    cache: bool = False,
 ) -> BuildResult:
-    """Compile every spec; render files only when no spec has an error."""
+    """Compile every spec; render files only when no spec has an error. With `cache`,
+    spec files parsed by an earlier run are taken from the cache folder."""
+    parsed = ParseCache.default() if cache else None
     with _young_collections_only():
-        compiled = [item for path in paths for item in _compile_spec(path, extra, rendering=render)]
+        compiled = [
+            item
+            for path in paths
+            for item in _compile_spec(path, extra, rendering=render, cache=parsed)
+        ]
         tree: dict[str, list[Artifact]] = {}
         try:
             _check_output_names(compiled)

@@ -4,9 +4,8 @@
 was; asking amtool again about the same bytes gives the same answer. A verdict is kept
 under a key made of the amtool binary (path, size, modification time) and every byte of
 the config folder amtool reads, so a changed config or another amtool asks again. Only
-acceptances are kept: a refusal is always the tool's fresh word. The folder is
-`$MONITORGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/monitorgen`, else `~/.cache/monitorgen`;
-`check --no-cache` neither reads nor writes it.
+acceptances are kept: a refusal is always the tool's fresh word. They live in the
+cache folder (`cache_folder.py`), which `check --no-cache` neither reads nor writes.
 """
 
 from __future__ import annotations
@@ -15,28 +14,17 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from monitorgen.cache_folder import prune, replace_file
 from monitorgen.targets.base import Artifact
 
 #: Bumped when what a verdict means changes.
 FORMAT = "monitorgen-amtool-verdicts-1"
-#: Files not used for this long are removed when another is written.
-KEEP_SECONDS = 30 * 24 * 3600
 
 RouteQuestion = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
 """The labels amtool routes and the receivers it is asked to confirm."""
-
-
-def cache_root() -> Path:
-    explicit = os.environ.get("MONITORGEN_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "monitorgen"
 
 
 class AmtoolVerdicts:
@@ -84,8 +72,8 @@ class AmtoolVerdicts:
         }
         with contextlib.suppress(OSError):
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            _replace(self.file, json.dumps(data, separators=(",", ":")))
-            _prune(self.file.parent)
+            replace_file(self.file, json.dumps(data, separators=(",", ":")).encode())
+            prune(self.file.parent, "*.json")
         self._changed = False
 
     def _read(self) -> None:
@@ -113,24 +101,3 @@ def _key(amtool: str, config: Sequence[Artifact]) -> str:
         digest.update(f"\0{artifact.path}\0{len(artifact.content)}\0".encode())
         digest.update(artifact.content)
     return digest.hexdigest()
-
-
-def _replace(file: Path, text: str) -> None:
-    """Write `file` whole or not at all (checks of several repositories may share it)."""
-    handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, file)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _prune(folder: Path) -> None:
-    cutoff = time.time() - KEEP_SECONDS
-    for old in folder.glob("*.json"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()

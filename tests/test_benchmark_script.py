@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def test_one_command_times_this_tree_against_a_baseline(
     mine, theirs, ratio = (float(cell.rstrip("sx")) for cell in compared.split()[2:])
     assert ratio == pytest.approx(mine / theirs, rel=0.05)  # the times are printed rounded
     assert "start-up (this tree)" in out and "start-up (HEAD)" in out
+
+
+def test_cold_runs_ask_for_no_cache_where_the_side_has_one(tmp_path: Path) -> None:
+    now = this_tree(tmp_path)
+    case = Case(10, tmp_path / "spec.yaml", generate(10))
+    older = replace(now, name="old", cache_everywhere=False)
+    for command in ("validate", "build", "check"):
+        assert "--no-cache" not in command_argv(case, command, now)
+        assert "--no-cache" in command_argv(case, f"{command}-cold", now)
+        cold = command_argv(case, f"{command}-cold", older)
+        assert ("--no-cache" in cold) == (command == "check")
+        assert cold[3] == command
+
+
+#: The last revision whose validate and build had no cache.
+BEFORE_THE_PARSE_CACHE = "b1905c0"
+
+
+def test_a_baseline_from_before_the_parse_cache_runs_cold_without_the_option(
+    tmp_path: Path, git_history: None
+) -> None:
+    known = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{BEFORE_THE_PARSE_CACHE}^{{commit}}"],
+        check=False,
+    )
+    if known.returncode:
+        pytest.skip("history too shallow")
+    assert baseline(BEFORE_THE_PARSE_CACHE, tmp_path).cache_everywhere is False

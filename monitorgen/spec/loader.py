@@ -23,6 +23,7 @@ import yaml
 
 from monitorgen.diagnostics import Diagnostic, Span, SpecError
 from monitorgen.layers import available_layers, layer_file
+from monitorgen.spec.parse_cache import ParseCache
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
@@ -583,25 +584,82 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
-def load_spec_file(path: Path, _stack: tuple[Path, ...] = ()) -> SpecMap:
+def load_spec_file(
+    path: Path, _stack: tuple[Path, ...] = (), *, cache: ParseCache | None = None
+) -> SpecMap:
     """Load a spec and merge its `include:` files (included first, this file wins).
 
     Some includes of a large top-level spec are parsed in a second process meanwhile
-    (see `_IncludesElsewhere`); the document and every problem are the same.
+    (see `_IncludesElsewhere`), and files parsed before are taken from `cache`; the
+    document and every problem are the same.
     """
     display = display_name(path)
     text = read_spec_text(path, display)
     if _stack:
-        return _with_includes(path, parse_yaml(text, display), _stack, None)
-    elsewhere = _IncludesElsewhere(path, len(text))
+        return _with_includes(path, _parsed(text, display, cache), _stack, None, cache)
+    key = cache.key(text) if cache is not None else None
+    kept = _kept_document(cache, key, display)
+    elsewhere = _IncludesElsewhere(path, 0 if kept is not None else len(text), cache)
     try:
-        return _with_includes(path, parse_yaml(text, display, elsewhere.start), (), elsewhere)
+        if kept is None:
+            kept = _parse_and_keep(text, display, cache, key, elsewhere.start)
+        else:
+            elsewhere.start("include", kept.get("include"))
+        return _with_includes(path, kept, (), elsewhere, cache)
     finally:
         elsewhere.close()
 
 
+def _parsed(text: str, display: str, cache: ParseCache | None) -> SpecMap:
+    """`parse_yaml`, or the same document taken from `cache`."""
+    key = cache.key(text) if cache is not None else None
+    kept = _kept_document(cache, key, display)
+    return kept if kept is not None else _parse_and_keep(text, display, cache, key)
+
+
+def _parse_and_keep(
+    text: str,
+    display: str,
+    cache: ParseCache | None,
+    key: str | None,
+    on_top_level: Callable[[str, Any], None] | None = None,
+) -> SpecMap:
+    """`parse_yaml`; a document parsed without a problem is kept in `cache`."""
+    document: SpecMap = parse_yaml(text, display, on_top_level)
+    if cache is not None and key is not None:
+        data = _marshalled(document)
+        if data is not None:
+            cache.put(key, data)
+    return document
+
+
+def _kept_document(cache: ParseCache | None, key: str | None, display: str) -> SpecMap | None:
+    """The document `cache` keeps under `key`, with places in `display`; None when it
+    keeps none, or something that does not read back as one."""
+    data = cache.get(key) if cache is not None and key is not None else None
+    if data is None:
+        return None
+    try:
+        document = _rebuilt(display, marshal.loads(data))
+    except Exception:  # damaged or foreign bytes: parsed again, and kept anew
+        return None
+    return document if document.__class__ is SpecMap else None
+
+
+def _marshalled(document: SpecMap) -> bytes | None:
+    """`document` as the marshal data of `_plain`; None for a value marshal cannot take."""
+    try:
+        return marshal.dumps(_plain(document))
+    except ValueError:
+        return None
+
+
 def _with_includes(
-    path: Path, data: SpecMap, _stack: tuple[Path, ...], elsewhere: _IncludesElsewhere | None
+    path: Path,
+    data: SpecMap,
+    _stack: tuple[Path, ...],
+    elsewhere: _IncludesElsewhere | None,
+    cache: ParseCache | None,
 ) -> SpecMap:
     """A parsed spec with its layers and includes merged in."""
     merged, problems = _merge_layers(data, nested=bool(_stack))
@@ -638,7 +696,7 @@ def _with_includes(
             )
             continue
         try:
-            included = _load_included(target, (*_stack, path.resolve()), elsewhere)
+            included = _load_included(target, (*_stack, path.resolve()), elsewhere, cache)
             merged = merge_documents(merged, included)
         except SpecError as exc:
             problems.extend(exc.diagnostics)
@@ -648,12 +706,15 @@ def _with_includes(
 
 
 def _load_included(
-    target: Path, stack: tuple[Path, ...], elsewhere: _IncludesElsewhere | None
+    target: Path,
+    stack: tuple[Path, ...],
+    elsewhere: _IncludesElsewhere | None,
+    cache: ParseCache | None,
 ) -> SpecMap:
     data = elsewhere.take(target) if elsewhere is not None else None
     if data is None:
-        return load_spec_file(target, stack)
-    return _with_includes(target, data, stack, None)
+        return load_spec_file(target, stack, cache=cache)
+    return _with_includes(target, data, stack, None, cache)
 
 
 #: Include files are parsed in a second process only when that takes at least this
@@ -672,11 +733,14 @@ class _IncludesElsewhere:
     they are rebuilt here as the loader builds them. A file the child could not parse
     or send is loaded here as usual, so every problem is found and reported by the same
     code as without a child; without `fork` or a second CPU everything is loaded here.
+    Files `cache` keeps are not given to the child: rebuilding them here is cheaper than
+    taking them back; the child keeps in `cache` what it parses.
     """
 
-    def __init__(self, spec: Path, spec_chars: int) -> None:
+    def __init__(self, spec: Path, spec_chars: int, cache: ParseCache | None) -> None:
         self.spec = spec
         self.spec_chars = spec_chars
+        self.cache = cache
         self.child: int | None = None
         self.pipe: int | None = None
         #: The files given to the child, by str(path).
@@ -698,7 +762,7 @@ class _IncludesElsewhere:
         for item in includes:
             target = _included_file(self.spec, item) if isinstance(item, str) else None
             size = _file_size(target) if target is not None else None
-            if target is not None and size is not None:
+            if target is not None and size is not None and not self._kept(target):
                 sizes.setdefault(target, size)
         here = self.spec_chars + sum(sizes.values())
         there: list[Path] = []
@@ -710,6 +774,16 @@ class _IncludesElsewhere:
             there_size += size
             here -= size
         return there if there_size >= PARSE_ELSEWHERE_FROM else []
+
+    def _kept(self, target: Path) -> bool:
+        """Whether the cache keeps `target` as it reads now."""
+        if self.cache is None:
+            return False
+        try:
+            text = read_spec_text(target, str(target))
+        except SpecError:
+            return False  # loaded here, where its problem is reported
+        return self.cache.get(self.cache.key(text)) is not None
 
     def _fork(self, targets: list[Path]) -> None:
         read, write = os.pipe()
@@ -723,7 +797,7 @@ class _IncludesElsewhere:
             status = 1
             try:
                 os.close(read)
-                _send_parsed(targets, write)
+                _send_parsed(targets, write, self.cache)
                 status = 0
             finally:
                 os._exit(status)
@@ -798,16 +872,20 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
-def _send_parsed(targets: list[Path], pipe: int) -> None:
-    """In the child: parse each file and write the documents to `pipe` (see `_plain`)."""
+def _send_parsed(targets: list[Path], pipe: int, cache: ParseCache | None) -> None:
+    """In the child: parse each file and write the documents to `pipe` (see `_plain`),
+    keeping them in `cache` too."""
     parsed: dict[str, tuple[str, bytes]] = {}
     for target in targets:
         display = display_name(target)
         try:
-            document = parse_yaml(read_spec_text(target, display), display)
-            parsed[str(target)] = (display, marshal.dumps(_plain(document)))
+            text = read_spec_text(target, display)
+            data = marshal.dumps(_plain(parse_yaml(text, display)))
         except Exception:  # a problem (or a value marshal cannot take): the parent finds it
             continue
+        parsed[str(target)] = (display, data)
+        if cache is not None:
+            cache.put(cache.key(text), data)
     with open(pipe, "wb") as out:
         out.write(marshal.dumps(parsed))
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitorgen import tools
+from monitorgen.cache_folder import KEEP_SECONDS, cache_root
 from monitorgen.cli import main
-from monitorgen.tool_verdicts import KEEP_SECONDS, cache_root
 from tests.alertmanager.test_amtool_cases import HTTP_API, FakeAmtool, _spec
 from tests.harness import require_binary
 

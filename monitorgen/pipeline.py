@@ -348,7 +348,7 @@ def build(
     """Compile every spec; render files only when no spec has an error. With `cache`,
     spec files parsed by an earlier run are taken from the cache folder."""
     parsed = ParseCache.default() if cache else None
-    with _young_collections_only():
+    with _no_cycle_collection():
         compiled = [
             item
             for path in paths
@@ -378,17 +378,19 @@ def build(
 
 
 @contextmanager
-def _young_collections_only() -> Iterator[None]:
-    """A large spec becomes a million small objects that live until the end. With the
-    default thresholds the garbage collector scans them all again every few thousand
-    allocations: over half the time of loading a spec of 5,000 alerts. Young objects
-    are collected as usual; the older generations only rarely until the build is done."""
-    previous = gc.get_threshold()
-    gc.set_threshold(previous[0], 1000, 1000)
+def _no_cycle_collection() -> Iterator[None]:
+    """A large spec becomes a million small objects that live until the end of the
+    build, and almost none of them form reference cycles (a build at 5,000 alerts
+    leaves the same peak memory with the collector off). Each collection only scans
+    them again: 0.15-0.2 s of CPU over the three processes of such a build. The
+    collector is off while specs compile (in forked children too) and on again after."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        if enabled:
+            gc.enable()
 
 
 def _check_output_names(compiled: list[Compiled]) -> None:

@@ -292,7 +292,24 @@ def test_name_lookups_return_the_first_of_duplicates(tmp_path: Path) -> None:
     assert spec.receiver(receiver.name) is receiver
 
 
-def test_build_restores_the_garbage_collector_thresholds(tmp_path: Path) -> None:
-    before = gc.get_threshold()
+def test_the_garbage_collector_is_off_while_specs_compile_and_on_again_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    check = pipeline.check_spec
+
+    def observing(spec: Any) -> Any:
+        seen.append(gc.isenabled())
+        return check(spec)
+
+    monkeypatch.setattr(pipeline, "check_spec", observing)
+    assert gc.isenabled()
     pipeline.build([_generated(10).write(tmp_path)], render=False)
-    assert gc.get_threshold() == before
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that had it off finds it off
+        pipeline.build([_generated(10).write(tmp_path)], render=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -99,11 +99,22 @@ class BlockWriter:
         item's dash, or the indentation)."""
         pad = " " * indent
         keys = self._keys
+        scalars = self._scalars
         for key, value in data.items():
             text = keys.get(key) if type(key) is str else None
             if text is None:
                 text = self._key(key)
             kind = type(value)
+            if kind is str:  # most values: a string written before, on one line
+                known = scalars.get(value)
+                if known is not None and not known[1]:
+                    out.append(f"{lead}{text}: {known[0]}\n")
+                    lead = pad
+                    continue
+            elif kind is int:
+                out.append(f"{lead}{text}: {value}\n")
+                lead = pad
+                continue
             if kind is dict and value:
                 out.append(f"{lead}{text}:\n")
                 self._mapping(value, indent + 2, " " * (indent + 2), out)
@@ -124,8 +135,15 @@ class BlockWriter:
     def _sequence(self, items: list[Any], indent: int, lead: str, out: list[str]) -> None:
         """Dashes at column `indent`; `lead` starts the first item's line."""
         pad = " " * indent
+        scalars = self._scalars
         for item in items:
             kind = type(item)
+            if kind is str:  # as in _mapping
+                known = scalars.get(item)
+                if known is not None and not known[1]:
+                    out.append(f"{lead}- {known[0]}\n")
+                    lead = pad
+                    continue
             if kind is dict and item:
                 self._mapping(item, indent + 2, f"{lead}- ", out)
             elif kind is list and item:

@@ -328,19 +328,20 @@ class RoutingCase:
 
 def routing_cases(spec: Spec) -> list[RoutingCase]:
     """The spec's `routing.tests`, then one case per alerting rule the spec generates."""
-    if spec.routing is None:
-        return []
-    cases = _test_cases(spec.routing)
-    for alert in alert_label_sets(spec):
+    cases = test_cases(spec)
+    for alert in alert_label_sets(spec) if spec.routing is not None else ():
         title = f"alert {alert.alertname} ({alert.severity})"
         cases.append(RoutingCase(title, alert.labels, None, alert.path))
     return cases
 
 
-def _test_cases(routing: Routing) -> list[RoutingCase]:
+def test_cases(spec: Spec) -> list[RoutingCase]:
+    """The spec's `routing.tests` alone."""
+    if spec.routing is None:
+        return []
     return [
         RoutingCase(f"routing test {index + 1}", test.labels, test.receivers, test.path)
-        for index, test in enumerate(routing.tests)
+        for index, test in enumerate(spec.routing.tests)
     ]
 
 
@@ -372,7 +373,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from broken
     if broken:
         return
-    for case in _test_cases(spec.routing):
+    for case in test_cases(spec):
         assert case.expected is not None
         reached = receivers(spec.routing, dict(case.labels))
         if reached != case.expected:

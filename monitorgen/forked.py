@@ -8,6 +8,7 @@ result. Where `fork` is unavailable, or with one CPU, callers run the call thems
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -29,17 +30,26 @@ def fork_available() -> bool:
     return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
-class Forked(Generic[T]):
-    """`call()` running in a child process from construction to `result()`."""
+#: How much a background child yields to the processes a command waits on.
+BACKGROUND_NICENESS = 10
 
-    def __init__(self, call: Callable[[], T]) -> None:
+
+class Forked(Generic[T]):
+    """`call()` running in a child process from construction to `result()`.
+
+    A `background` child runs at a lower priority: its result is wanted only at the
+    end, so on a machine with fewer free CPUs than busy processes it takes the time
+    the others leave rather than an equal share of theirs.
+    """
+
+    def __init__(self, call: Callable[[], T], *, background: bool = False) -> None:
         import multiprocessing
 
         sys.stdout.flush()  # or the child would write the parent's pending output again
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run, args=(call, send), daemon=True)
+        self._process = context.Process(target=_run, args=(call, send, background), daemon=True)
         self._process.start()
         send.close()
 
@@ -64,7 +74,10 @@ class Forked(Generic[T]):
         self._receive.close()
 
 
-def _run(call: Callable[[], Any], send: Connection) -> None:
+def _run(call: Callable[[], Any], send: Connection, background: bool) -> None:
+    if background:
+        with contextlib.suppress(OSError):
+            os.nice(BACKGROUND_NICENESS)
     try:
         outcome: tuple[str, Any] = ("ok", call())
     except BaseException:  # the parent raises it again, with this traceback

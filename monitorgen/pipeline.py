@@ -297,7 +297,8 @@ def _start_lint(spec: Spec) -> Forked[list[Diagnostic]] | None:
     if len(spec.alerts) + len(spec.slos) < LINT_ELSEWHERE_FROM or not fork_available():
         return None
     rule_groups(spec)  # remembered on the spec before forking: lint and the rule files share it
-    return Forked(partial(_lint, spec))
+    # In the background: a build renders meanwhile, and its findings are wanted last.
+    return Forked(partial(_lint, spec), background=True)
 
 
 def _lint_found(spec: Spec, linting: Forked[list[Diagnostic]]) -> list[Diagnostic]:

@@ -14,7 +14,7 @@ import pytest
 from benchmarks.synthetic import generate
 from monitorgen import pipeline
 from monitorgen.diagnostics import Diagnostic
-from monitorgen.forked import Forked, ForkFailed, fork_available
+from monitorgen.forked import BACKGROUND_NICENESS, Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
 from monitorgen.targets.base import Artifact
@@ -181,3 +181,26 @@ def test_a_large_spec_failing_its_schema_stops_the_early_worker(tmp_path: Path) 
     assert result.tree == {}
     assert any(d.code.startswith("schema/") for d in result.diagnostics)
     assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_background_child_runs_at_a_lower_priority_and_lint_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = os.nice(0)
+    assert Forked(partial(os.nice, 0)).result() == here
+    assert Forked(partial(os.nice, 0), background=True).result() == min(
+        here + BACKGROUND_NICENESS, 19
+    )
+    parent, lint = os.getpid(), pipeline._lint
+    seen = tmp_path / "lint-niceness"
+
+    def observed(spec: Spec) -> list[Diagnostic]:
+        if os.getpid() != parent:
+            seen.write_text(str(os.nice(0)))
+        return lint(spec)
+
+    monkeypatch.setattr(pipeline, "_lint", observed)
+    result = pipeline.build([_with_lint_findings(tmp_path)], render=False)
+    assert any(code == "lint/for" for code, *_ in _lint_codes(result))
+    assert int(seen.read_text()) == min(here + BACKGROUND_NICENESS, 19)

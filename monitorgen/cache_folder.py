@@ -41,10 +41,24 @@ def replace_file(file: Path, data: bytes) -> None:
         raise
 
 
-def prune(folder: Path, pattern: str) -> None:
-    """Remove the files matching `pattern` in `folder` that were not used for KEEP_SECONDS."""
+def prune(folder: Path, pattern: str, max_bytes: int | None = None) -> None:
+    """Remove the files matching `pattern` in `folder` that were not used for
+    KEEP_SECONDS, then, while they hold more than `max_bytes`, the least recently used."""
     cutoff = time.time() - KEEP_SECONDS
-    for old in folder.glob(pattern):
+    kept: list[tuple[float, int, Path]] = []
+    for file in folder.glob(pattern):
         with contextlib.suppress(OSError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
+            status = file.stat()
+            if status.st_mtime < cutoff:
+                file.unlink()
+            else:
+                kept.append((status.st_mtime, status.st_size, file))
+    if max_bytes is None:
+        return
+    total = sum(size for _, size, _ in kept)
+    for _, size, file in sorted(kept):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            file.unlink()
+            total -= size

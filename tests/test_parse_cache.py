@@ -151,6 +151,21 @@ def test_entries_unused_for_a_month_are_pruned_when_one_is_written(tmp_path: Pat
     assert sorted(p.stem for p in (tmp_path / "parsed").iterdir()) == ["new", "recent"]
 
 
+def test_beyond_its_size_bound_the_least_recently_used_entries_go_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_cache, "MAX_BYTES", 250)
+    folder = tmp_path / "parsed"
+    cache = ParseCache(folder)
+    for number, name in enumerate(("a", "b", "c")):
+        cache.put(name, b"x" * 100)
+        then = time.time() - 3600 + number * 60
+        os.utime(folder / f"{name}.marshal", (then, then))
+    assert ParseCache(folder).get("a") is not None  # read: the most recent now
+    ParseCache(folder).put("d", b"y" * 100)
+    assert sorted(p.stem for p in folder.iterdir()) == ["a", "d"]
+
+
 def test_includes_the_child_parsed_are_kept_and_not_given_to_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

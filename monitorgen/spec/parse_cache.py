@@ -28,6 +28,9 @@ from monitorgen.cache_folder import cache_root, prune, replace_file
 #: Bumped when what is kept changes in a way the loader's source does not show.
 FORMAT = "monitorgen-parsed-1"
 _SUFFIX = ".marshal"
+#: Every edit of a file adds an entry of about three times its size: beyond this much,
+#: the least recently used go first.
+MAX_BYTES = 256 * 1024 * 1024
 
 
 class ParseCache:
@@ -62,7 +65,7 @@ class ParseCache:
             replace_file(self.folder / f"{key}{_SUFFIX}", data)
             if not self._pruned:
                 self._pruned = True
-                prune(self.folder, f"*{_SUFFIX}")
+                prune(self.folder, f"*{_SUFFIX}", MAX_BYTES)
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from monitorgen.forked import Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.rule_set import rule_groups
 from monitorgen.semantic import check_spec
+from monitorgen.semantic.promql_usage import find_facts
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
 from monitorgen.spec.parse_cache import ParseCache
@@ -297,6 +298,7 @@ def _start_lint(spec: Spec) -> Forked[list[Diagnostic]] | None:
     if len(spec.alerts) + len(spec.slos) < LINT_ELSEWHERE_FROM or not fork_available():
         return None
     rule_groups(spec)  # remembered on the spec before forking: lint and the rule files share it
+    find_facts(spec)  # the semantic checks need them here too
     # In the background: a build renders meanwhile, and its findings are wanted last.
     return Forked(partial(_lint, spec), background=True)
 

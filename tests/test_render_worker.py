@@ -204,3 +204,32 @@ def test_a_background_child_runs_at_a_lower_priority_and_lint_is_one(
     result = pipeline.build([_with_lint_findings(tmp_path)], render=False)
     assert any(code == "lint/for" for code, *_ in _lint_codes(result))
     assert int(seen.read_text()) == min(here + BACKGROUND_NICENESS, 19)
+
+
+@needs_fork
+def test_facts_found_before_lint_forks_are_not_found_again_by_the_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `_start_lint` finds before forking, the semantic checks here and lint in its
+    child share: neither walks an expression's tree again."""
+    from monitorgen import promql
+    from monitorgen.semantic import check_spec
+    from monitorgen.semantic.promql_usage import expressions
+
+    spec = load_spec(SPEC_PATHS[0])
+    promql.inspect.cache_clear()
+    monkeypatch.setattr(pipeline, "LINT_ELSEWHERE_FROM", 0)
+    linting = pipeline._start_lint(spec)
+    assert linting is not None
+    walks: list[str] = []
+    for name in ("parsed_facts", "written_facts"):
+        original = getattr(promql, name)
+        monkeypatch.setattr(
+            promql, name, lambda expr, f=original, n=name: walks.append(n) or f(expr)
+        )
+    check_spec(spec)
+    assert walks == []
+    assert linting.result() == pipeline._lint(spec)
+    promql.inspect.cache_clear()
+    check_spec(spec)
+    assert len(walks) >= len({e.text for e in expressions(spec)}) > 0

@@ -3,6 +3,7 @@ counters only inside rate() or increase()."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -64,6 +65,14 @@ def _expressions(spec: Spec) -> Iterator[Expression]:
         if isinstance(slo.sli, RawSli):
             text = slo.sli.error_ratio_query.replace("{{window}}", "5m")
             yield Expression(text, (*slo.path, "sli", "raw", "error_ratio_query"))
+
+
+def find_facts(spec: Spec) -> None:
+    """Find the facts of every expression of the spec now (`inspect` remembers them):
+    a lint child forked after this shares them instead of finding them again."""
+    for expr in expressions(spec):
+        with contextlib.suppress(PromQLError):
+            inspect(expr.text)
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:

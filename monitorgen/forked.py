@@ -1,9 +1,10 @@
 """Run one call in a forked child process while the caller goes on, and take its result.
 
-A spec of thousands of alerts spends seconds in its heaviest steps (the promtool test
-target, lint), which depend on nothing the others make. A forked child starts with the
-model already in memory (nothing is pickled on the way in) and sends back only its
-result. Where `fork` is unavailable, or with one CPU, callers run the call themselves.
+A spec of thousands of alerts spends seconds in its heaviest steps (parsing its include
+files, the promtool test target, lint), which depend on nothing the others make. A
+forked child starts with the model already in memory (nothing is pickled on the way in)
+and sends back only its result. Where `fork` is unavailable, or with one CPU, callers
+run the call themselves.
 """
 
 from __future__ import annotations

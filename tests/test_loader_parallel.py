@@ -150,18 +150,27 @@ def _fork_fails() -> int:
     raise OSError("no more processes")
 
 
-def _child_dies(targets: list[Path], pipe: int) -> None:
+def _child_dies(targets: list[Path], cache: object) -> Any:
     os._exit(3)
 
 
-def _child_garbles(targets: list[Path], pipe: int) -> None:
-    os.write(pipe, b"\x00garbage")
+def _child_garbles(targets: list[Path], cache: object) -> Any:
+    return {str(target): (target.name, b"\x00garbage") for target in targets}
+
+
+def _child_sends_nonsense(targets: list[Path], cache: object) -> Any:
+    return ["not", "a", "mapping"]
 
 
 @pytest.mark.parametrize(
     ("name", "replacement"),
-    [("os.fork", _fork_fails), ("_send_parsed", _child_dies), ("_send_parsed", _child_garbles)],
-    ids=["fork-fails", "child-dies", "child-garbles"],
+    [
+        ("os.fork", _fork_fails),
+        ("_parsed_elsewhere", _child_dies),
+        ("_parsed_elsewhere", _child_garbles),
+        ("_parsed_elsewhere", _child_sends_nonsense),
+    ],
+    ids=["fork-fails", "child-dies", "child-garbles", "child-sends-nonsense"],
 )
 def test_without_a_working_child_everything_is_parsed_here(
     tmp_path: Path,

@@ -9,21 +9,23 @@ survive both and still name the file each value came from.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import math
 import os
 import re
-import signal
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from monitorgen.diagnostics import Diagnostic, Span, SpecError
 from monitorgen.layers import available_layers, layer_file
 from monitorgen.spec.parse_cache import ParseCache
+
+if TYPE_CHECKING:
+    from monitorgen.forked import Forked
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
@@ -726,13 +728,14 @@ class _IncludesElsewhere:
     """Parses the last include files of a large top-level spec in a forked child, while
     this process parses the rest of the spec and the first includes.
 
-    The child starts as soon as the `include:` list has been read and takes as many
-    files from its end as keep its share of text below the share left here. It sends
-    each document back through a pipe as plain tuples, lists and dicts with the places
-    the loader found (marshal: a few times cheaper than pickling the containers), and
-    they are rebuilt here as the loader builds them. A file the child could not parse
-    or send is loaded here as usual, so every problem is found and reported by the same
-    code as without a child; without `fork` or a second CPU everything is loaded here.
+    The child (`forked.Forked`) starts as soon as the `include:` list has been read and
+    takes as many files from its end as keep its share of text below the share left
+    here. It sends each document back as marshal bytes of plain tuples, lists and dicts
+    with the places the loader found (a few times cheaper than pickling the containers),
+    and they are rebuilt here as the loader builds them. A file the child could not
+    parse or send is loaded here as usual, so every problem is found and reported by the
+    same code as without a child; without `fork` or a second CPU everything is loaded
+    here.
     Files `cache` keeps are not given to the child: rebuilding them here is cheaper than
     taking them back; the child keeps in `cache` what it parses.
     """
@@ -741,13 +744,11 @@ class _IncludesElsewhere:
         self.spec = spec
         self.spec_chars = spec_chars
         self.cache = cache
-        self.child: int | None = None
-        self.pipe: int | None = None
+        self.child: Forked[_Parsed] | None = None
         #: The files given to the child, by str(path).
         self.sent: set[str] = set()
-        #: What the child sent: per target, the name it gives the file and the document
-        #: as marshal bytes. None until received.
-        self.received: dict[str, tuple[str, bytes]] | None = None
+        #: What the child sent; None until received.
+        self.received: _Parsed | None = None
 
     def start(self, key: str, value: Any) -> None:
         """Watch the top level of the spec for its `include:` list."""
@@ -786,23 +787,12 @@ class _IncludesElsewhere:
         return self.cache.get(self.cache.key(text)) is not None
 
     def _fork(self, targets: list[Path]) -> None:
-        read, write = os.pipe()
+        from monitorgen.forked import Forked  # multiprocessing: only for a large spec
+
         try:
-            child = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
+            self.child = Forked(partial(_parsed_elsewhere, targets, self.cache))
+        except OSError:  # no process to be had: everything is loaded here
             return
-        if child == 0:  # leave without running anything the parent would run at exit
-            status = 1
-            try:
-                os.close(read)
-                _send_parsed(targets, write, self.cache)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write)
-        self.child, self.pipe = child, read
         self.sent = {str(target) for target in targets}
 
     def take(self, target: Path) -> SpecMap | None:
@@ -815,41 +805,30 @@ class _IncludesElsewhere:
         found = self.received.pop(str(target), None)
         if found is None:
             return None
-        display, data = found
-        document: SpecMap = _rebuilt(display, marshal.loads(data))
-        return document
+        try:
+            display, data = found
+            document = _rebuilt(display, marshal.loads(data))
+        except Exception:  # not what the child should send: loaded here
+            return None
+        return document if document.__class__ is SpecMap else None
 
-    def _receive(self) -> dict[str, tuple[str, bytes]]:
-        if self.pipe is None:
-            return {}
-        with open(self.pipe, "rb") as pipe:
-            self.pipe = None
-            data = pipe.read()
-        if self._reap() != 0:
+    def _receive(self) -> _Parsed:
+        from monitorgen.forked import ForkFailed
+
+        child, self.child = self.child, None
+        if child is None:
             return {}
         try:
-            received: dict[str, tuple[str, bytes]] = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
+            received = child.result()
+        except ForkFailed:  # it died or failed: its files are loaded here
             return {}
-        return received
-
-    def _reap(self) -> int:
-        """Wait for the child to end; its exit status."""
-        if self.child is None:
-            return 0
-        _pid, status = os.waitpid(self.child, 0)
-        self.child = None
-        return status
+        return received if isinstance(received, dict) else {}
 
     def close(self) -> None:
-        """Stop and reap a child whose work is no longer wanted."""
-        if self.pipe is not None:
-            os.close(self.pipe)
-            self.pipe = None
+        """Stop a child whose work is no longer wanted."""
         if self.child is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.child, signal.SIGKILL)
-            self._reap()
+            self.child.cancel()
+            self.child = None
 
 
 def _can_fork() -> bool:
@@ -872,10 +851,14 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
-def _send_parsed(targets: list[Path], pipe: int, cache: ParseCache | None) -> None:
-    """In the child: parse each file and write the documents to `pipe` (see `_plain`),
-    keeping them in `cache` too."""
-    parsed: dict[str, tuple[str, bytes]] = {}
+_Parsed = dict[str, tuple[str, bytes]]
+"""What the include child sends: per file (by str(path)) the name it gives the file and
+the document as marshal bytes of `_plain`."""
+
+
+def _parsed_elsewhere(targets: list[Path], cache: ParseCache | None) -> _Parsed:
+    """In the child: each file the child can parse, keeping it in `cache` too."""
+    parsed: _Parsed = {}
     for target in targets:
         display = display_name(target)
         try:
@@ -886,8 +869,7 @@ def _send_parsed(targets: list[Path], pipe: int, cache: ParseCache | None) -> No
         parsed[str(target)] = (display, data)
         if cache is not None:
             cache.put(cache.key(text), data)
-    with open(pipe, "wb") as out:
-        out.write(marshal.dumps(parsed))
+    return parsed
 
 
 def _plain(node: Any) -> Any:

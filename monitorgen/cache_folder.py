@@ -20,11 +20,18 @@ from pathlib import Path
 KEEP_SECONDS = 30 * 24 * 3600
 
 
-def cache_root() -> Path:
+def cache_root() -> Path | None:
+    """The cache folder; None without a home to put it in (a container running as a
+    user with none, say): then nothing is remembered."""
     explicit = os.environ.get("MONITORGEN_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no entry in the password database
+            return None
     return Path(base) / "monitorgen"
 
 

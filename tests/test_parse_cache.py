@@ -42,20 +42,32 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+def _default() -> ParseCache:
+    cache = ParseCache.default()
+    assert cache is not None
+    return cache
+
+
+def _root() -> Path:
+    root = cache_root()
+    assert root is not None
+    return root
+
+
 def _kept_files() -> list[Path]:
-    return sorted((cache_root() / "parsed").glob("*.marshal"))
+    return sorted((_root() / "parsed").glob("*.marshal"))
 
 
 def test_a_second_load_rebuilds_every_file_from_the_cache_with_the_same_places(
     tmp_path: Path, parses: list[str]
 ) -> None:
     spec = _spec(tmp_path, PARTS)
-    first = load_spec_file(spec, cache=ParseCache.default())
+    first = load_spec_file(spec, cache=_default())
     assert sorted(parses) == ["main.yaml", "part0.yaml", "part1.yaml", "part2.yaml"]
     assert len(_kept_files()) == 4
 
     parses.clear()
-    again = load_spec_file(spec, cache=ParseCache.default())
+    again = load_spec_file(spec, cache=_default())
     assert parses == []
     _same(again, first)
     _same(again, load_spec_file(spec))  # and what no cache at all gives
@@ -68,12 +80,12 @@ def test_only_the_file_whose_text_changed_is_parsed_again(
     tmp_path: Path, parses: list[str]
 ) -> None:
     spec = _spec(tmp_path, PARTS)
-    load_spec_file(spec, cache=ParseCache.default())
+    load_spec_file(spec, cache=_default())
     parses.clear()
     changed = tmp_path / "part1.yaml"
     changed.write_text(changed.read_text().replace("severity: warning", "severity: critical"))
 
-    document = load_spec_file(spec, cache=ParseCache.default())
+    document = load_spec_file(spec, cache=_default())
     assert parses == ["part1.yaml"]
     severities = {a["name"]: a["severity"] for a in document["alerts"]}
     assert severities["Alert1x3"] == "critical"
@@ -88,9 +100,9 @@ def test_places_name_the_file_as_it_is_reached_now(tmp_path: Path, parses: list[
     (tmp_path / "b").mkdir()
     first = _spec(tmp_path / "a", PARTS)
     second = _spec(tmp_path / "b", PARTS)
-    load_spec_file(first, cache=ParseCache.default())
+    load_spec_file(first, cache=_default())
     parses.clear()
-    document = load_spec_file(second, cache=ParseCache.default())
+    document = load_spec_file(second, cache=_default())
     assert parses == []
     assert document["alerts"].item_spans[0].file.endswith(os.path.join("b", "part0.yaml"))
     _same(document, load_spec_file(second))
@@ -102,7 +114,7 @@ def test_a_file_with_a_problem_is_never_kept_and_reported_each_time(
     spec = _spec(tmp_path, {**PARTS, "bad.yaml": "alerts:\n  - name: A\n    name: B\n"})
     for _ in range(2):
         with pytest.raises(SpecError) as raised:
-            load_spec_file(spec, cache=ParseCache.default())
+            load_spec_file(spec, cache=_default())
         (problem,) = raised.value.diagnostics
         assert (problem.code, problem.span.line) == ("yaml/duplicate-key", 3)
     assert parses.count("bad.yaml") == 2
@@ -112,19 +124,19 @@ def test_a_file_with_a_problem_is_never_kept_and_reported_each_time(
 
 def test_a_damaged_entry_is_parsed_again_and_replaced(tmp_path: Path, parses: list[str]) -> None:
     spec = _spec(tmp_path, PARTS)
-    expected = load_spec_file(spec, cache=ParseCache.default())
+    expected = load_spec_file(spec, cache=_default())
     for number, kept in enumerate(_kept_files()):
         kept.write_bytes(b"\x00garbage" if number % 2 else b"")
     parses.clear()
-    _same(load_spec_file(spec, cache=ParseCache.default()), expected)
+    _same(load_spec_file(spec, cache=_default()), expected)
     assert len(parses) == 4
     parses.clear()
-    load_spec_file(spec, cache=ParseCache.default())
+    load_spec_file(spec, cache=_default())
     assert parses == []
 
 
 def test_the_key_is_the_text_and_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = ParseCache.default()
+    cache = _default()
     assert cache.key("a: 1\n") == cache.key("a: 1\n")
     assert cache.key("a: 1\n") != cache.key("a: 1 \n")
     loader_source = Path(loader.__file__).read_bytes()
@@ -180,11 +192,11 @@ def test_includes_the_child_parsed_are_kept_and_not_given_to_it_again(
 
     monkeypatch.setattr(loader._IncludesElsewhere, "_fork", recording)
     spec = _spec(tmp_path, {f"part{n}.yaml": _part(n) for n in range(4)})
-    first = load_spec_file(spec, cache=ParseCache.default())
+    first = load_spec_file(spec, cache=_default())
     assert forks == [["part3.yaml", "part2.yaml"]]
     assert len(_kept_files()) == 5  # the child kept what it parsed
 
-    again = load_spec_file(spec, cache=ParseCache.default())
+    again = load_spec_file(spec, cache=_default())
     assert forks == [["part3.yaml", "part2.yaml"]]  # nothing left to parse elsewhere
     _same(again, first)
 
@@ -201,7 +213,7 @@ def test_commands_keep_parsed_files_unless_told_not_to(
     spec = "specs/llm.yaml"
     _build("validate", "--no-cache", spec)
     _build("build", "--no-cache", spec, "-o", str(tmp_path / "cold"))
-    assert not (cache_root() / "parsed").exists()
+    assert not (_root() / "parsed").exists()
 
     _build("validate", spec)
     kept = _kept_files()
@@ -214,3 +226,19 @@ def test_commands_keep_parsed_files_unless_told_not_to(
 
 def _files(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_without_a_home_for_the_cache_folder_nothing_is_kept_and_commands_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_home(cls: type[Path]) -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("MONITORGEN_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    assert cache_root() is None
+    assert ParseCache.default() is None
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    _build("build", "specs/llm.yaml", "-o", str(tmp_path / "out"))
+    _build("check", "specs/llm.yaml", "-o", str(tmp_path / "out"), "--amtool-routes", "none")

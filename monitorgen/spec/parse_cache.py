@@ -41,8 +41,10 @@ class ParseCache:
         self._pruned = False
 
     @classmethod
-    def default(cls) -> ParseCache:
-        return cls(cache_root() / "parsed")
+    def default(cls) -> ParseCache | None:
+        """The cache in the cache folder; None when there is no folder to use."""
+        root = cache_root()
+        return cls(root / "parsed") if root is not None else None
 
     def key(self, text: str) -> str:
         digest = hashlib.sha256(_parser_identity())

@@ -784,7 +784,7 @@ class _IncludesElsewhere:
             text = read_spec_text(target, str(target))
         except SpecError:
             return False  # loaded here, where its problem is reported
-        return self.cache.get(self.cache.key(text)) is not None
+        return self.cache.has(self.cache.key(text))
 
     def _fork(self, targets: list[Path]) -> None:
         from monitorgen.forked import Forked  # multiprocessing: only for a large spec

@@ -51,8 +51,11 @@ class ParseCache:
         digest.update(text.encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
+    def has(self, key: str) -> bool:
+        return self._file(key).is_file()
+
     def get(self, key: str) -> bytes | None:
-        file = self.folder / f"{key}{_SUFFIX}"
+        file = self._file(key)
         try:
             data = file.read_bytes()
         except OSError:
@@ -64,10 +67,13 @@ class ParseCache:
     def put(self, key: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             self.folder.mkdir(parents=True, exist_ok=True)
-            replace_file(self.folder / f"{key}{_SUFFIX}", data)
+            replace_file(self._file(key), data)
             if not self._pruned:
                 self._pruned = True
                 prune(self.folder, f"*{_SUFFIX}", MAX_BYTES)
+
+    def _file(self, key: str) -> Path:
+        return self.folder / f"{key}{_SUFFIX}"
 
 
 @functools.cache

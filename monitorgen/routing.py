@@ -328,8 +328,10 @@ class RoutingCase:
 
 def routing_cases(spec: Spec) -> list[RoutingCase]:
     """The spec's `routing.tests`, then one case per alerting rule the spec generates."""
+    if spec.routing is None:
+        return []
     cases = test_cases(spec)
-    for alert in alert_label_sets(spec) if spec.routing is not None else ():
+    for alert in alert_label_sets(spec):
         title = f"alert {alert.alertname} ({alert.severity})"
         cases.append(RoutingCase(title, alert.labels, None, alert.path))
     return cases

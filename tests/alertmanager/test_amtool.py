@@ -115,6 +115,34 @@ def test_every_combination_of_routed_label_values(amtool: str, specs: list[Spec]
             assert routing.receivers(spec.routing, labels) == answer, (spec.name, labels)
 
 
+def test_the_routes_only_copy_routes_as_the_whole_config(amtool: str, specs: list[Spec]) -> None:
+    """`check` asks the route tests on the copy: every alert's labels, and every
+    combination of routed values, get the same receivers from it as from the config."""
+    for spec in specs:
+        assert spec.routing is not None
+        label_sets = [dict(case.labels) for case in routing.routing_cases(spec)]
+        label_sets += [{}, {"severity": "critical"}, {"severity": "info", "team": "other"}]
+        artifacts = [*alertmanager.render(spec), tools.routes_only_artifact(spec)]
+        with tools.written(artifacts) as root:
+            copy = root / tools.ROUTES_ONLY_PATH
+            assert tools.amtool_check_config(amtool, copy).ok
+            whole = _ask_amtool(amtool, root / alertmanager.CONFIG_PATH, label_sets)
+            assert _ask_amtool(amtool, copy, label_sets) == whole, spec.name
+
+
+def test_the_routes_only_copy_keeps_the_route_tree_and_the_receiver_names(
+    specs: list[Spec],
+) -> None:
+    for spec in specs:
+        config = alertmanager.config(spec)
+        copy = yaml.safe_load(tools.routes_only_artifact(spec).content)
+        assert copy["route"] == config["route"]
+        assert copy["receivers"] == [{"name": r["name"]} for r in config["receivers"]]
+        assert copy.get("time_intervals") == config.get("time_intervals")
+        assert "inhibit_rules" in config and "inhibit_rules" not in copy
+        assert "templates" not in copy
+
+
 # --- random route trees ------------------------------------------------------------------
 
 LABEL_NAMES = ("a", "b")

@@ -62,10 +62,23 @@ class Compiled:
     """The loaded spec, where late findings are placed. Kept as long as this result:
     freeing the hundred thousand containers of a large spec takes 0.06 s, which a
     command that exits at once (see `cli.run`) need not spend before writing."""
+    env: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.spec is not None and not has_errors(self.diagnostics)
+
+    def start_tools(self, extra: ExtraChecks) -> None:
+        """Start the external tools on a spec found valid so far, in the background.
+
+        Called once every spec of the command is compiled: the tools run in threads,
+        and forking the children of a large spec while threads run could leave a lock
+        held in the child (Python 3.12 warns about it)."""
+        if self.spec is None or self.document is None or has_errors(self.diagnostics):
+            return
+        runs = _start_tools(self.spec, extra)
+        if runs is not None:
+            self.pending = PendingTools(runs, self.document, self.env)
 
     def finish(self) -> None:
         """Wait for lint and the external tools and add their findings."""
@@ -133,6 +146,7 @@ def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compi
     """The spec itself and each environment it declares, validated and modelled."""
     results = _compile_spec(path, extra, rendering=False)
     for item in results:
+        item.start_tools(extra)
         item.finish()
     return results
 
@@ -220,25 +234,17 @@ def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks)
     linting = _start_lint(spec)
     try:
         findings = check_spec(spec) + list(routing.check(spec))
+        if linting is None:
+            findings += _lint(spec)
     except BaseException:
         if linting is not None:
             linting.cancel()
         raise
-    confirming = _start_tools(spec, extra) if not has_errors(findings) else None
-    if linting is None:
-        try:
-            findings += _lint(spec)
-        except BaseException:
-            if confirming is not None:
-                confirming.discard()
-            raise
-    checked = not has_errors(findings)
     findings += _extra_findings(spec, extra, output_name)
-    compiled = Compiled(output_name, spec, _placed(findings, document, env), document=document)
+    placed = _placed(findings, document, env)
+    compiled = Compiled(output_name, spec, placed, document=document, env=env)
     if linting is not None:
         compiled.linting = PendingLint(spec, linting, document, env)
-    if confirming is not None:
-        compiled.pending = PendingTools(confirming, keep=checked, document=document, env=env)
     return compiled
 
 
@@ -264,15 +270,10 @@ class PendingTools:
     """amtool runs of one spec, and where their findings go in its document."""
 
     runs: AmtoolRuns
-    keep: bool
-    """False when lint found errors: amtool only confirms specs without errors."""
     document: SpecMap
     env: str | None
 
     def findings(self) -> list[Diagnostic]:
-        if not self.keep:
-            self.runs.discard()
-            return []
         return _placed(self.runs.findings(), self.document, self.env)
 
 
@@ -364,6 +365,8 @@ def build(
         tree: dict[str, list[Artifact]] = {}
         try:
             _check_output_names(compiled)
+            for item in compiled:  # every child of the compilation is forked by now
+                item.start_tools(extra)
             if render and all(c.ok for c in compiled):
                 for item in compiled:
                     assert item.spec is not None

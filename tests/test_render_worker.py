@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -12,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from benchmarks.synthetic import generate
-from monitorgen import pipeline
+from monitorgen import pipeline, targets
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.forked import BACKGROUND_NICENESS, Forked, ForkFailed, fork_available
 from monitorgen.model import Spec
 from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
 from monitorgen.targets.base import Artifact
 
+from .alertmanager.helpers import base_document, write_spec
+from .harness import require_binary
 from .prometheus.helpers import SPEC_PATHS, load_spec
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="needs fork and two CPUs")
@@ -233,3 +236,32 @@ def test_facts_found_before_lint_forks_are_not_found_again_by_the_checks(
     promql.inspect.cache_clear()
     check_spec(spec)
     assert len(walks) >= len({e.text for e in expressions(spec)}) > 0
+
+
+@needs_fork
+def test_every_child_is_forked_before_amtool_threads_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child forked while amtool's threads run could inherit a lock one of them holds
+    (Python 3.12 warns about such forks): a check of two large specs, each with an
+    environment, forks all its children before amtool starts on any of them."""
+    require_binary("amtool")
+    document = base_document()
+    document["environments"] = {"staging": {"prometheus": {"targets": ["shop-staging:8000"]}}}
+    paths = [write_spec(tmp_path, document, name) for name in ("shop", "store")]
+    monkeypatch.setattr(targets, "OFFLOAD_FROM", 0)  # both are large specs now
+    monkeypatch.setattr(pipeline, "LINT_ELSEWHERE_FROM", 0)
+    threads_when_forking: list[int] = []
+    fork = os.fork
+
+    def observed_fork() -> int:
+        threads_when_forking.append(threading.active_count())
+        return fork()
+
+    monkeypatch.setattr(os, "fork", observed_fork)
+    alone = threading.active_count()
+    result = pipeline.build(paths, extra=pipeline.ExtraChecks(tools=True))
+    assert not result.failed(), result.diagnostics
+    assert len(result.tree) == 4
+    assert len(threads_when_forking) == 8  # a worker and a lint child for each of four
+    assert set(threads_when_forking) == {alone}

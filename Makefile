@@ -52,3 +52,4 @@ test: test-deps lint typecheck check pytest
 
 bench: venv
 	$(BIN)/python benchmarks/run.py $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python benchmarks/drift.py

@@ -6,7 +6,6 @@ swaps each spec folder in with renames, so a failed run leaves the output as it 
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitorgen.line_diff import unified_diff
 from monitorgen.targets.base import Artifact
 
 Tree = Mapping[str, Sequence[Artifact]]
@@ -96,7 +96,7 @@ def compare_tree(root: Path, tree: Tree, *, whole: bool) -> Drift:
             if path not in on_disk:
                 missing.append(path)
             elif on_disk[path] != content:
-                changed.append((path, _diff(path, on_disk[path], content)))
+                changed.append((path, unified_diff(path, on_disk[path], content)))
         extra.extend(sorted(set(on_disk) - set(expected)))
     if whole and root.is_dir():
         extra.extend(f"{name}/" for name in sorted(_folders(root) - set(tree)))
@@ -110,71 +110,6 @@ def _files_under(root: Path, name: str) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
-
-
-CONTEXT_LINES = 3
-
-
-def _diff(path: str, old: bytes, new: bytes) -> str:
-    """A unified diff of the two texts, with `CONTEXT_LINES` of context."""
-    before = old.decode(errors="replace").splitlines(keepends=True)
-    after = new.decode(errors="replace").splitlines(keepends=True)
-    lines: list[str] = []
-    for hunk in _EndsMatched(before, after).get_grouped_opcodes(CONTEXT_LINES):
-        if not lines:
-            lines += [f"--- a/{path} (on disk)\n", f"+++ b/{path} (from spec)\n"]
-        (_, first_before, _, first_after, _), (*_, last_before, _, last_after) = hunk[0], hunk[-1]
-        lines.append(
-            f"@@ -{_lines(first_before, last_before)} +{_lines(first_after, last_after)} @@\n"
-        )
-        for tag, start_before, end_before, start_after, end_after in hunk:
-            if tag == "equal":
-                lines += [f" {line}" for line in before[start_before:end_before]]
-                continue
-            lines += [f"-{line}" for line in before[start_before:end_before]]
-            lines += [f"+{line}" for line in after[start_after:end_after]]
-    return "".join(lines)
-
-
-def _lines(start: int, end: int) -> str:
-    """A hunk's line range as unified diffs write it: first line (1-based) and count."""
-    count = end - start
-    if count == 1:
-        return str(start + 1)
-    return f"{start + 1 if count else start},{count}"
-
-
-class _EndsMatched(difflib.SequenceMatcher[str]):
-    """difflib's alignment of only the lines between those both texts start and end with.
-
-    difflib compares each line with every line like it: one edited line in the rules
-    file of 5,000 alerts took 18 s. The common first and last lines are matched as
-    they are, which is where difflib puts them too, except in repetitive text where
-    either alignment is as short."""
-
-    def __init__(self, before: list[str], after: list[str]) -> None:
-        self.before, self.after = before, after
-        super().__init__(None, before, after)
-
-    def get_matching_blocks(self) -> list[difflib.Match]:
-        before, after = self.before, self.after
-        shorter = min(len(before), len(after))
-        head = 0
-        while head < shorter and before[head] == after[head]:
-            head += 1
-        tail = 0
-        while tail < shorter - head and before[-1 - tail] == after[-1 - tail]:
-            tail += 1
-        middle = difflib.SequenceMatcher(
-            None, before[head : len(before) - tail], after[head : len(after) - tail]
-        )
-        blocks = [difflib.Match(0, 0, head)] if head else []
-        blocks += [difflib.Match(i + head, j + head, n) for i, j, n in middle.get_matching_blocks()]
-        blocks.pop()  # the middle's closing (end, end, 0)
-        if tail:
-            blocks.append(difflib.Match(len(before) - tail, len(after) - tail, tail))
-        blocks.append(difflib.Match(len(before), len(after), 0))
-        return blocks
 
 
 def write_file(path: Path, content: bytes) -> None:

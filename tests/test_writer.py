@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +11,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from monitorgen import tools, writer
 from monitorgen.cli import main
@@ -309,99 +305,3 @@ def test_compare_tree_reports_nothing_for_what_write_tree_wrote(tmp_path: Path) 
     writer.write_tree(tmp_path, tree, prune=True)
     assert writer.compare_tree(tmp_path, tree, whole=True).clean
     assert (tmp_path / "svc.staging" / "a" / "one.yml").read_bytes() == b"# staging\n"
-
-
-# -- the drift diff --------------------------------------------------------------------------
-
-
-def _difflib(path: str, old: bytes, new: bytes) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.decode().splitlines(keepends=True),
-            new.decode().splitlines(keepends=True),
-            fromfile=f"a/{path} (on disk)",
-            tofile=f"b/{path} (from spec)",
-        )
-    )
-
-
-def _patched(old: list[str], diff: str) -> list[str]:
-    """`old` with the unified diff applied; every context and removed line must match."""
-    if not diff:
-        return old
-    lines = diff.splitlines(keepends=True)
-    assert lines[:2] == ["--- a/f (on disk)\n", "+++ b/f (from spec)\n"]
-    result: list[str] = []
-    position = 0
-    for line in lines[2:]:
-        header = re.fullmatch(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@\n", line)
-        if header:
-            start, length = int(header[1]), int(header[2] or 1)
-            first = start - 1 if length else start  # an empty range names the line before
-            result += old[position:first]
-            position = first
-        elif line[0] == "+":
-            result.append(line[1:])
-        else:
-            assert line[0] in " -" and old[position] == line[1:], line
-            if line[0] == " ":
-                result.append(line[1:])
-            position += 1
-    return result + old[position:]
-
-
-def _text(numbers: list[int]) -> bytes:
-    return "".join(f"line {n}\n" for n in numbers).encode()
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    before=st.lists(st.integers(0, 40), unique=True, max_size=40),
-    after=st.lists(st.integers(0, 60), unique=True, max_size=40),
-)
-def test_the_drift_diff_is_difflibs_when_no_line_repeats(
-    before: list[int], after: list[int]
-) -> None:
-    old, new = _text(before), _text(after)
-    assert writer._diff("f", old, new) == _difflib("f", old, new)
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    before=st.lists(st.sampled_from(["a\n", "b\n", "c\n", "  - x\n"]), max_size=30),
-    edits=st.lists(
-        st.tuples(st.integers(0, 30), st.sampled_from(["a\n", "d\n", None])), max_size=5
-    ),
-)
-def test_the_drift_diff_of_repetitive_text_turns_the_old_file_into_the_new(
-    before: list[str], edits: list[tuple[int, str | None]]
-) -> None:
-    after = list(before)
-    for index, line in edits:
-        if line is None:
-            del after[index : index + 1]
-        else:
-            after.insert(index, line)
-    diff = writer._diff("f", "".join(before).encode(), "".join(after).encode())
-    assert _patched(before, diff) == after
-    assert (diff == "") == (before == after)
-
-
-def test_an_edit_deep_in_a_large_file_shows_only_that_line_in_context() -> None:
-    """A rules file of thousands of alerts, one threshold changed near its end."""
-    rules = [
-        line
-        for n in range(6000)
-        for line in (
-            f"  - alert: Alert{n}\n",
-            f"    expr: rate(x[5m]) > {n % 7}\n",
-            "    for: 5m\n",
-        )
-    ]
-    edited = list(rules)
-    edited[-5] = "    expr: rate(x[5m]) > 9\n"
-    diff = writer._diff("f", "".join(rules).encode(), "".join(edited).encode())
-    changed = [line for line in diff.splitlines(keepends=True)[2:] if line[0] in "+-"]
-    assert changed == [f"-{rules[-5]}", f"+{edited[-5]}"]
-    assert f"@@ -{len(rules) - 7},7 +{len(rules) - 7},7 @@\n" in diff
-    assert _patched(rules, diff) == edited

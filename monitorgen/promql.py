@@ -39,13 +39,36 @@ class PromQLError(ValueError):
 PARSE_CACHE_SIZE = 1 << 16
 
 
+#: The most operators and brackets an expression may hold. promql_parser recurses once
+#: per level of its syntax tree and crashes the whole process (a stack overflow, not an
+#: exception) from 4,200 chained operators or 2,750 right-nested sums (5,500 operators
+#: and brackets); real expressions hold dozens.
+MOST_OPERATORS = 2000
+_OPERATOR_OR_QUOTED = re.compile(
+    r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`)|[-+*/%^(<>=!]|\b(?:and|or|unless|atan2)\b"""
+)
+
+
 @lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse(expr: str) -> Any:
     """Parse PromQL, raising PromQLError with the parser's message."""
+    if len(expr) > MOST_OPERATORS:  # a shorter text cannot hold more
+        _refuse_deep_nesting(expr)
     try:
         return promql_parser.parse(expr)
     except (ValueError, TypeError) as exc:
         raise PromQLError(str(exc)) from None
+
+
+def _refuse_deep_nesting(expr: str) -> None:
+    """PromQLError when `expr` holds more than MOST_OPERATORS operators and brackets
+    outside its strings: each may add a level to the tree the parser recurses over."""
+    count = sum(1 for m in _OPERATOR_OR_QUOTED.finditer(expr) if m.group(1) is None)
+    if count > MOST_OPERATORS:
+        raise PromQLError(
+            f"the expression holds {count} operators and brackets, more than the "
+            f"{MOST_OPERATORS} monitorgen parses; split it into recording rules"
+        )
 
 
 def parse_duration(text: str) -> timedelta:

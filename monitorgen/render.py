@@ -26,12 +26,35 @@ def text(diagnostic: Diagnostic, *, excerpt: bool = True) -> str:
     if excerpt and diagnostic.span.line:
         source = _source_lines(diagnostic.span.file)
         if 0 < diagnostic.span.line <= len(source):
-            line = source[diagnostic.span.line - 1]
-            lines.append(f"    {line}")
-            lines.append("    " + " " * max(diagnostic.span.column - 1, 0) + "^")
+            shown, caret = excerpt_of(source[diagnostic.span.line - 1], diagnostic.span.column)
+            lines.append(f"    {shown}")
+            lines.append("    " + " " * caret + "^")
     if diagnostic.hint:
-        lines.append(f"    hint: {diagnostic.hint}")
+        hint = diagnostic.hint
+        if len(hint) > LONGEST_HINT:  # the whole stays in the JSON report
+            hint = hint[:LONGEST_HINT] + _CUT
+        lines.append(f"    hint: {hint}")
     return "\n".join(lines)
+
+
+#: The most characters of a source line an excerpt shows: a longer one is cut around
+#: the column (a one-line expression may run to thousands).
+EXCERPT_WIDTH = 120
+#: The most characters of a hint shown (one naming a long expression, say).
+LONGEST_HINT = 300
+_CUT = "..."
+
+
+def excerpt_of(line: str, column: int) -> tuple[str, int]:
+    """`line`, or the part of a long one around `column` (1-based) with the cuts marked;
+    and where the caret goes under it."""
+    at = max(column - 1, 0)
+    if len(line) <= EXCERPT_WIDTH:
+        return line, at
+    start = max(0, min(at - EXCERPT_WIDTH // 4, len(line) - EXCERPT_WIDTH))
+    before = _CUT if start else ""
+    after = _CUT if start + EXCERPT_WIDTH < len(line) else ""
+    return before + line[start : start + EXCERPT_WIDTH] + after, at - start + len(before)
 
 
 def text_report(diagnostics: Sequence[Diagnostic]) -> str:

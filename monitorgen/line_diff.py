@@ -73,16 +73,7 @@ class AnchoredMatcher(difflib.SequenceMatcher[str]):
     def _align(self, alo: int, ahi: int, blo: int, bhi: int, found: list[Block]) -> list[Span]:
         """Add to `found` what is matched in this span; the gaps left to align."""
         before, after = self.a, self.b
-        head = 0
-        while alo + head < ahi and blo + head < bhi and before[alo + head] == after[blo + head]:
-            head += 1
-        tail = 0
-        while (
-            alo + head < ahi - tail
-            and blo + head < bhi - tail
-            and before[ahi - 1 - tail] == after[bhi - 1 - tail]
-        ):
-            tail += 1
+        head, tail = _common_ends(before, alo, ahi, after, blo, bhi)
         if head:
             found.append((alo, blo, head))
         if tail:
@@ -103,6 +94,23 @@ class AnchoredMatcher(difflib.SequenceMatcher[str]):
             previous_i, previous_j = i + 1, j + 1
         gaps.append((previous_i, ahi, previous_j, bhi))
         return [gap for gap in gaps if gap[0] < gap[1] or gap[2] < gap[3]]
+
+
+def _common_ends(
+    before: Sequence[str], alo: int, ahi: int, after: Sequence[str], blo: int, bhi: int
+) -> tuple[int, int]:
+    """How many lines the two ranges share at their start, and then at their end."""
+    head = 0
+    while alo + head < ahi and blo + head < bhi and before[alo + head] == after[blo + head]:
+        head += 1
+    tail = 0
+    while (
+        alo + head < ahi - tail
+        and blo + head < bhi - tail
+        and before[ahi - 1 - tail] == after[bhi - 1 - tail]
+    ):
+        tail += 1
+    return head, tail
 
 
 def _anchors(

@@ -52,7 +52,7 @@ class Compiled:
     output_name: str
     spec: Spec | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    pending: PendingTools | None = None
+    pending: AmtoolRuns | None = None
     """External tools still running in the background."""
     rendering: Forked[list[Artifact]] | None = None
     """Targets of a large spec already rendering in a worker while the spec is checked."""
@@ -78,7 +78,7 @@ class Compiled:
             return
         runs = _start_tools(self.spec, extra)
         if runs is not None:
-            self.pending = PendingTools(runs, self.document, self.env)
+            self.pending = runs
 
     def finish(self) -> None:
         """Wait for lint and the external tools and add their findings."""
@@ -86,7 +86,7 @@ class Compiled:
             self._add(self._lint_findings())
             if self.pending is not None:
                 pending, self.pending = self.pending, None
-                self._add(pending.findings())
+                self._add(_placed(pending.findings(), self.document, self.env))
         except BaseException:
             self.abandon()
             raise
@@ -97,7 +97,7 @@ class Compiled:
         linting, self.linting = self.linting, None
         found = linting.findings()
         if has_errors(found) and self.pending is not None:
-            self.pending.runs.discard()  # amtool only confirms specs without errors
+            self.pending.discard()  # amtool only confirms specs without errors
             self.pending = None
         return found
 
@@ -111,7 +111,7 @@ class Compiled:
             self.linting.child.cancel()
             self.linting = None
         if self.pending is not None:
-            self.pending.runs.discard()
+            self.pending.discard()
             self.pending = None
 
 
@@ -263,18 +263,6 @@ def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
 
     remembered_in = cache_root() if extra.remember_verdicts else None
     return tools.start_amtool(spec, extra.amtool_routes, remembered_in)
-
-
-@dataclass(frozen=True)
-class PendingTools:
-    """amtool runs of one spec, and where their findings go in its document."""
-
-    runs: AmtoolRuns
-    document: SpecMap
-    env: str | None
-
-    def findings(self) -> list[Diagnostic]:
-        return _placed(self.runs.findings(), self.document, self.env)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ def main() -> None:
 
 #: Set by the commands that compile specs: `run` then leaves without tearing down.
 _skip_teardown = False
+#: What those commands compiled, referenced until `run` leaves: dropped when the command
+#: returns, it would be freed object by object all the same (0.09 s at 5,000 alerts).
+_kept: list[pipeline.BuildResult] = []
 
 
 def run() -> None:
@@ -90,9 +93,19 @@ def run() -> None:
     os._exit(code or 0)
 
 
-def _compiling_specs() -> None:
+def _compiled(
+    specs: Sequence[Path],
+    *,
+    cache: bool,
+    render: bool = True,
+    extra: pipeline.ExtraChecks = pipeline.NO_EXTRA_CHECKS,
+) -> pipeline.BuildResult:
+    """`pipeline.build` for a command that leaves without tearing down (see `run`)."""
     global _skip_teardown
     _skip_teardown = True
+    result = pipeline.build(_spec_paths(specs), render=render, extra=extra, cache=cache)
+    _kept.append(result)
+    return result
 
 
 def _spec_paths(specs: Sequence[Path]) -> list[Path]:
@@ -126,8 +139,7 @@ def _threshold(name: str) -> Severity:
 @no_cache_opt
 def validate(specs: Sequence[Path], fmt: str, fail_on: str, no_cache: bool) -> None:
     """Validate specs and report every problem at once."""
-    _compiling_specs()
-    result = pipeline.build(_spec_paths(specs), render=False, cache=not no_cache)
+    result = _compiled(specs, render=False, cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     _report(result.diagnostics, fmt, ok=not failed)
     sys.exit(1 if failed else 0)
@@ -141,8 +153,7 @@ def validate(specs: Sequence[Path], fmt: str, fail_on: str, no_cache: bool) -> N
 @no_cache_opt
 def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, no_cache: bool) -> None:
     """Generate files for specs (all of specs/*.yaml by default) into the output folder."""
-    _compiling_specs()
-    result = pipeline.build(_spec_paths(specs), cache=not no_cache)
+    result = _compiled(specs, cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     if not failed:
         try:
@@ -193,14 +204,13 @@ def check(
     With amtool installed, also runs `amtool check-config` on the Alertmanager config
     and `amtool config routes test` on the routing cases --amtool-routes selects.
     """
-    _compiling_specs()
     extra = pipeline.ExtraChecks(
         tools=True,
         secrets_in=output if check_secrets else None,
         amtool_routes=amtool_routes,
         remember_verdicts=not no_cache,
     )
-    result = pipeline.build(_spec_paths(specs), extra=extra, cache=not no_cache)
+    result = _compiled(specs, extra=extra, cache=not no_cache)
     failed = result.failed(_threshold(fail_on))
     drift = None if failed else writer.compare_tree(output, result.tree, whole=not specs)
     stale = drift is not None and not drift.clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -457,6 +458,39 @@ def test_spec_commands_leave_without_the_teardown_with_their_output_and_exit_cod
     assert (tmp_path / "llm" / "prometheus" / "rules.yml").is_file()
     for done in (valid, invalid, built):
         assert "teardown ran" not in done.stdout
+
+
+_RUN_WATCHING_THE_RESULT = """
+import sys, weakref
+from monitorgen import pipeline
+from monitorgen.cli import run
+build = pipeline.build
+def watched(*args, **kwargs):
+    result = build(*args, **kwargs)
+    weakref.finalize(result, print, "result freed", flush=True)
+    return result
+pipeline.build = watched
+sys.argv = ["monitorgen", *sys.argv[1:]]
+run()
+"""
+
+
+@pytest.mark.parametrize("args", [["validate"], ["build", "-o", "{out}"], ["check", "-o", "{out}"]])
+def test_spec_commands_leave_with_their_result_unfreed(tmp_path: Path, args: list[str]) -> None:
+    """Freeing a large spec's result object by object costs time after all is done."""
+    out = tmp_path / "out"
+    shutil.copytree(ROOT / "generated", out)
+    command = [a.format(out=out) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_WATCHING_THE_RESULT, *command, "specs/llm.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "result freed" not in done.stdout
 
 
 def test_other_commands_exit_as_usual() -> None:

@@ -12,30 +12,11 @@ from monitorgen.lint.alertmanager import covers
 from monitorgen.model import Route, Routing
 from monitorgen.routing import MatchedRoute
 from monitorgen.spec.to_model import parse_route_matcher
-from tests.alertmanager.helpers import compile_one, spec_models
-
-HEAD = """\
-version: 1
-service: shop
-alerts:
-  - name: ShopDown
-    severity: critical
-    summary: Shop is down
-    expr: up{job="shop"} == 0
-  - name: ShopSlow
-    severity: warning
-    summary: Shop is slow
-    expr: up{job="shop"} > 5
-receivers:
-  - name: oncall
-    webhook: [{url: "https://hooks.example.com/oncall"}]
-  - name: chat
-    webhook: [{url: "https://chat.example.com/hook"}]
-"""
+from tests.alertmanager.helpers import SHOP_WITHOUT_ROUTING, compile_one, spec_models
 
 
 def _findings(tmp_path: Path, routing: str, prefix: str) -> list[tuple[str, int, str]]:
-    compiled = compile_one(tmp_path, HEAD + routing)
+    compiled = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + routing)
     return [
         (d.code, d.span.line, d.field_path)
         for d in compiled.diagnostics
@@ -44,7 +25,11 @@ def _findings(tmp_path: Path, routing: str, prefix: str) -> list[tuple[str, int,
 
 
 def _only(tmp_path: Path, routing: str, code: str) -> list[Diagnostic]:
-    return [d for d in compile_one(tmp_path, HEAD + routing).diagnostics if d.code == code]
+    return [
+        d
+        for d in compile_one(tmp_path, SHOP_WITHOUT_ROUTING + routing).diagnostics
+        if d.code == code
+    ]
 
 
 CLEAN_ROUTING = """\
@@ -158,7 +143,7 @@ def test_catch_all_is_decided_once_per_routing_situation(
         f'    labels: {{queue: q{index}}}\n    expr: up{{job="q{index}"}} == 0\n'
         for index, severity in enumerate(["warning", "warning", "info", "critical", "info"])
     )
-    spec = HEAD.replace("receivers:\n", alerts + "receivers:\n", 1) + (
+    spec = SHOP_WITHOUT_ROUTING.replace("receivers:\n", alerts + "receivers:\n", 1) + (
         "routing:\n  receiver: chat\n  routes:\n"
         "    - matchers: ['severity=\"critical\"']\n      receiver: oncall\n"
     )
@@ -200,7 +185,7 @@ def test_failing_routing_test_is_an_error_at_its_receivers(tmp_path: Path) -> No
         "    - labels: {severity: info, team: x}\n"
         "      receivers: [oncall]\n"
     )
-    compiled = compile_one(tmp_path, HEAD + routing)
+    compiled = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + routing)
     failed = [d for d in compiled.diagnostics if d.code == "routing/test-failed"]
     assert [(d.span.line, d.field_path) for d in failed] == [
         (29, "routing.tests[1].receivers"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -39,6 +39,7 @@ from monitorgen.rule_inputs import (
     timeline,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
+from monitorgen.structured_form import structured_form
 from monitorgen.targets.base import Artifact, commented_header, dump_yaml
 from monitorgen.targets.prometheus_rules import RULES_PATH
 
@@ -127,6 +128,8 @@ def alert_test_groups(
 ) -> list[dict[str, Any]]:
     """A firing and a silent test group for one alert (whose rule is `rule`, when
     given); NotDerivable when impossible."""
+    if alert.query is None:
+        alert = _as_structured(spec, alert)
     if alert.query is not None and alert.threshold is not None:
         condition = Condition(alert.threshold.comparison.value, alert.threshold.value)
         firing, silent = structured_scenarios(spec, alert, tl)
@@ -140,6 +143,16 @@ def alert_test_groups(
     if silent is not None:
         groups.append(_silent_group(spec, rule, silent, condition, tl, horizon))
     return groups
+
+
+def _as_structured(spec: Spec, alert: Alert) -> Alert:
+    """A raw alert as the structured condition its expression is, if it is one: its
+    inputs are then derived as that condition's are."""
+    form = structured_form(spec, alert.expr)
+    if form is None:
+        return alert
+    query, threshold = form
+    return replace(alert, query=query, threshold=threshold)
 
 
 def _horizon(window: int, rule: Rule, tl: Timeline) -> int:

@@ -50,6 +50,8 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
         (SHAPES, "< 0.9", "<= 0.9", "FewGoodEvents"),
         (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
+        (SHAPES, "[10m])) > 0.25", "[10m])) > 0.3", "RawBadEvents"),
+        (SHAPES, "histogram_quantile(0.9,", "histogram_quantile(0.5,", "RawLongWaits"),
     ],
 )
 def test_the_generated_tests_fail_when_a_rule_drifts_from_the_spec(

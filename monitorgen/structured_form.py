@@ -1,0 +1,234 @@
+"""The structured condition a raw PromQL alert expression is, when it is one.
+
+A spec may write as raw `expr` what a structured `condition` compiles to, such as
+`sum by (queue) (rate(jobs_total{status="failed"}[5m])) > 1`. Whatever can be derived
+for the structured condition (the promtool tests' inputs) then holds for the raw text
+too. The structured form is read off the expression's tree and accepted only when
+compiling it gives the same tree, brackets aside, and the semantic checks accept it:
+nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from monitorgen.model import (
+    Comparison,
+    Matcher,
+    Metric,
+    MetricType,
+    Query,
+    QueryFunction,
+    Spec,
+    Threshold,
+)
+from monitorgen.promql import (
+    PromQLError,
+    compile_query,
+    format_duration,
+    format_number,
+    parse,
+    with_threshold,
+)
+
+#: The aggregations a structured condition may use (the schema's list).
+_AGGREGATIONS = ("sum", "avg", "min", "max", "count")
+_RANGE_FUNCTIONS = {
+    f.value: f
+    for f in (
+        QueryFunction.RATE,
+        QueryFunction.INCREASE,
+        QueryFunction.AVG_OVER_TIME,
+        QueryFunction.MAX_OVER_TIME,
+        QueryFunction.MIN_OVER_TIME,
+    )
+}
+
+
+def structured_form(spec: Spec, expr: str) -> tuple[Query, Threshold] | None:
+    """The query and threshold that compile to `expr`, or None when there are none."""
+    try:
+        tree = _bare(parse(expr))
+    except PromQLError:
+        return None
+    if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
+        return None
+    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
+    if comparison is None or _kind(tree.rhs) != "NumberLiteral":
+        return None
+    query = _query(spec, _bare(tree.lhs))
+    if query is None or _problems(spec, query):
+        return None
+    value = float(tree.rhs.val)
+    threshold = Threshold(comparison, value, format_number(value))
+    if not _compiles_to(spec, query, threshold, tree):
+        return None
+    return query, threshold
+
+
+def _query(spec: Spec, node: Any) -> Query | None:
+    kind = _kind(node)
+    if kind == "AggregateExpr":
+        return _aggregated(spec, node)
+    if kind == "Call" and node.func.name == "histogram_quantile":
+        return _quantile(spec, node)
+    if kind == "BinaryExpr" and node.modifier is None:
+        op = str(node.op).strip()
+        if op == "/":
+            return _ratio(spec, node)
+        if op == "*" and _kind(node.rhs) == "NumberLiteral":
+            return _scaled(spec, node)
+    return None
+
+
+def _scaled(spec: Spec, node: Any) -> Query | None:
+    """`(query) * number`: a query with its `scale`."""
+    query = _query(spec, _bare(node.lhs))
+    if query is None or query.scale is not None:
+        return None
+    return replace(query, scale=float(node.rhs.val))
+
+
+def _aggregated(spec: Spec, node: Any) -> Query | None:
+    """`agg by (...) (series)` of a gauge, or `agg by (...) (fn(series[window]))`."""
+    grouping = _grouping(node)
+    if grouping is None:
+        return None
+    aggregation, by, inner = grouping
+    if _kind(inner) == "VectorSelector":
+        selected = _selector(inner)
+        if selected is None:
+            return None
+        name, where = selected
+        function, window = QueryFunction.VALUE, "5m"
+    else:
+        ranged = _range_call(inner)
+        if ranged is None:
+            return None
+        function, name, where, window = ranged
+    metric = _metric(spec, name, "_count" if function is not QueryFunction.VALUE else None)
+    if metric is None:
+        return None
+    return Query(metric.name, function, aggregation, window, by, where)
+
+
+def _quantile(spec: Spec, node: Any) -> Query | None:
+    """`histogram_quantile(q, sum by (le, ...) (rate(name_bucket[window])))`."""
+    if len(node.args) != 2:
+        return None
+    quantile, summed = node.args
+    grouping = _grouping(_bare(summed))
+    if _kind(quantile) != "NumberLiteral" or grouping is None:
+        return None
+    _sum, by, inner = grouping
+    ranged = _range_call(inner)
+    if ranged is None or not ranged[1].endswith("_bucket"):
+        return None
+    _rate, name, where, window = ranged
+    metric = spec.metric(name.removesuffix("_bucket"))
+    if metric is None:
+        return None
+    by = tuple(label for label in by if label != "le")
+    return Query(
+        metric.name, QueryFunction.QUANTILE, "sum", window, by, where, (), float(quantile.val)
+    )
+
+
+def _ratio(spec: Spec, node: Any) -> Query | None:
+    """`sum by (...) (rate(part[window])) / sum by (...) (rate(whole[window]))`."""
+    part, whole = _aggregated(spec, _bare(node.lhs)), _aggregated(spec, _bare(node.rhs))
+    if part is None or whole is None:
+        return None
+    return Query(
+        part.metric, QueryFunction.RATIO, "sum", part.window, part.by, part.where, whole.where
+    )
+
+
+def _grouping(node: Any) -> tuple[str, tuple[str, ...], Any] | None:
+    """(aggregation, by labels, what is aggregated) of `agg [by (...)] (inner)`."""
+    if _kind(node) != "AggregateExpr" or node.param is not None:
+        return None
+    aggregation = str(node.op).strip()
+    modifier = node.modifier
+    if aggregation not in _AGGREGATIONS:
+        return None
+    if modifier is not None and not str(modifier.type).endswith("By"):
+        return None
+    by = tuple(modifier.labels) if modifier is not None else ()
+    return aggregation, by, node.expr
+
+
+def _range_call(node: Any) -> tuple[QueryFunction, str, tuple[Matcher, ...], str] | None:
+    if _kind(node) != "Call" or node.func.name not in _RANGE_FUNCTIONS or len(node.args) != 1:
+        return None
+    (matrix,) = node.args
+    if _kind(matrix) != "MatrixSelector":
+        return None
+    selected = _selector(matrix.vector_selector)
+    if selected is None:
+        return None
+    name, where = selected
+    return _RANGE_FUNCTIONS[node.func.name], name, where, format_duration(matrix.range)
+
+
+def _selector(node: Any) -> tuple[str, tuple[Matcher, ...]] | None:
+    """The series name and its matchers as a structured `where`: `=` for one value, `=~`
+    for alternatives (compiling tells whether they were literal)."""
+    if _kind(node) != "VectorSelector" or not node.name or node.offset or node.at:
+        return None
+    where = []
+    for matcher in node.matchers.matchers:
+        op = str(matcher.op)
+        if op.endswith(".Equal"):
+            where.append(Matcher(matcher.name, (matcher.value,)))
+        elif op.endswith(".Re"):
+            where.append(Matcher(matcher.name, tuple(matcher.value.split("|"))))
+        else:
+            return None
+    if node.matchers.or_matchers:
+        return None
+    return node.name, tuple(where)
+
+
+def _metric(spec: Spec, name: str, histogram_suffix: str | None) -> Metric | None:
+    """The declared metric `name` is the series of (a histogram's `_count` under a
+    range function)."""
+    metric = spec.metric(name)
+    if metric is not None or histogram_suffix is None:
+        return metric
+    stem = spec.metric(name.removesuffix(histogram_suffix))
+    if stem is not None and name.endswith(histogram_suffix) and stem.type is MetricType.HISTOGRAM:
+        return stem
+    return None
+
+
+def _problems(spec: Spec, query: Query) -> bool:
+    from monitorgen.semantic.references import check_query
+
+    return any(True for _ in check_query(spec, query, ()))
+
+
+def _compiles_to(spec: Spec, query: Query, threshold: Threshold, tree: Any) -> bool:
+    metric = spec.metric(query.metric)
+    assert metric is not None
+    compiled = _bare(parse(with_threshold(compile_query(query, metric), threshold)))
+    return (
+        str(compiled.op).strip() == str(tree.op).strip()
+        and float(compiled.rhs.val) == float(tree.rhs.val)
+        and _text(compiled.lhs) == _text(tree.lhs)
+    )
+
+
+def _text(node: Any) -> str:
+    return str(_bare(node))
+
+
+def _bare(node: Any) -> Any:
+    while _kind(node) == "ParenExpr":
+        node = node.expr
+    return node
+
+
+def _kind(node: Any) -> str:
+    return type(node).__name__

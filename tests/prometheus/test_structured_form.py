@@ -1,0 +1,109 @@
+"""Raw PromQL that a structured condition compiles to is read back as that condition,
+and anything else is left raw."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from benchmarks.synthetic import generate
+from monitorgen.model import Alert, Spec
+from monitorgen.pipeline import compile_spec
+from monitorgen.promql import compile_query, with_threshold
+from monitorgen.structured_form import structured_form
+from monitorgen.targets.promtool_tests import alert_test_groups, timeline
+
+from .helpers import SHAPES, SPEC_PATHS, load_spec
+
+
+def _compiled_back(spec: Spec, expr: str) -> str | None:
+    form = structured_form(spec, expr)
+    if form is None:
+        return None
+    query, threshold = form
+    metric = spec.metric(query.metric)
+    assert metric is not None
+    return with_threshold(compile_query(query, metric), threshold)
+
+
+def _structured_alerts(tmp_path: Path) -> list[tuple[Spec, Alert]]:
+    specs = [load_spec(path) for path in (*SPEC_PATHS, SHAPES)]
+    (synthetic, *_) = compile_spec(generate(100).write(tmp_path))
+    assert synthetic.spec is not None
+    specs.append(synthetic.spec)
+    return [(spec, alert) for spec in specs for alert in spec.alerts if alert.query is not None]
+
+
+def test_every_structured_condition_is_read_back_from_its_expression(tmp_path: Path) -> None:
+    pairs = _structured_alerts(tmp_path)
+    assert len(pairs) > 400
+    for spec, alert in pairs:
+        form = structured_form(spec, alert.expr)
+        assert form is not None, alert.expr
+        query, threshold = form
+        assert query == alert.query, alert.expr
+        assert (threshold.comparison, threshold.value) == (
+            alert.threshold and (alert.threshold.comparison, alert.threshold.value)
+        )
+        assert _compiled_back(spec, alert.expr) == alert.expr
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'sum(rate(shapes_events_total{kind="good"}[5m])) by (shard) > 1e1',
+        'sum by(shard)(rate(shapes_events_total{kind="good"}[5m]))>10',
+        '(sum by (shard) (rate(shapes_events_total{kind="good"}[5m]))) > 10',
+        "max(shapes_temperature_celsius) > 30",
+        "sum(increase(shapes_events_total[300s])) < 5",
+    ],
+)
+def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) -> None:
+    spec = load_spec(SHAPES)
+    assert structured_form(spec, expr) is not None
+
+
+@pytest.mark.parametrize(
+    ("expr", "why"),
+    [
+        ("rate(shapes_events_total[5m]) > 1", "per series, not aggregated"),
+        ("sum(rate(shapes_events_total[5m])) >= 1", "a comparison a condition lacks"),
+        ("sum(rate(shapes_events_total[5m])) > bool 1", "a 0/1 result, not a filter"),
+        ('sum(rate(shapes_events_total{kind!="good"}[5m])) > 1', "a negative matcher"),
+        ('sum(rate(shapes_events_total{kind=~"g.*"}[5m])) > 1', "a pattern, not values"),
+        ("sum(rate(shapes_events_total[5m] offset 1h)) > 1", "an offset"),
+        ("sum without (kind) (rate(shapes_events_total[5m])) > 1", "without, not by"),
+        ("topk(3, rate(shapes_events_total[5m])) > 1", "an aggregation with a parameter"),
+        ("sum(rate(undeclared_total[5m])) > 1", "an undeclared metric"),
+        ("sum(rate(shapes_temperature_celsius[5m])) > 1", "rate over a gauge"),
+        ("max(shapes_events_total) > 1", "a counter's raw value"),
+        (
+            "sum(rate(shapes_events_total[5m])) / sum(rate(shapes_wait_seconds_count[5m])) > 1",
+            "a ratio of two metrics",
+        ),
+        (
+            'sum(rate(shapes_events_total{kind="bad"}[5m]))'
+            " / sum(rate(shapes_events_total[1m])) > 1",
+            "a ratio over two windows",
+        ),
+        ("sum(rate(shapes_events_total[5m])) * 2 * 3 > 1", "two scales"),
+        ("1 < sum(rate(shapes_events_total[5m]))", "the threshold first"),
+        ("sum((rate(shapes_events_total[5m]))) > 1", "brackets inside the query"),
+        ("histogram_quantile(0.9, sum(rate(shapes_wait_seconds_bucket[5m]))) > 1", "no le"),
+        ("sum(rate(shapes_events_total[5m]) > 1", "no parse"),
+    ],
+)
+def test_anything_else_stays_raw(expr: str, why: str) -> None:
+    assert structured_form(load_spec(SHAPES), expr) is None, why
+
+
+def test_a_raw_expression_gets_the_tests_of_the_condition_it_is() -> None:
+    spec = load_spec(SHAPES)
+    tl = timeline(spec)
+    structured = [alert for alert in spec.alerts if alert.query is not None]
+    assert len(structured) >= 6
+    for alert in structured:
+        written_raw = replace(alert, query=None, threshold=None)
+        assert alert_test_groups(spec, written_raw, tl) == alert_test_groups(spec, alert, tl)

@@ -31,6 +31,7 @@ from monitorgen.promql import (
     parse,
     with_threshold,
 )
+from monitorgen.semantic.references import check_query
 
 #: The aggregations a structured condition may use (the schema's list).
 _AGGREGATIONS = ("sum", "avg", "min", "max", "count")
@@ -204,8 +205,6 @@ def _metric(spec: Spec, name: str, histogram_suffix: str | None) -> Metric | Non
 
 
 def _problems(spec: Spec, query: Query) -> bool:
-    from monitorgen.semantic.references import check_query
-
     return any(True for _ in check_query(spec, query, ()))
 
 

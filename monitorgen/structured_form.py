@@ -1,11 +1,12 @@
 """The structured condition a raw PromQL alert expression is, when it is one.
 
 A spec may write as raw `expr` what a structured `condition` compiles to, such as
-`sum by (queue) (rate(jobs_total{status="failed"}[5m])) > 1`. Whatever can be derived
-for the structured condition (the promtool tests' inputs) then holds for the raw text
-too. The structured form is read off the expression's tree and accepted only when
-compiling it gives the same tree, brackets aside, and the semantic checks accept it:
-nothing is guessed.
+`sum by (queue) (rate(jobs_total{status="failed"}[5m])) > 1`, or compare a series one
+of its recording rules records from such a query. Whatever can be derived for the
+structured condition (the promtool tests' inputs) then holds for the raw text too. The
+structured form is read off the expression's tree and accepted only when compiling it
+gives the same tree, brackets aside, and the semantic checks accept it: nothing is
+guessed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from monitorgen.promql import (
     format_duration,
     format_number,
     parse,
-    with_threshold,
 )
 from monitorgen.semantic.references import check_query
 
@@ -48,7 +48,7 @@ _RANGE_FUNCTIONS = {
 
 
 def structured_form(spec: Spec, expr: str) -> tuple[Query, Threshold] | None:
-    """The query and threshold that compile to `expr`, or None when there are none."""
+    """The query and threshold `expr` compares, or None when it is not such a comparison."""
     try:
         tree = _bare(parse(expr))
     except PromQLError:
@@ -58,14 +58,38 @@ def structured_form(spec: Spec, expr: str) -> tuple[Query, Threshold] | None:
     comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
     if comparison is None or _kind(tree.rhs) != "NumberLiteral":
         return None
-    query = _query(spec, _bare(tree.lhs))
-    if query is None or _problems(spec, query):
+    compared = _bare(tree.lhs)
+    query = _query_of(spec, compared) or _recorded(spec, compared)
+    if query is None:
         return None
     value = float(tree.rhs.val)
-    threshold = Threshold(comparison, value, format_number(value))
-    if not _compiles_to(spec, query, threshold, tree):
+    return query, Threshold(comparison, value, format_number(value))
+
+
+def _query_of(spec: Spec, node: Any) -> Query | None:
+    """The structured query that compiles to `node`, if the semantic checks accept it."""
+    query = _query(spec, node)
+    if query is None or _problems(spec, query) or not _compiles_to(spec, query, node):
         return None
-    return query, threshold
+    return query
+
+
+def _recorded(spec: Spec, node: Any) -> Query | None:
+    """The query behind `record`, a series of one of the spec's recording rules that adds
+    no labels and whose expression is a structured query. Its group is evaluated before
+    the alerts' at each step, so an alert on it sees that query's value of the same step."""
+    if _kind(node) != "VectorSelector" or node.offset or node.at:
+        return None
+    if node.matchers.matchers or node.matchers.or_matchers:
+        return None
+    rules = [rule for rule in spec.recording_rules if rule.record == node.name]
+    if len(rules) != 1 or rules[0].labels:
+        return None
+    try:
+        recorded = _bare(parse(rules[0].expr))
+    except PromQLError:
+        return None
+    return _query_of(spec, recorded)
 
 
 def _query(spec: Spec, node: Any) -> Query | None:
@@ -208,15 +232,11 @@ def _problems(spec: Spec, query: Query) -> bool:
     return any(True for _ in check_query(spec, query, ()))
 
 
-def _compiles_to(spec: Spec, query: Query, threshold: Threshold, tree: Any) -> bool:
+def _compiles_to(spec: Spec, query: Query, node: Any) -> bool:
+    """Whether `query` compiles to the tree `node`, brackets around the whole aside."""
     metric = spec.metric(query.metric)
     assert metric is not None
-    compiled = _bare(parse(with_threshold(compile_query(query, metric), threshold)))
-    return (
-        str(compiled.op).strip() == str(tree.op).strip()
-        and float(compiled.rhs.val) == float(tree.rhs.val)
-        and _text(compiled.lhs) == _text(tree.lhs)
-    )
+    return _text(parse(compile_query(query, metric))) == _text(node)
 
 
 def _text(node: Any) -> str:

@@ -52,6 +52,12 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
         (SHAPES, "[10m])) > 0.25", "[10m])) > 0.3", "RawBadEvents"),
         (SHAPES, "histogram_quantile(0.9,", "histogram_quantile(0.5,", "RawLongWaits"),
+        (
+            SHAPES,
+            "sum by (shard) (rate(shapes_events_total[5m]))",
+            "sum by (shard) (rate(shapes_events_total[30m]))",
+            "RecordedEventsHigh",
+        ),
     ],
 )
 def test_the_generated_tests_fail_when_a_rule_drifts_from_the_spec(

@@ -99,6 +99,44 @@ def test_anything_else_stays_raw(expr: str, why: str) -> None:
     assert structured_form(load_spec(SHAPES), expr) is None, why
 
 
+def test_a_recorded_series_is_read_as_the_structured_query_its_rule_records() -> None:
+    spec = load_spec(SHAPES)
+    alert = spec.alert("RecordedEventsHigh")
+    assert alert is not None
+    form = structured_form(spec, alert.expr)
+    assert form is not None
+    (rule,) = [r for r in spec.recording_rules if r.record == "shard:shapes_events:rate5m"]
+    assert form[0] == rule.query
+    raw_rule = spec.alert("RecordedWaitsLong")
+    assert raw_rule is not None and structured_form(spec, raw_rule.expr) is not None
+
+
+@pytest.mark.parametrize(
+    ("expr", "change", "why"),
+    [
+        ('shard:shapes_events:rate5m{shard="1"} > 3', None, "a matcher on the record"),
+        ("shard:shapes_events:rate5m offset 5m > 3", None, "an offset"),
+        ("unknown:series > 3", None, "no rule records it"),
+        ("shard:shapes_events:rate5m > 3", "labels", "the rule adds labels"),
+        ("shard:shapes_events:rate5m > 3", "twice", "two rules record it"),
+        ("shard:shapes_events:rate5m > 3", "raw", "the rule is not a structured query"),
+    ],
+)
+def test_a_recorded_series_stays_raw_unless_its_rule_is_a_plain_structured_query(
+    expr: str, change: str | None, why: str
+) -> None:
+    spec = load_spec(SHAPES)
+    (rule, *others) = spec.recording_rules
+    assert rule.record == "shard:shapes_events:rate5m"
+    changed = {
+        None: (rule,),
+        "labels": (replace(rule, labels=(("team", "events"),)),),
+        "twice": (rule, rule),
+        "raw": (replace(rule, expr=f"max({rule.expr})", query=None),),
+    }[change]
+    assert structured_form(replace(spec, recording_rules=(*changed, *others)), expr) is None, why
+
+
 def test_a_raw_expression_gets_the_tests_of_the_condition_it_is() -> None:
     spec = load_spec(SHAPES)
     tl = timeline(spec)

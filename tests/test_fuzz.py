@@ -145,7 +145,10 @@ def _to_environment(document: Any, path: Path_, data: st.DataObject) -> None:
         target = data.draw(st.sampled_from(inner))
         parent, key = _parent(override, target)
         parent[key] = data.draw(values)
-    document.setdefault("environments", {}).setdefault("staging", {})[section] = override
+    environments = document.setdefault("environments", {})
+    staging = environments.setdefault("staging", {}) if isinstance(environments, dict) else None
+    if isinstance(staging, dict):  # an earlier mutation may have made either something else
+        staging[section] = override
 
 
 Mutation = Callable[[Any, Path_, st.DataObject], None]

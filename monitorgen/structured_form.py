@@ -11,7 +11,7 @@ guessed.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitorgen.model import (
@@ -47,8 +47,18 @@ _RANGE_FUNCTIONS = {
 }
 
 
-def structured_form(spec: Spec, expr: str) -> tuple[Query, Threshold] | None:
-    """The query and threshold `expr` compares, or None when it is not such a comparison."""
+@dataclass(frozen=True)
+class StructuredForm:
+    """What a raw comparison is as a structured condition."""
+
+    query: Query
+    threshold: Threshold
+    labels: tuple[tuple[str, str], ...] = ()
+    """Labels the compared series carries besides the query's: a recording rule's."""
+
+
+def structured_form(spec: Spec, expr: str) -> StructuredForm | None:
+    """What `expr` is as a structured condition, or None when it is not one."""
     try:
         tree = _bare(parse(expr))
     except PromQLError:
@@ -58,12 +68,16 @@ def structured_form(spec: Spec, expr: str) -> tuple[Query, Threshold] | None:
     comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
     if comparison is None or _kind(tree.rhs) != "NumberLiteral":
         return None
-    compared = _bare(tree.lhs)
-    query = _query_of(spec, compared) or _recorded(spec, compared)
-    if query is None:
-        return None
     value = float(tree.rhs.val)
-    return query, Threshold(comparison, value, format_number(value))
+    threshold = Threshold(comparison, value, format_number(value))
+    compared = _bare(tree.lhs)
+    query = _query_of(spec, compared)
+    if query is not None:
+        return StructuredForm(query, threshold)
+    recorded = _recorded(spec, compared)
+    if recorded is None:
+        return None
+    return StructuredForm(recorded[0], threshold, recorded[1])
 
 
 def _query_of(spec: Spec, node: Any) -> Query | None:
@@ -74,22 +88,24 @@ def _query_of(spec: Spec, node: Any) -> Query | None:
     return query
 
 
-def _recorded(spec: Spec, node: Any) -> Query | None:
-    """The query behind `record`, a series of one of the spec's recording rules that adds
-    no labels and whose expression is a structured query. Its group is evaluated before
-    the alerts' at each step, so an alert on it sees that query's value of the same step."""
+def _recorded(spec: Spec, node: Any) -> tuple[Query, tuple[tuple[str, str], ...]] | None:
+    """The query behind `record`, a series that one of the spec's recording rules records
+    from a structured query, and the labels that rule adds. Its group is evaluated
+    before the alerts' at each step, so an alert on it sees that query's value of the
+    same step."""
     if _kind(node) != "VectorSelector" or node.offset or node.at:
         return None
     if node.matchers.matchers or node.matchers.or_matchers:
         return None
     rules = [rule for rule in spec.recording_rules if rule.record == node.name]
-    if len(rules) != 1 or rules[0].labels:
+    if len(rules) != 1:
         return None
     try:
         recorded = _bare(parse(rules[0].expr))
     except PromQLError:
         return None
-    return _query_of(spec, recorded)
+    query = _query_of(spec, recorded)
+    return None if query is None else (query, rules[0].labels)
 
 
 def _query(spec: Spec, node: Any) -> Query | None:

@@ -128,11 +128,15 @@ def alert_test_groups(
 ) -> list[dict[str, Any]]:
     """A firing and a silent test group for one alert (whose rule is `rule`, when
     given); NotDerivable when impossible."""
+    recorded_labels: tuple[tuple[str, str], ...] = ()
     if alert.query is None:
-        alert = _as_structured(spec, alert)
+        alert, recorded_labels = _as_structured(spec, alert)
     if alert.query is not None and alert.threshold is not None:
         condition = Condition(alert.threshold.comparison.value, alert.threshold.value)
         firing, silent = structured_scenarios(spec, alert, tl)
+        if recorded_labels:
+            firing = _with_labels(firing, recorded_labels)
+            silent = None if silent is None else _with_labels(silent, recorded_labels)
         window = int(seconds(alert.query.window))
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
@@ -145,14 +149,20 @@ def alert_test_groups(
     return groups
 
 
-def _as_structured(spec: Spec, alert: Alert) -> Alert:
-    """A raw alert as the structured condition its expression is, if it is one: its
-    inputs are then derived as that condition's are."""
+def _as_structured(spec: Spec, alert: Alert) -> tuple[Alert, tuple[tuple[str, str], ...]]:
+    """A raw alert as the structured condition its expression is, if it is one (its
+    inputs are then derived as that condition's are), and the labels its compared
+    series carries besides the condition's (a recording rule's)."""
     form = structured_form(spec, alert.expr)
     if form is None:
-        return alert
-    query, threshold = form
-    return replace(alert, query=query, threshold=threshold)
+        return alert, ()
+    return replace(alert, query=form.query, threshold=form.threshold), form.labels
+
+
+def _with_labels(scenario: Scenario, labels: tuple[tuple[str, str], ...]) -> Scenario:
+    """The scenario with the result series also carrying `labels` (over its own, as a
+    recording rule's labels replace those of its expression's result)."""
+    return replace(scenario, labels={**scenario.labels, **dict(labels)})
 
 
 def _horizon(window: int, rule: Rule, tl: Timeline) -> int:

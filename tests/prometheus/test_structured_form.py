@@ -22,10 +22,9 @@ def _compiled_back(spec: Spec, expr: str) -> str | None:
     form = structured_form(spec, expr)
     if form is None:
         return None
-    query, threshold = form
-    metric = spec.metric(query.metric)
+    metric = spec.metric(form.query.metric)
     assert metric is not None
-    return with_threshold(compile_query(query, metric), threshold)
+    return with_threshold(compile_query(form.query, metric), form.threshold)
 
 
 def _structured_alerts(tmp_path: Path) -> list[tuple[Spec, Alert]]:
@@ -42,10 +41,11 @@ def test_every_structured_condition_is_read_back_from_its_expression(tmp_path: P
     for spec, alert in pairs:
         form = structured_form(spec, alert.expr)
         assert form is not None, alert.expr
-        query, threshold = form
-        assert query == alert.query, alert.expr
-        assert (threshold.comparison, threshold.value) == (
-            alert.threshold and (alert.threshold.comparison, alert.threshold.value)
+        assert form.query == alert.query, alert.expr
+        assert alert.threshold is not None and form.labels == ()
+        assert (form.threshold.comparison, form.threshold.value) == (
+            alert.threshold.comparison,
+            alert.threshold.value,
         )
         assert _compiled_back(spec, alert.expr) == alert.expr
 
@@ -106,9 +106,22 @@ def test_a_recorded_series_is_read_as_the_structured_query_its_rule_records() ->
     form = structured_form(spec, alert.expr)
     assert form is not None
     (rule,) = [r for r in spec.recording_rules if r.record == "shard:shapes_events:rate5m"]
-    assert form[0] == rule.query
+    assert (form.query, form.labels) == (rule.query, ())
     raw_rule = spec.alert("RecordedWaitsLong")
     assert raw_rule is not None and structured_form(spec, raw_rule.expr) is not None
+
+
+def test_the_labels_a_recording_rule_adds_are_expected_on_the_alert() -> None:
+    spec = load_spec(SHAPES)
+    alert = spec.alert("RecordedRoomHot")
+    assert alert is not None
+    form = structured_form(spec, alert.expr)
+    assert form is not None and form.labels == (("area", "indoors"), ("room", "all"))
+    (firing, _silent) = alert_test_groups(spec, alert, timeline(spec))
+    (expected,) = firing["alert_rule_test"][-1]["exp_alerts"]
+    assert expected["exp_labels"]["area"] == "indoors"
+    assert expected["exp_labels"]["room"] == "all"
+    assert expected["exp_annotations"]["description"].startswith("indoors/all is at ")
 
 
 @pytest.mark.parametrize(
@@ -117,12 +130,11 @@ def test_a_recorded_series_is_read_as_the_structured_query_its_rule_records() ->
         ('shard:shapes_events:rate5m{shard="1"} > 3', None, "a matcher on the record"),
         ("shard:shapes_events:rate5m offset 5m > 3", None, "an offset"),
         ("unknown:series > 3", None, "no rule records it"),
-        ("shard:shapes_events:rate5m > 3", "labels", "the rule adds labels"),
         ("shard:shapes_events:rate5m > 3", "twice", "two rules record it"),
         ("shard:shapes_events:rate5m > 3", "raw", "the rule is not a structured query"),
     ],
 )
-def test_a_recorded_series_stays_raw_unless_its_rule_is_a_plain_structured_query(
+def test_a_recorded_series_stays_raw_unless_one_rule_records_it_from_a_structured_query(
     expr: str, change: str | None, why: str
 ) -> None:
     spec = load_spec(SHAPES)
@@ -130,7 +142,6 @@ def test_a_recorded_series_stays_raw_unless_its_rule_is_a_plain_structured_query
     assert rule.record == "shard:shapes_events:rate5m"
     changed = {
         None: (rule,),
-        "labels": (replace(rule, labels=(("team", "events"),)),),
         "twice": (rule, rule),
         "raw": (replace(rule, expr=f"max({rule.expr})", query=None),),
     }[change]

@@ -587,6 +587,11 @@ def _selector_under(node: Any) -> tuple[Any, tuple[str, ...] | None]:
 
 def _raw_labels(spec: Spec, node: Any) -> dict[str, str]:
     metric = spec.metric(node.name) if node.name else None
+    if any(rule.record == node.name for rule in spec.recording_rules):
+        raise NotDerivable(
+            "raw PromQL over a recorded series: tested only as `record <op> number` "
+            "where one recording rule records it from a structured query"
+        )
     if node.name != "up" and (metric is None or metric.type is not MetricType.GAUGE):
         raise NotDerivable("raw PromQL over a series that is not a declared gauge")
     labels = (

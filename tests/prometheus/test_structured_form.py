@@ -12,6 +12,7 @@ from benchmarks.synthetic import generate
 from monitorgen.model import Alert, Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import compile_query, with_threshold
+from monitorgen.rule_inputs import NotDerivable
 from monitorgen.structured_form import structured_form
 from monitorgen.targets.promtool_tests import alert_test_groups, timeline
 
@@ -156,3 +157,11 @@ def test_a_raw_expression_gets_the_tests_of_the_condition_it_is() -> None:
     for alert in structured:
         written_raw = replace(alert, query=None, threshold=None)
         assert alert_test_groups(spec, written_raw, tl) == alert_test_groups(spec, alert, tl)
+
+
+def test_an_alert_on_a_recorded_series_left_raw_says_what_would_be_tested() -> None:
+    spec = load_spec(SHAPES)
+    (alert,) = [a for a in spec.alerts if a.name == "RecordedEventsHigh"]
+    on_one_shard = replace(alert, expr='max(shard:shapes_events:rate5m{shard="1"}) > 3')
+    with pytest.raises(NotDerivable, match=r"recorded series.*structured query"):
+        alert_test_groups(spec, on_one_shard, timeline(spec))

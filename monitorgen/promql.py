@@ -147,9 +147,7 @@ def parsed_facts(expr: str) -> ExprFacts:
     tree = parse(expr)
     walker = _Walker()
     walker.walk(tree)
-    top = tree
-    while type(top).__name__ == "ParenExpr":
-        top = top.expr
+    top = without_brackets(tree)
     is_comparison = type(top).__name__ == "BinaryExpr" and str(top.op).strip() in _COMPARISONS
     return walker.facts(is_comparison)
 
@@ -243,6 +241,13 @@ def _kind(node: Any) -> str:
     return type(node).__name__
 
 
+def without_brackets(node: Any) -> Any:
+    """The expression inside any brackets around the whole of `node`."""
+    while _kind(node) == "ParenExpr":
+        node = node.expr
+    return node
+
+
 def is_scalar(node: Any) -> bool:
     """A number, a string or a scalar function of them: never a series."""
     kind = _kind(node)
@@ -259,8 +264,7 @@ def is_scalar(node: Any) -> bool:
 
 def is_filtering_comparison(node: Any) -> bool:
     """`x > 0` without `bool`: keeps only series that pass, so never divides by zero."""
-    while _kind(node) == "ParenExpr":
-        node = node.expr
+    node = without_brackets(node)
     if _kind(node) != "BinaryExpr" or (node.modifier is not None and node.modifier.return_bool):
         return False
     return str(node.op).strip() in (">", "<", ">=", "<=", "==", "!=")

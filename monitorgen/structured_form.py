@@ -30,6 +30,7 @@ from monitorgen.promql import (
     format_duration,
     format_number,
     parse,
+    without_brackets,
 )
 from monitorgen.semantic.references import check_query
 
@@ -60,7 +61,7 @@ class StructuredForm:
 def structured_form(spec: Spec, expr: str) -> StructuredForm | None:
     """What `expr` is as a structured condition, or None when it is not one."""
     try:
-        tree = _bare(parse(expr))
+        tree = without_brackets(parse(expr))
     except PromQLError:
         return None
     if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
@@ -70,7 +71,7 @@ def structured_form(spec: Spec, expr: str) -> StructuredForm | None:
         return None
     value = float(tree.rhs.val)
     threshold = Threshold(comparison, value, format_number(value))
-    compared = _bare(tree.lhs)
+    compared = without_brackets(tree.lhs)
     query = _query_of(spec, compared)
     if query is not None:
         return StructuredForm(query, threshold)
@@ -101,7 +102,7 @@ def _recorded(spec: Spec, node: Any) -> tuple[Query, tuple[tuple[str, str], ...]
     if len(rules) != 1:
         return None
     try:
-        recorded = _bare(parse(rules[0].expr))
+        recorded = without_brackets(parse(rules[0].expr))
     except PromQLError:
         return None
     query = _query_of(spec, recorded)
@@ -125,7 +126,7 @@ def _query(spec: Spec, node: Any) -> Query | None:
 
 def _scaled(spec: Spec, node: Any) -> Query | None:
     """`(query) * number`: a query with its `scale`."""
-    query = _query(spec, _bare(node.lhs))
+    query = _query(spec, without_brackets(node.lhs))
     if query is None or query.scale is not None:
         return None
     return replace(query, scale=float(node.rhs.val))
@@ -159,7 +160,7 @@ def _quantile(spec: Spec, node: Any) -> Query | None:
     if len(node.args) != 2:
         return None
     quantile, summed = node.args
-    grouping = _grouping(_bare(summed))
+    grouping = _grouping(without_brackets(summed))
     if _kind(quantile) != "NumberLiteral" or grouping is None:
         return None
     _sum, by, inner = grouping
@@ -178,7 +179,8 @@ def _quantile(spec: Spec, node: Any) -> Query | None:
 
 def _ratio(spec: Spec, node: Any) -> Query | None:
     """`sum by (...) (rate(part[window])) / sum by (...) (rate(whole[window]))`."""
-    part, whole = _aggregated(spec, _bare(node.lhs)), _aggregated(spec, _bare(node.rhs))
+    part = _aggregated(spec, without_brackets(node.lhs))
+    whole = _aggregated(spec, without_brackets(node.rhs))
     if part is None or whole is None:
         return None
     return Query(
@@ -256,13 +258,7 @@ def _compiles_to(spec: Spec, query: Query, node: Any) -> bool:
 
 
 def _text(node: Any) -> str:
-    return str(_bare(node))
-
-
-def _bare(node: Any) -> Any:
-    while _kind(node) == "ParenExpr":
-        node = node.expr
-    return node
+    return str(without_brackets(node))
 
 
 def _kind(node: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
 from monitorgen.model import Alert, Comparison, Metric, MetricType, QueryFunction, Spec
-from monitorgen.promql import PromQLError, parse, seconds
+from monitorgen.promql import PromQLError, parse, seconds, without_brackets
 from monitorgen.rule_inputs import (
     COMPARE,
     NotDerivable,
@@ -547,8 +547,7 @@ def raw_scenarios(spec: Spec, alert: Alert) -> tuple[Condition, Scenario, Scenar
         tree = parse(alert.expr)
     except PromQLError:
         raise NotDerivable("the expression does not parse") from None
-    while type(tree).__name__ == "ParenExpr":
-        tree = tree.expr
+    tree = without_brackets(tree)
     op = str(getattr(tree, "op", "")).strip()
     if type(tree).__name__ != "BinaryExpr" or op not in _COMPARISONS or tree.modifier:
         raise NotDerivable("raw PromQL that is not `selector <op> number`")
@@ -577,9 +576,7 @@ def _selector_under(node: Any) -> tuple[Any, tuple[str, ...] | None]:
         modifier = node.modifier
         if modifier is not None and not str(modifier.type).endswith("By"):
             raise NotDerivable("an aggregation `without` labels")
-        inner = node.expr
-        while type(inner).__name__ == "ParenExpr":
-            inner = inner.expr
+        inner = without_brackets(node.expr)
         if type(inner).__name__ == "VectorSelector":
             return inner, tuple(modifier.labels) if modifier is not None else ()
     raise NotDerivable("raw PromQL whose inputs cannot be derived from the expression")

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from monitorgen.model import Comparison, Metric, MetricType, Query, QueryFunction, Spec
+from monitorgen.model import Comparison, Matcher, Metric, MetricType, Query, QueryFunction, Spec
 from monitorgen.promql import format_number, seconds, string_literal
 
 #: Value of the expression at an evaluation time (seconds), or None for no result.
@@ -241,13 +241,43 @@ def _base(spec: Spec, metric: Metric) -> dict[str, str]:
 
 
 def _with_matchers(labels: dict[str, str], query: Query, part: bool) -> dict[str, str]:
-    result = dict(labels)
-    for matcher in query.total_where:
-        result[matcher.label] = matcher.values[0]
+    """The labels of a series the total selects, and with `part` one the `where` selects too."""
     if part:
-        for matcher in query.where:
-            result[matcher.label] = matcher.values[0]
+        return selected_by(labels, query.where, query.total_where)
+    return selected_by(labels, query.total_where)
+
+
+def selected_by(labels: Mapping[str, str], *selections: tuple[Matcher, ...]) -> dict[str, str]:
+    """`labels` with each label a matcher reads set to the first value (in the order the
+    first such matcher lists them) that every selection accepts, so that a part is also
+    counted by its total. NotDerivable when the selections share no value of a label."""
+    allowed: dict[str, tuple[str, ...]] = {}
+    for matchers in selections:
+        for matcher in matchers:
+            before = allowed.get(matcher.label, matcher.values)
+            allowed[matcher.label] = tuple(v for v in before if v in matcher.values)
+    result = dict(labels)
+    for label, values in allowed.items():
+        if not values:
+            raise NotDerivable(f"the part and the total select no common value of '{label}'")
+        result[label] = values[0]
     return result
+
+
+def outside_part(
+    metric: Metric, labels: Mapping[str, str], part: tuple[Matcher, ...], total: tuple[Matcher, ...]
+) -> dict[str, str] | None:
+    """`labels` with one label the part selects on changed to a value the total still
+    accepts and the part does not: an event the total counts and the part does not."""
+    in_total = {m.label: m.values for m in total}
+    for matcher in part:
+        if matcher.label in in_total:
+            other = next((v for v in in_total[matcher.label] if v not in matcher.values), None)
+        else:
+            other = label_value(metric, matcher.label, avoid=matcher.values)
+        if other is not None:
+            return {**labels, matcher.label: other}
+    return None
 
 
 def _sorted(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -327,15 +357,8 @@ def ratio_scenarios(
 
 def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> dict[str, str] | None:
     """Labels inside the total but outside the part: change one `where` label."""
-    labels = _with_matchers(base, query, part=False)
-    total_labels = {m.label for m in query.total_where}
-    for matcher in query.where:
-        if matcher.label in total_labels:
-            continue
-        other = label_value(metric, matcher.label, avoid=matcher.values)
-        if other is not None:
-            return {**labels, matcher.label: other}
-    return None
+    in_total = _with_matchers(base, query, part=False)
+    return outside_part(metric, in_total, query.where, query.total_where)
 
 
 def gauge_scenarios(spec: Spec, metric: Metric, query: Query) -> Callable[[str], Scenario]:

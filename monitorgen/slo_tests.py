@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from monitorgen.model import LatencySli, Metric, RatioSli, Selector, Slo, Spec
+from monitorgen.model import LatencySli, Metric, RatioSli, Slo, Spec
 from monitorgen.promql import seconds, string_literal
 from monitorgen.rule_inputs import (
     NotDerivable,
@@ -24,7 +24,8 @@ from monitorgen.rule_inputs import (
     Timeline,
     base_labels,
     counter_rate,
-    label_value,
+    outside_part,
+    selected_by,
 )
 from monitorgen.rule_set import Rule, rule_groups
 from monitorgen.slo import (
@@ -106,13 +107,6 @@ def _metric(spec: Spec, name: str) -> Metric:
     return metric
 
 
-def _selected(spec: Spec, selector: Selector, shared: dict[str, str]) -> dict[str, str]:
-    metric = _metric(spec, selector.metric)
-    labels = {**base_labels(spec, metric), **shared}
-    labels.update({m.label: m.values[0] for m in selector.where})
-    return labels
-
-
 def _ratio_traffic(
     spec: Spec,
     slo: Slo,
@@ -123,20 +117,26 @@ def _ratio_traffic(
     with_error_series: bool,
 ) -> Traffic:
     errors_metric = _metric(spec, sli.errors.metric)
-    shared = {b: base_labels(spec, errors_metric)[b] for b in slo.by}
-    error_labels = _selected(spec, sli.errors, shared)
-    for matcher in sli.total.where:
-        error_labels[matcher.label] = matcher.values[0]
-    if sli.errors.metric == sli.total.metric:
-        good_labels = _outside(errors_metric, sli.errors, error_labels)
+    same_metric = sli.errors.metric == sli.total.metric
+    # Of one metric, an error is also an event the total counts.
+    counted = (sli.errors.where, sli.total.where) if same_metric else (sli.errors.where,)
+    error_labels = selected_by(base_labels(spec, errors_metric), *counted)
+    shared = {b: error_labels[b] for b in slo.by}
+    if same_metric:
+        good_labels = outside_part(errors_metric, error_labels, *counted)
+        if good_labels is None:
+            raise NotDerivable("every event the total counts is an error")
         good = Series(sli.total.metric, _sorted(good_labels), step_increase=succeeding)
         totals = [good]
     else:
-        total_labels = _selected(spec, sli.total, shared)
+        total_base = {**base_labels(spec, _metric(spec, sli.total.metric)), **shared}
+        total_labels = selected_by(total_base, sli.total.where)
+        if any(total_labels[b] != shared[b] for b in slo.by):
+            raise NotDerivable("the total selects other values of the labels the SLO is by")
         total = Series(sli.total.metric, _sorted(total_labels), step_increase=failing + succeeding)
         totals = [total]
     error = Series(sli.errors.metric, _sorted(error_labels), step_increase=failing)
-    if sli.errors.metric == sli.total.metric and with_error_series:
+    if same_metric and with_error_series:
         totals = [error, *totals]
     series = [*([error] if with_error_series else []), *totals]
     series = list({s.selector(): s for s in series}.values())
@@ -154,15 +154,6 @@ def _ratio_traffic(
         return None if failed is None else failed / whole
 
     return Traffic(series, ratio, shared)
-
-
-def _outside(metric: Metric, selector: Selector, labels: dict[str, str]) -> dict[str, str]:
-    """The labels of events the total counts and the error selector does not."""
-    for matcher in selector.where:
-        other = label_value(metric, matcher.label, avoid=matcher.values)
-        if other is not None:
-            return {**labels, matcher.label: other}
-    raise NotDerivable("every event the total counts is an error")
 
 
 def _latency_traffic(

@@ -125,6 +125,44 @@ def test_a_label_value_outside_the_declared_values_is_a_warning(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
+    ("part", "total", "message_part"),
+    [
+        ("[error]", "[ok]", "the part counts only events the total does not"),
+        ("[error, ok]", "[ok]", "the ratio can exceed 1"),
+    ],
+)
+def test_a_part_the_total_does_not_count_is_a_warning(
+    tmp_path: Path, part: str, total: str, message_part: str
+) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, "
+        f"where: {{status: {part}}}, total_where: {{status: {total}}}, above: 0.1}}\n"
+        "slos:\n  - name: availability\n    objective: 99\n    sli:\n      ratio:\n"
+        f"        errors: {{metric: demo_requests_total, where: {{status: {part}}}}}\n"
+        f"        total: {{metric: demo_requests_total, where: {{status: {total}}}}}\n",
+    )
+    assert _codes(found) == []
+    warnings = [d for d in found if d.code == "references/part-outside-total"]
+    assert [d.path for d in warnings] == [
+        ("alerts", 0, "condition", "where", "status"),
+        ("slos", 0, "sli", "ratio", "errors", "where", "status"),
+    ]
+    assert all(message_part in d.message and "status=error" in d.message for d in warnings)
+
+
+def test_a_part_inside_its_total_is_not_flagged(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "slos:\n  - name: availability\n    objective: 99\n    sli:\n      ratio:\n"
+        "        errors: {metric: demo_requests_total, where: {status: error}}\n"
+        "        total: {metric: demo_requests_total, where: {status: [ok, error]}}\n",
+    )
+    assert "references/part-outside-total" not in [d.code for d in found]
+
+
+@pytest.mark.parametrize(
     ("metric", "code"),
     [
         ("{name: demo_latency_milliseconds, type: histogram, help: h}", "names/base-unit"),

@@ -138,6 +138,8 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
             "a ratio needs 'where' to select the part of the total it measures",
             path=path,
         )
+    if fn is QueryFunction.RATIO:
+        yield from _part_of_total(query.where, query.total_where, (*path, "where"))
 
 
 def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -> Diagnostic:
@@ -170,6 +172,34 @@ def _check_matchers(
                     path=(*path, matcher.label),
                     severity=Severity.WARNING,
                 )
+
+
+def _part_of_total(
+    part: tuple[Matcher, ...], total: tuple[Matcher, ...], path: Path
+) -> Iterator[Diagnostic]:
+    """A ratio of one metric divides events its total counts by the total: a part that
+    selects label values the total leaves out counts events the total does not."""
+    in_total = {m.label: m.values for m in total}
+    for matcher in part:
+        counted = in_total.get(matcher.label)
+        left_out = [v for v in matcher.values if counted is not None and v not in counted]
+        if not left_out:
+            continue
+        never = len(left_out) == len(matcher.values)
+        yield Diagnostic(
+            "references/part-outside-total",
+            f"{matcher.label}={'|'.join(left_out)}: the total counts only "
+            f"{matcher.label}={'|'.join(counted or ())}, so "
+            + (
+                "the part counts only events the total does not"
+                if never
+                else "the part counts those events and the total does not: the ratio can exceed 1"
+            ),
+            path=(*path, matcher.label),
+            severity=Severity.WARNING,
+            hint=f"add {', '.join(left_out)} to the total's {matcher.label} values, "
+            "or leave them out of the part",
+        )
 
 
 def _labels_by_metric(spec: Spec) -> dict[str, dict[str, Label]]:
@@ -226,6 +256,9 @@ def _slos(spec: Spec) -> Iterator[Diagnostic]:
                         spec, metric.name, selector.where, (*sel_path, "where")
                     )
                     yield from _slo_by(slo.by, metric.label_names, metric.name, slo.path)
+            if slo.sli.errors.metric == slo.sli.total.metric:
+                errors, total = slo.sli.errors.where, slo.sli.total.where
+                yield from _part_of_total(errors, total, (*path, "ratio", "errors", "where"))
         elif isinstance(slo.sli, LatencySli):
             yield from _latency_sli(spec, slo.sli, slo.by, path, slo.path)
 

@@ -51,6 +51,13 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         (SHAPES, "< 0.9", "<= 0.9", "FewGoodEvents"),
         (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
         (SHAPES, "[10m])) > 0.25", "[10m])) > 0.3", "RawBadEvents"),
+        (SHAPES, 'good|bad"}[5m]))) > 0.3', 'good"}[5m]))) > 0.3', "BadShareOfCounted"),
+        (
+            SHAPES,
+            '(sum(rate(shapes_events_total{kind="bad"}[5m])) or',
+            '(sum(rate(shapes_events_total{kind="ugly"}[5m])) or',
+            "SLO counted",
+        ),
         (SHAPES, "histogram_quantile(0.9,", "histogram_quantile(0.5,", "RawLongWaits"),
         (
             SHAPES,
@@ -99,5 +106,8 @@ def test_every_alert_of_the_shapes_spec_is_tested_without_skips() -> None:
     spec = load_spec(SHAPES)
     tests, skipped = unit_test_groups(spec)
     assert skipped == []
-    names = {test["name"].split(" ")[0] for test in tests}
+    names = {test["name"].split(" ")[0] for test in tests if not test["name"].startswith("SLO ")}
     assert names == {alert.name for alert in spec.alerts}
+    assert {test["name"].split(":")[0] for test in tests if test["name"].startswith("SLO ")} == {
+        f"SLO {slo.name}" for slo in spec.slos
+    }

@@ -132,14 +132,23 @@ def default_function(metric: m.Metric | None) -> m.QueryFunction:
     return m.QueryFunction.VALUE
 
 
+#: How series combine when a condition names no aggregation: a gauge's reading across
+#: replicas is its highest (or lowest, or average) one, not their sum; counters add up.
+_DEFAULT_AGGREGATION = {
+    m.QueryFunction.VALUE: "max",
+    m.QueryFunction.MAX_OVER_TIME: "max",
+    m.QueryFunction.MIN_OVER_TIME: "min",
+    m.QueryFunction.AVG_OVER_TIME: "avg",
+}
+
+
 def _query(raw: Mapping[str, Any], metrics: Mapping[str, m.Metric]) -> m.Query:
     metric = metrics.get(raw["metric"])
     function = m.QueryFunction(raw["function"]) if "function" in raw else default_function(metric)
-    default_agg = "max" if function is m.QueryFunction.VALUE else "sum"
     return m.Query(
         metric=raw["metric"],
         function=function,
-        aggregation=raw.get("aggregation", default_agg),
+        aggregation=raw.get("aggregation", _DEFAULT_AGGREGATION.get(function, "sum")),
         window=raw.get("window", "5m"),
         by=tuple(raw.get("by", ())),
         where=_matchers(raw.get("where")),

@@ -11,7 +11,7 @@ import pytest
 from monitorgen.promql import format_duration, inspect, parse
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource, rule_file
 
-from .helpers import SPEC_PATHS, load_spec, rules_by_name, rules_of
+from .helpers import SHAPES, SPEC_PATHS, load_spec, rules_by_name, rules_of
 
 LLM = "specs/llm.yaml"
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
@@ -73,6 +73,21 @@ def test_a_quantile_alert_keeps_le_in_the_inner_sum() -> None:
     quantile, inner = left.args
     assert quantile.val == 0.95
     assert set(inner.modifier.labels) == {"le", "task_type"}
+
+
+@pytest.mark.parametrize(
+    ("alert", "aggregation", "function"),
+    [("Freezing", "min", "min_over_time"), ("Warm", "avg", "avg_over_time")],
+)
+def test_a_gauge_over_time_aggregates_as_its_function_unless_told(
+    alert: str, aggregation: str, function: str
+) -> None:
+    """Replicas reporting one gauge: their lowest minimum, not the sum of minimums."""
+    spec = load_spec(SHAPES)
+    (query,) = (a.query for a in spec.alerts if a.name == alert)
+    assert query is not None and query.function.value == function
+    left, _, _ = comparison(only(rules_by_name(spec), alert)["expr"])
+    assert (str(left.op).strip(), left.expr.func.name) == (aggregation, function)
 
 
 def test_thresholds_are_written_as_the_spec_states_them() -> None:

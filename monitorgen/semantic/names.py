@@ -41,6 +41,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     for metric in spec.metrics:
         yield from _metric_conventions(metric)
     yield from _alert_name_clashes(spec)
+    yield from _owned_labels(spec)
 
 
 def _duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
@@ -144,4 +145,41 @@ def _alert_name_clashes(spec: Spec) -> Iterator[Diagnostic]:
                 f"alert '{alert.name}' has the name of SLO "
                 f"'{slo_alerts[alert.name].name}''s burn-rate alert",
                 path=(*alert.path, "name"),
+            )
+
+
+#: Alert labels monitorgen sets from other fields, which routing, inhibition and the
+#: generated tests read: a `labels` entry would silently replace them.
+_ALERT_LABELS = {
+    "severity": "the alert's `severity` field",
+    "service": "the spec's `service`",
+    "alertname": "Prometheus, from the alert's name",
+}
+_SLO_LABELS = {
+    **_ALERT_LABELS,
+    "severity": "`alerting.page.severity` and `alerting.ticket.severity`",
+    "slo": "the SLO's name",
+    "slo_tier": "monitorgen (page or ticket)",
+}
+
+
+def _owned_labels(spec: Spec) -> Iterator[Diagnostic]:
+    for alert in spec.alerts:
+        yield from _overrides(alert.labels, _ALERT_LABELS, (*alert.path, "labels"))
+    for slo in spec.slos:
+        yield from _overrides(slo.labels, _SLO_LABELS, (*slo.path, "alerting", "labels"))
+        for tier, setting in (("page", slo.page), ("ticket", slo.ticket)):
+            path = (*slo.path, "alerting", tier, "labels")
+            yield from _overrides(setting.labels, _SLO_LABELS, path)
+
+
+def _overrides(
+    labels: tuple[tuple[str, str], ...], owned: dict[str, str], path: Path
+) -> Iterator[Diagnostic]:
+    for key, _ in labels:
+        if key in owned:
+            yield Diagnostic(
+                "names/owned-label",
+                f"label '{key}' comes from {owned[key]}: setting it here would silently replace it",
+                path=(*path, key),
             )

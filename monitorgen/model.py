@@ -165,10 +165,14 @@ class LatencySli:
     where: tuple[Matcher, ...] = ()
 
 
+#: What a raw SLI writes where each burn-rate window goes.
+WINDOW_PLACEHOLDER = "{{window}}"
+
+
 @dataclass(frozen=True)
 class RawSli:
     error_ratio_query: str
-    """PromQL with `{{window}}` standing for each burn-rate window."""
+    """PromQL with WINDOW_PLACEHOLDER standing for each burn-rate window."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 
 from monitorgen.model import (
+    WINDOW_PLACEHOLDER,
     LatencySli,
     Matcher,
     RatioSli,
@@ -155,7 +156,7 @@ def error_ratio_query(slo: Slo, window: str) -> str:
         return emit(_ratio_query(sli, slo.by, window))
     if isinstance(sli, LatencySli):
         return emit(_latency_query(sli, slo.by, window))
-    return sli.error_ratio_query.replace("{{window}}", window)
+    return sli.error_ratio_query.replace(WINDOW_PLACEHOLDER, window)
 
 
 def _ratio_query(sli: RatioSli, by: tuple[str, ...], window: str) -> PromQL:
@@ -203,7 +204,7 @@ def _equalities(source: Selector) -> tuple[Matcher, ...]:
 
 def _raw_selectors(sli: RawSli) -> tuple[str, ...]:
     try:
-        facts = inspect(sli.error_ratio_query.replace("{{window}}", "5m"))
+        facts = inspect(sli.error_ratio_query.replace(WINDOW_PLACEHOLDER, "5m"))
     except PromQLError:
         return ()
     names = dict.fromkeys(s.name for s in facts.selectors if s.name and ":" not in s.name)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.model import MetricType, Path, RawSli, Spec
+from monitorgen.model import WINDOW_PLACEHOLDER, MetricType, Path, RawSli, Spec
 from monitorgen.promql import PromQLError, SelectorUse, expand_grafana, inspect
 
 #: Series Prometheus itself makes for every rule file and scrape.
@@ -63,7 +63,7 @@ def _expressions(spec: Spec) -> Iterator[Expression]:
                 )
     for slo in spec.slos:
         if isinstance(slo.sli, RawSli):
-            text = slo.sli.error_ratio_query.replace("{{window}}", "5m")
+            text = slo.sli.error_ratio_query.replace(WINDOW_PLACEHOLDER, "5m")
             yield Expression(text, (*slo.path, "sli", "raw", "error_ratio_query"))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import (
+    WINDOW_PLACEHOLDER,
     Label,
     LatencySli,
     Matcher,
@@ -261,6 +262,16 @@ def _slos(spec: Spec) -> Iterator[Diagnostic]:
                 yield from _part_of_total(errors, total, (*path, "ratio", "errors", "where"))
         elif isinstance(slo.sli, LatencySli):
             yield from _latency_sli(spec, slo.sli, slo.by, path, slo.path)
+        elif WINDOW_PLACEHOLDER not in slo.sli.error_ratio_query:
+            yield Diagnostic(
+                "references/sli-window",
+                f"a raw SLI writes {WINDOW_PLACEHOLDER} where each burn-rate window goes: "
+                "without it, every window records the same ratio and the burn rates "
+                "compare it with itself",
+                path=(*path, "raw", "error_ratio_query"),
+                hint="e.g. sum(rate(errors_total[{{window}}]))"
+                " / sum(rate(requests_total[{{window}}]))",
+            )
 
 
 def _slo_by(

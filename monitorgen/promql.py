@@ -120,6 +120,7 @@ class ExprFacts:
     top_is_comparison: bool
     divisions: int
     division_inside_aggregation: bool
+    """A division right inside an aggregation one NaN turns NaN (NAN_SPREADING_AGGREGATIONS)."""
     unguarded_divisions: int = 0
     """Divisions whose denominator can be 0 (it rates or counts something) and is not
     filtered by a comparison (`promql_labels.unguarded_divisions`)."""
@@ -131,6 +132,9 @@ class ExprFacts:
 
 
 _COMPARISONS = frozenset({">", "<", ">=", "<=", "==", "!="})
+#: Aggregations whose result is NaN when one input is: max, min, topk, bottomk, count
+#: and group pass over a NaN (or count it) instead.
+NAN_SPREADING_AGGREGATIONS = frozenset({"sum", "avg", "stddev", "stdvar", "quantile"})
 _SCALAR_FUNCTIONS = frozenset({"scalar", "time", "pi", "day_of_month", "year"})
 
 
@@ -225,10 +229,12 @@ class _Walker(_Found):
                     push((arg, str(name), None, in_aggregation))
             elif kind == "AggregateExpr":
                 labels = tuple(node.modifier.labels) if node.modifier is not None else ()
-                self.aggregations.append((str(node.op).strip(), labels))
-                push((node.expr, None, None, True))
+                op = str(node.op).strip()
+                self.aggregations.append((op, labels))
+                spreads = op in NAN_SPREADING_AGGREGATIONS
+                push((node.expr, None, None, spreads))
                 if node.param is not None:
-                    push((node.param, None, None, True))
+                    push((node.param, None, None, spreads))
             elif kind == "MatrixSelector":
                 push((node.vector_selector, function, node.range, in_aggregation))
             elif kind in ("ParenExpr", "SubqueryExpr"):
@@ -429,7 +435,7 @@ class _Aggregation(PromQL):
         self, found: _Found, function: str | None, range_: timedelta | None, in_aggregation: bool
     ) -> None:
         found.aggregations.append((self.op, self.by))
-        self.inner.collect(found, None, None, True)
+        self.inner.collect(found, None, None, self.op in NAN_SPREADING_AGGREGATIONS)
 
     def label_sources(self) -> tuple[LabelSource, ...]:
         kept = (True, frozenset(self.by))

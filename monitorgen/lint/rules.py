@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.gotemplate import TemplateError, parse_template
-from monitorgen.model import Metric, MetricType, Spec
+from monitorgen.model import Metric, MetricType, Path, Spec
 from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect, seconds
 from monitorgen.promql_labels import (
     LabelLookup,
@@ -313,12 +313,15 @@ def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
 
 
 def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
-    """Dividing inside an aggregation, or recording a quotient whose denominator can be 0."""
+    """Dividing inside an aggregation, or recording a quotient whose denominator can be 0;
+    once per expression, which a raw SLI's rules of every window share."""
+    reported: set[Path] = set()
     for rule in rules.all():
         facts = _facts(rule.expr)
-        if facts is None:
+        if facts is None or rule.expr_path in reported:
             continue
         if facts.division_inside_aggregation:
+            reported.add(rule.expr_path)
             yield Diagnostic(
                 "lint/nan-division",
                 f"{rule.name} divides inside an aggregation: one series with a zero "
@@ -328,9 +331,10 @@ def _nan_divisions(rules: Rules) -> Iterator[Diagnostic]:
                 hint="aggregate numerator and denominator first, then divide",
             )
         elif rule.record and facts.unguarded_divisions:
+            reported.add(rule.expr_path)
             yield Diagnostic(
                 "lint/nan-division",
-                f"{rule.record} records NaN whenever its denominator is 0 (no traffic)",
+                f"{rule.record} records NaN whenever its denominator is 0",
                 path=rule.expr_path,
                 severity=Severity.WARNING,
                 hint="divide by `(denominator > 0)` so quiet periods record nothing",

@@ -169,6 +169,36 @@ def test_a_disabled_check_reports_nothing(tmp_path: Path) -> None:
     assert findings(tmp_path, body, "lint/for") == []
 
 
+@pytest.mark.parametrize(
+    ("aggregation", "reported"),
+    [("sum", True), ("avg", True), ("max", False), ("min", False), ("count", False)],
+)
+def test_a_division_inside_an_aggregation_is_reported_where_a_nan_spreads(
+    tmp_path: Path, aggregation: str, reported: bool
+) -> None:
+    """Prometheus' max and min pass over a NaN series; sum and avg become NaN."""
+    body = (
+        "alerts:\n  - name: Demo\n    severity: warning\n    summary: Demo.\n"
+        f"    expr: {aggregation}(rate(demo_requests_total[5m]) / rate(demo_requests_total[1h]))"
+        " > 2\n"
+    )
+    expected = [("lint/nan-division", FIRST_LINE + 4, 11)] if reported else []
+    assert findings(tmp_path, body, "lint/nan-division") == expected
+
+
+def test_a_raw_sli_dividing_unguarded_is_reported_once_for_all_its_windows(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "slos:\n  - name: ok\n    objective: 99\n    sli:\n      raw:\n"
+        "        error_ratio_query: sum(rate(demo_requests_total{code='500'}[{{window}}]))"
+        " / sum(rate(demo_requests_total[{{window}}]))\n"
+    )
+    assert findings(tmp_path, body, "lint/nan-division") == [
+        ("lint/nan-division", FIRST_LINE + 5, 9)
+    ]
+
+
 # Generated expressions cannot be broken from a spec; these checks guard the generators.
 
 

@@ -42,6 +42,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         yield from _metric_conventions(metric)
     yield from _alert_name_clashes(spec)
     yield from _owned_labels(spec)
+    yield from _records_of_scraped_names(spec)
 
 
 def _duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
@@ -183,3 +184,22 @@ def _overrides(
                 f"label '{key}' comes from {owned[key]}: setting it here would silently replace it",
                 path=(*path, key),
             )
+
+
+def _records_of_scraped_names(spec: Spec) -> Iterator[Diagnostic]:
+    """A recording rule writing under a scraped series' name mixes its samples into that
+    series: every query of the metric then reads both."""
+    external = set(spec.external_metrics)
+    for rule in spec.recording_rules:
+        metric = spec.metric_for_series(rule.record)
+        if metric is None and rule.record not in external:
+            continue
+        owner = f"metric '{metric.name}'" if metric else "an external metric"
+        yield Diagnostic(
+            "names/record-shadows-metric",
+            f"recording rule '{rule.record}' records under the name of {owner}: its samples "
+            "would mix with the scraped ones",
+            path=(*rule.path, "record"),
+            hint="name recordings level:metric:operations, e.g. job:"
+            f"{rule.record.removesuffix('_total')}:rate5m",
+        )

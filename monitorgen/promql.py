@@ -60,6 +60,17 @@ def parse(expr: str) -> Any:
         raise PromQLError(str(exc)) from None
 
 
+def regex_refused(pattern: str) -> bool:
+    """Whether the RE2-family engine Prometheus and Alertmanager share refuses `pattern`
+    (lookaround, backreferences, ...), asked of the parser's own regex engine through a
+    matcher: Python's `re` accepts what they do not."""
+    try:
+        promql_parser.parse(f"x{{x=~{string_literal(pattern)}}}")
+    except (ValueError, TypeError):
+        return True
+    return False
+
+
 def _refuse_deep_nesting(expr: str) -> None:
     """PromQLError when `expr` holds more than MOST_OPERATORS operators and brackets
     outside its strings: each may add a level to the tree the parser recurses over."""

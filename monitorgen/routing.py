@@ -27,6 +27,7 @@ from monitorgen.model import (
     Spec,
     TimeInterval,
 )
+from monitorgen.promql import regex_refused
 from monitorgen.rule_set import all_rules
 
 Labels = Mapping[str, str]
@@ -41,10 +42,31 @@ class InvalidRegex(ValueError):
 
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
+    """`pattern` in Alertmanager's (RE2) syntax as a Python regex, matched whole."""
     try:
-        return re.compile(f"(?:{pattern})")
-    except re.error as err:
+        return re.compile(_POSIX_CLASS.sub(lambda m: _POSIX_CLASSES[m[1]], pattern))
+    except (re.error, KeyError) as err:
         raise InvalidRegex(f"{pattern!r}: {err}") from err
+
+
+#: RE2's POSIX classes inside brackets (`[[:alpha:]_]`), which Python's re lacks.
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "ascii": "\\x00-\\x7f",
+    "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z",
+    "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+_POSIX_CLASS = re.compile(r"\[:(\w+):\]")
 
 
 def matcher_matches(matcher: RouteMatcher, labels: Labels) -> bool:
@@ -471,9 +493,21 @@ def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:
 def _regex_problem(matcher: RouteMatcher, path: Path) -> Iterator[Diagnostic]:
     if matcher.op not in ("=~", "!~"):
         return
+    if regex_refused(matcher.value):
+        yield Diagnostic(
+            "routing/invalid-regex",
+            f"matcher {matcher} is not a regex Alertmanager accepts (Go's RE2 syntax, "
+            "which has no lookahead, lookbehind or backreferences)",
+            path=path,
+            hint="list the values to match, or use != / !~ for the ones to leave out",
+        )
+        return
     try:
         _compiled(matcher.value)
     except InvalidRegex as err:
         yield Diagnostic(
-            "routing/invalid-regex", f"matcher {matcher} is not a regex: {err}", path=path
+            "routing/invalid-regex",
+            f"matcher {matcher}: Alertmanager accepts it, but monitorgen evaluates routes "
+            f"with Python's re, which cannot: {err}",
+            path=path,
         )

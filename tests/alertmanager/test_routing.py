@@ -398,3 +398,89 @@ def test_the_calendar_verdicts_are_amtools(tmp_path: Path) -> None:
             [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
         )
         assert (done.returncode == 0) is amtool_accepts, (field, value, done.stdout)
+
+
+#: Matcher regexes and whether Alertmanager (Go's RE2) accepts them; Python's `re`
+#: accepts all but the last.
+MATCHER_REGEXES = [
+    ("critical|warning", True),
+    ("[[:alpha:]]+-[0-9]{2,}", True),
+    ("(?i)shop.*", True),
+    ("(?!billing).*", False),
+    ("shop(?=-eu)", False),
+    ("(?<!x)team", False),
+    ("(a)\\1", False),
+    ("critical|(warning", False),
+]
+
+
+def _regex_findings(pattern: str) -> list[str]:
+    route = Route(receiver="r", matchers=(RouteMatcher("team", "=~", pattern),), path=("r",))
+    spec_routing = Routing(root=Route(receiver="r", routes=(route,)))
+    return [d.code for d in routing.invalid_regexes(spec_routing)]
+
+
+@pytest.mark.parametrize(("pattern", "amtool_accepts"), MATCHER_REGEXES)
+def test_a_matcher_regex_alertmanager_refuses_is_an_error(
+    pattern: str, amtool_accepts: bool
+) -> None:
+    assert _regex_findings(pattern) == ([] if amtool_accepts else ["routing/invalid-regex"])
+
+
+@pytest.mark.tools
+def test_the_matcher_regex_verdicts_are_amtools(tmp_path: Path) -> None:
+    amtool = require_binary("amtool")
+    for pattern, amtool_accepts in MATCHER_REGEXES:
+        config = {
+            "route": {
+                "receiver": "r",
+                "routes": [{"receiver": "r", "matchers": [f'team=~"{pattern}"']}],
+            },
+            "receivers": [{"name": "r"}],
+        }
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(config))
+        done = subprocess.run(
+            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
+        )
+        assert (done.returncode == 0) is amtool_accepts, (pattern, done.stdout)
+
+
+#: (pattern, team label value, whether the matcher selects it), as Alertmanager matches.
+MATCHER_VALUES = [
+    ("[[:alpha:]]+-[0-9]{2,}", "shop-12", True),
+    ("[[:alpha:]]+-[0-9]{2,}", "shop-1", False),
+    ("[_[:digit:]]+", "_12", True),
+    ("(?i)shop.*", "SHOP-eu", True),
+    ("critical|warning", "criticalx", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "value", "selected"), MATCHER_VALUES)
+def test_a_matcher_regex_selects_what_alertmanager_selects(
+    pattern: str, value: str, selected: bool
+) -> None:
+    matcher = RouteMatcher("team", "=~", pattern)
+    assert routing.matcher_matches(matcher, {"team": value}) is selected
+
+
+@pytest.mark.tools
+def test_the_matcher_regex_selections_are_amtools(tmp_path: Path) -> None:
+    amtool = require_binary("amtool")
+    for pattern, value, selected in MATCHER_VALUES:
+        config = {
+            "route": {
+                "receiver": "rest",
+                "routes": [{"receiver": "hit", "matchers": [f'team=~"{pattern}"']}],
+            },
+            "receivers": [{"name": "rest"}, {"name": "hit"}],
+        }
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(config))
+        done = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={path}", f"team={value}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.stdout.strip() == ("hit" if selected else "rest"), (pattern, value, done)

@@ -94,10 +94,33 @@ def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, co
     assert (finding.span.line, finding.span.column) == (25, 11)
 
 
-def test_an_alert_without_a_comparison_is_a_warning(tmp_path: Path) -> None:
-    found = _findings(tmp_path, _alert("max(demo_in_flight)"))
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "max(demo_in_flight)",
+        "max(demo_in_flight) and demo_in_flight > 3",
+        "absent(demo_in_flight) or max(demo_in_flight)",
+    ],
+)
+def test_an_alert_without_a_comparison_is_a_warning(tmp_path: Path, expr: str) -> None:
+    found = _findings(tmp_path, _alert(expr))
     assert _codes(found) == []
     assert "promql/alert-comparison" in _codes(found, Severity.WARNING)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "max(demo_in_flight) > 3",
+        "demo_in_flight > 3 and demo_in_flight < 10",
+        "demo_in_flight > 3 unless demo_in_flight > 100",
+        "absent(demo_in_flight == 1)",
+        "absent(demo_in_flight) or demo_in_flight > 3",
+    ],
+)
+def test_an_alert_whose_every_branch_compares_is_not_flagged(tmp_path: Path, expr: str) -> None:
+    found = _findings(tmp_path, _alert(expr))
+    assert "promql/alert-comparison" not in _codes(found, Severity.WARNING)
 
 
 def test_a_structured_query_problem_is_reported_once_at_its_field(tmp_path: Path) -> None:

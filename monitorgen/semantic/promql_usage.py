@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import WINDOW_PLACEHOLDER, MetricType, Path, RawSli, Spec
 from monitorgen.promql import PromQLError, SelectorUse, expand_grafana, inspect
+from monitorgen.promql_labels import always_compares
 
 #: Series Prometheus itself makes for every rule file and scrape.
 BUILTIN_SERIES = frozenset(
@@ -91,7 +92,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         if not expr.structured:
             for use in facts.selectors:
                 yield from _selector(spec, use, known, expr.path)
-        if expr.is_alert and not facts.top_is_comparison:
+        if expr.is_alert and not facts.top_is_comparison and not always_compares(expr.text):
             yield Diagnostic(
                 "promql/alert-comparison",
                 "this alert has no comparison, so it fires for every series the expression returns",

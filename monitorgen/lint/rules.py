@@ -200,8 +200,13 @@ def _kept_labels(expr: str, lookup: LabelLookup) -> OutputLabels | None:
 
 
 def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
-    """Known labels of a series name: declared metrics, recorded series, `up`."""
-    recorded = {rule.record: rule for rule in rules.all() if rule.record}
+    """Known labels of a series name: declared metrics, recorded series (of every rule
+    recording that name: the SLOs' rules share theirs), `up`."""
+    recorded: dict[str, list[Rule]] = {}
+    for rule in rules.all():
+        if rule.record:
+            recorded.setdefault(rule.record, []).append(rule)
+    of_records: dict[str, frozenset[str] | None] = {}
     seen: set[str] = set()
     declared: dict[str, frozenset[str]] = {}
 
@@ -213,19 +218,28 @@ def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
             return declared[name]
         if name == "up":
             return frozenset({"job", "instance"})
-        rule = recorded.get(name)
-        if rule is None or name in seen:
+        if name not in recorded or name in seen:
             return None
-        seen.add(name)
-        try:
-            labels = output_labels(rule.expr, lookup)
-        finally:
-            seen.discard(name)
-        if labels.open:
-            return None
-        return labels.names | {f.key for f in rule.labels}
+        if name not in of_records:
+            seen.add(name)
+            try:
+                of_records[name] = _recorded_labels(recorded[name], lookup)
+            finally:
+                seen.discard(name)
+        return of_records[name]
 
     return lookup
+
+
+def _recorded_labels(records: list[Rule], lookup: LabelLookup) -> frozenset[str] | None:
+    """The labels any of the rules recording one name may give its series."""
+    found: set[str] = set()
+    for rule in records:
+        labels = output_labels(rule.expr, lookup)
+        if labels.open:
+            return None
+        found |= labels.names | {f.key for f in rule.labels}
+    return frozenset(found)
 
 
 def _declared_labels(metric: Metric, series: str) -> frozenset[str]:

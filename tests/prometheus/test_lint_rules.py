@@ -199,6 +199,27 @@ def test_a_raw_sli_dividing_unguarded_is_reported_once_for_all_its_windows(
     ]
 
 
+def test_template_labels_of_an_slo_are_read_from_its_own_recordings(tmp_path: Path) -> None:
+    """Every SLO records slo:sli_error:* (told apart by its `slo` label): a second SLO
+    without `by` does not hide the route the first one keeps."""
+
+    def slo(name: str, by: str, summary: str) -> str:
+        return (
+            f"  - name: {name}\n    objective: 99\n{by}"
+            "    sli: {ratio: {errors: {metric: demo_requests_total, where: {code: '500'}},"
+            " total: {metric: demo_requests_total}}}\n"
+            f"    alerting: {{summary: '{summary}'}}\n"
+        )
+
+    per_route = slo("per_route", "    by: [route]\n", "{{ $labels.route }} fails")
+    body = "slos:\n" + per_route + slo("overall", "", "Requests fail")
+    assert findings(tmp_path, body, "lint/template-label") == []
+    unkept = "slos:\n" + slo("per_route", "", "{{ $labels.route }} fails")
+    assert findings(tmp_path, unkept, "lint/template-label") == [
+        ("lint/template-label", FIRST_LINE + 4, 25)
+    ]
+
+
 # Generated expressions cannot be broken from a spec; these checks guard the generators.
 
 

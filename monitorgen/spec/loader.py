@@ -350,9 +350,13 @@ class _Builder:
                 )
                 self.problems.append(problem)
             except yaml.constructor.ConstructorError as exc:
-                problem = Diagnostic(
-                    "yaml/syntax", str(exc.problem), self.span(event), _child(parent, part)
-                )
+                message = str(exc.problem)
+                if event.value == "<<":
+                    message = (
+                        "YAML merge keys (<<) are not supported, as aliases are not: write "
+                        "the keys out, or share them through include"
+                    )
+                problem = Diagnostic("yaml/syntax", message, self.span(event), _child(parent, part))
                 self.problems.append(problem)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
                 # The constructors of explicit tags (`!!int abc`) fail this way, not as
@@ -501,6 +505,17 @@ class _Builder:
         self.refusals.append(Diagnostic("yaml/alias", message, self.span(event)))
 
 
+def _explained(problem: object, text: str, mark: _Mark | None) -> object:
+    """libyaml's complaint, with the cause a reader would look for when it is a tab."""
+    if mark is None or "cannot start any token" not in str(problem):
+        return problem
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if line[mark.column : mark.column + 1] == "\t":
+        return f"{problem}: a tab (YAML indents with spaces only)"
+    return problem
+
+
 def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | None = None) -> Any:
     """Parse one YAML document into positioned containers; raise SpecError on any problem.
 
@@ -519,7 +534,7 @@ def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | 
         raise SpecError(builder.refusals) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context
+        problem = _explained(exc.problem or exc.context, text, mark)
         raise SpecError([_syntax_error(file, problem, mark)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml/syntax", f"invalid YAML: {exc}", Span(file))]) from None

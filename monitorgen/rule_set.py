@@ -165,8 +165,11 @@ def alert_rule(spec: Spec, alert: Alert) -> Rule:
 def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
     path = alert.path
     found = {"summary": Field("summary", alert.summary, (*path, "summary"))}
-    description = alert.description or default_description(spec, alert)
-    found["description"] = Field("description", description, (*path, "description"))
+    if alert.description:
+        found["description"] = Field("description", alert.description, (*path, "description"))
+    else:  # made from the summary, which is where a problem in it was written
+        made = default_description(spec, alert)
+        found["description"] = Field("description", made, found["summary"].path)
     if alert.runbook_url:
         runbook_path = (*path, "runbook_url")
         found["runbook_url"] = Field("runbook_url", alert.runbook_url, runbook_path)

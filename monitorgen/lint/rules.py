@@ -54,13 +54,15 @@ class Rules:
 
     def templated_fields(self) -> tuple[tuple[Rule, str, Field], ...]:
         """(alert, "label" or "annotation", field) of every field with braces; without
-        them a text is no template: it parses, as itself, and reads no label."""
+        them a text is no template: it parses, as itself, and reads no label. Of the
+        fields one spec field makes (a summary, and the description made from it when
+        none is written), the first: their problems are its own."""
         if self._templated is None:
             self._templated = tuple(
                 (rule, kind, field)
                 for rule in self._alerts
                 for kind, fields in (("label", rule.labels), ("annotation", rule.annotations))
-                for field in fields
+                for field in _first_per_path(fields)
                 if "{{" in field.value or "}}" in field.value
             )
         return self._templated
@@ -145,6 +147,16 @@ def _for_durations(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
 
 
 # ------------------------------------------------------------ templates
+
+
+def _first_per_path(fields: tuple[Field, ...]) -> list[Field]:
+    seen: set[Path] = set()
+    first = []
+    for field in fields:
+        if field.path not in seen:
+            seen.add(field.path)
+            first.append(field)
+    return first
 
 
 def _templates(rules: Rules) -> Iterator[Diagnostic]:

@@ -220,6 +220,22 @@ def test_template_labels_of_an_slo_are_read_from_its_own_recordings(tmp_path: Pa
     ]
 
 
+def test_a_summary_problem_is_reported_once_not_again_in_the_description_made_from_it(
+    tmp_path: Path,
+) -> None:
+    """Without a description, monitorgen writes one that quotes the summary."""
+
+    def summarised(summary: str) -> str:
+        return alert().replace("    summary: Demo.", f"    summary: {summary}")
+
+    body = summarised("'{{ $value | humanise }} requests/s'")
+    assert findings(tmp_path, body, "lint/template") == [("lint/template", FIRST_LINE + 3, 14)]
+    unkept = summarised("'{{ $labels.code }} fails'")
+    assert findings(tmp_path, unkept, "lint/template-label") == [
+        ("lint/template-label", FIRST_LINE + 3, 14)
+    ]
+
+
 # Generated expressions cannot be broken from a spec; these checks guard the generators.
 
 

@@ -134,6 +134,16 @@ def test_a_structured_query_problem_is_reported_once_at_its_field(tmp_path: Path
     ]
 
 
+def test_a_structured_query_may_group_and_filter_by_the_scrape_labels(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_in_flight, by: [instance, job], "
+        "where: {job: demo}, above: 1}\n",
+    )
+    assert _codes(found) == []
+
+
 def test_a_label_value_outside_the_declared_values_is_a_warning(tmp_path: Path) -> None:
     found = _findings(
         tmp_path,

@@ -96,7 +96,7 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
         return
     labels = _labels_by_metric(spec)[metric.name]
     for index, label in enumerate(query.by):
-        if label not in labels:
+        if label not in labels and label not in SCRAPE_LABELS:
             yield _unknown_label(label, metric.name, labels, (*path, "by", index))
     for key, matchers in (("where", query.where), ("total_where", query.total_where)):
         if matchers:
@@ -143,6 +143,10 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
         yield from _part_of_total(query.where, query.total_where, (*path, "where"))
 
 
+#: Labels Prometheus gives every series it scrapes, which queries may group and filter by.
+SCRAPE_LABELS = frozenset({"job", "instance"})
+
+
 def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -> Diagnostic:
     found = _unknown("label", label, labels, path)
     return Diagnostic(
@@ -161,6 +165,8 @@ def _check_matchers(
         return
     for matcher in matchers:
         label = by_name.get(matcher.label)
+        if label is None and matcher.label in SCRAPE_LABELS:
+            continue
         if label is None:
             yield _unknown_label(matcher.label, metric_name, by_name, (*path, matcher.label))
             continue
@@ -278,7 +284,7 @@ def _slo_by(
     by: tuple[str, ...], labels: tuple[str, ...], metric: str, path: Path
 ) -> Iterator[Diagnostic]:
     for index, label in enumerate(by):
-        if label not in labels:
+        if label not in labels and label not in SCRAPE_LABELS:
             yield _unknown_label(label, metric, labels, (*path, "by", index))
 
 

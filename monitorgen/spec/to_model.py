@@ -332,7 +332,9 @@ def _alerts_on(queries: tuple[m.PanelQuery, ...], alerts: AlertsByMeasure) -> tu
 
 def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:
     """What a query measures: rates are per second whatever their window, while an
-    increase or an `*_over_time` depends on its window."""
+    increase or an `*_over_time` depends on its window. The aggregation counts too: a
+    sum over replicas is not their max. The groups do not: a panel may show finer or
+    coarser groups of the measure an alert watches."""
     per_second = query.function in (
         m.QueryFunction.RATE,
         m.QueryFunction.RATIO,
@@ -349,6 +351,7 @@ def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:
         query.total_where,
         query.scale,
         window,
+        query.aggregation,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from monitorgen.model import (
     Alert,
@@ -13,6 +14,7 @@ from monitorgen.model import (
     PanelType,
     Severity,
 )
+from monitorgen.pipeline import compile_spec
 from monitorgen.targets.grafana.thresholds import (
     AlertLine,
     Step,
@@ -89,3 +91,29 @@ def test_explicit_thresholds_are_sorted_above_a_neutral_base() -> None:
         thresholds=(PanelThreshold(1, "red"), PanelThreshold(0.2, "yellow")),
     )
     assert explicit_steps(panel) == (Step(None, "green"), Step(0.2, "yellow"), Step(1, "red"))
+
+
+def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
+    tmp_path: Path,
+) -> None:
+    """A sum over replicas does not cross the line a per-replica maximum alerts on."""
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        "version: 1\nservice: api\n"
+        "metrics:\n  - {name: api_in_flight, type: gauge, help: In flight., labels: [pod]}\n"
+        "alerts:\n  - name: ApiReplicaBusy\n    severity: warning\n    summary: Busy.\n"
+        "    condition: {metric: api_in_flight, aggregation: max, above: 200}\n"
+        "dashboards:\n  - uid: api\n    title: API\n    rows:\n      - title: Load\n"
+        "        panels:\n"
+        "          - title: Total\n            unit: short\n            description: d\n"
+        "            queries: [{metric: api_in_flight, aggregation: sum}]\n"
+        "          - title: Busiest\n            unit: short\n            description: d\n"
+        "            queries: [{metric: api_in_flight, by: [pod]}]\n"
+    )
+    (compiled,) = compile_spec(path)
+    assert compiled.spec is not None, compiled.diagnostics
+    (dashboard,) = compiled.spec.dashboards
+    assert {p.title: p.alerts for p in dashboard.panels()} == {
+        "Total": (),
+        "Busiest": ("ApiReplicaBusy",),
+    }

@@ -62,6 +62,38 @@ def output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
     return _union([_source_labels(source, lookup) for source in tree.label_sources()])
 
 
+@dataclass(frozen=True)
+class MissingGrouping:
+    """A `by` label of an aggregation that the series it aggregates do not carry."""
+
+    operator: str
+    label: str
+    carried: frozenset[str]
+
+
+def groupings_without_labels(expr: str, lookup: LabelLookup) -> list[MissingGrouping]:
+    """Each `by` label whose aggregation's input cannot carry it (an empty label in the
+    result, and one group where several were meant); none where the input is open."""
+    found: list[MissingGrouping] = []
+    stack = [parse(expr)]
+    while stack:
+        node = stack.pop()
+        stack.extend(children(node))
+        modifier = getattr(node, "modifier", None)
+        if _kind(node) != "AggregateExpr" or modifier is None:
+            continue
+        if str(modifier.type).endswith("Without"):
+            continue
+        inner = _labels(node.expr, lookup)
+        if inner.open:
+            continue
+        operator = str(node.op).strip()
+        for label in modifier.labels:
+            if label not in inner.names:
+                found.append(MissingGrouping(operator, label, inner.names))
+    return found
+
+
 def parsed_output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
     """`output_labels` from the parse tree, whoever wrote the text."""
     return _labels(parse(expr), lookup)

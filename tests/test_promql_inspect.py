@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from monitorgen.promql import MOST_OPERATORS, ExprFacts, SelectorUse, inspect
-from monitorgen.promql_labels import unguarded_divisions
+from monitorgen.promql_labels import groupings_without_labels, unguarded_divisions
 
 FIVE_MINUTES = timedelta(minutes=5)
 
@@ -108,3 +108,26 @@ def test_deep_nesting_does_not_reach_the_recursion_limit() -> None:
     depth = MOST_OPERATORS - 1  # the deepest the parser is given (with rate's bracket)
     (use,) = inspect("(" * depth + "rate(x[5m])" + ")" * depth).selectors
     assert (use.function, use.range) == ("rate", FIVE_MINUTES)
+
+
+@pytest.mark.parametrize(
+    ("expr", "missing"),
+    [
+        ("sum by (region) (rate(a_total[5m]))", [("sum", "region")]),
+        ("sum by (code, region) (rate(a_total[5m]))", [("sum", "region")]),
+        ("max by (code) (sum by (code) (rate(a_total[5m])))", []),
+        ("max by (route) (sum by (code) (rate(a_total[5m])))", [("max", "route")]),
+        ("sum by (instance, le) (rate(a_total[5m]))", [("sum", "le")]),
+        ("sum by (region) (unknown_series)", []),
+        ("sum without (region) (rate(a_total[5m]))", []),
+        ("sum by (dst) (label_replace(a_total, 'dst', '$1', 'code', '(.*)'))", []),
+    ],
+)
+def test_a_grouping_by_a_label_the_input_lacks_is_found(
+    expr: str, missing: list[tuple[str, str]]
+) -> None:
+    def lookup(name: str) -> frozenset[str] | None:
+        return frozenset({"code", "job", "instance"}) if name == "a_total" else None
+
+    found = groupings_without_labels(expr, lookup)
+    assert [(f.operator, f.label) for f in found] == missing

@@ -21,6 +21,7 @@ from monitorgen.promql_labels import (
     LabelLookup,
     OutputLabels,
     always_compares,
+    groupings_without_labels,
     output_labels,
 )
 from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
@@ -74,7 +75,9 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _alert_comparison(rules)
     yield from _for_durations(spec, rules)
     yield from _templates(rules)
-    yield from _template_labels(spec, rules)
+    lookup = _label_lookup(spec, rules)
+    yield from _template_labels(rules, lookup)
+    yield from _grouping_labels(rules, lookup)
     yield from _value_in_labels(rules)
     yield from _group_interval(spec, rules)
     yield from _rate_windows(spec, rules)
@@ -172,9 +175,8 @@ def _templates(rules: Rules) -> Iterator[Diagnostic]:
             )
 
 
-def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
+def _template_labels(rules: Rules, lookup: LabelLookup) -> Iterator[Diagnostic]:
     """`$labels.x` is empty when the expression does not keep `x`."""
-    lookup = _label_lookup(spec, rules)
     kept_by_expr: dict[str, OutputLabels | None] = {}
     for rule, kind, field in rules.templated_fields():
         try:
@@ -200,6 +202,33 @@ def _template_labels(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="add the label to the query's `by`, or drop it from the text "
                 "(the alert's own labels are not in $labels)",
+            )
+
+
+def _grouping_labels(rules: Rules, lookup: LabelLookup) -> Iterator[Diagnostic]:
+    """`sum by (x)` over series without `x`: a typo, or a label of another metric. The
+    structured queries' `by` is checked against the declared labels already."""
+    reported: set[tuple[Path, str]] = set()
+    for rule in rules.all():
+        if not rule.written_by_user:
+            continue
+        try:
+            missing = groupings_without_labels(rule.expr, lookup)
+        except PromQLError:
+            continue
+        for found in missing:
+            if (rule.expr_path, found.label) in reported:
+                continue
+            reported.add((rule.expr_path, found.label))
+            carried = ", ".join(sorted(found.carried)) or "none"
+            yield Diagnostic(
+                "lint/group-by-missing-label",
+                f"{rule.name} groups by '{found.label}' ({found.operator} by), which the series "
+                f"it aggregates do not carry (they carry: {carried}): the label is empty in "
+                "the result, and everything is one group",
+                path=rule.expr_path,
+                severity=Severity.WARNING,
+                hint="group by a label the metric declares, or declare the label",
             )
 
 

@@ -65,6 +65,15 @@ CASES = [
         18,
     ),
     (
+        "lint/group-by-missing-label",
+        "recording_rules:\n  - record: region:demo_requests:rate5m\n"
+        "    expr: sum by (region) (rate(demo_requests_total[5m]))\n",
+        "recording_rules:\n  - record: route:demo_requests:rate5m\n"
+        "    expr: sum by (route) (rate(demo_requests_total[5m]))\n",
+        2,
+        11,
+    ),
+    (
         "lint/value-in-label",
         alert(labels="{value: '{{ $value }}'}"),
         alert(labels="{team: web}"),

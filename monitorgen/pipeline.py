@@ -26,7 +26,14 @@ from monitorgen.rule_set import rule_groups
 from monitorgen.semantic import check_spec
 from monitorgen.semantic.promql_usage import find_facts
 from monitorgen.semantic.receivers import missing_secret_files
-from monitorgen.spec.loader import SpecMap, display_name, load_spec_file, overlay, span_of
+from monitorgen.spec.loader import (
+    SpecMap,
+    display_name,
+    load_spec_file,
+    overlay,
+    path_at,
+    span_of,
+)
 from monitorgen.spec.parse_cache import ParseCache
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
@@ -62,7 +69,7 @@ class Compiled:
     """The loaded spec, where late findings are placed. Kept as long as this result:
     freeing the hundred thousand containers of a large spec takes 0.06 s, which a
     command that exits at once (see `cli.run`) need not spend before writing."""
-    env: str | None = None
+    env: Environment | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,6 +126,15 @@ def discover_specs(spec_dir: Path = DEFAULT_SPEC_DIR) -> list[Path]:
     return sorted(p for p in spec_dir.glob("*.yaml") if p.is_file())
 
 
+@dataclass(frozen=True)
+class Environment:
+    """One environment of a spec: its name, and its section as written, where the
+    findings on what it overrides are."""
+
+    name: str
+    section: SpecMap
+
+
 AmtoolRoutes = Literal["tests", "all", "none"]
 """Which routing cases `amtool config routes test` confirms: the spec's `routing.tests`,
 also every distinct routing situation of the spec's alerts, or none."""
@@ -173,8 +189,9 @@ def _compile_spec(
         if worker is not None:
             worker.cancel()
         raise
-    for env in sorted(document.get("environments", {})):
-        results.append(_model(_environment(document, env), path, env, extra, rendering))
+    for name in sorted(document.get("environments", {})):
+        env = Environment(name, document["environments"][name])
+        results.append(_model(_environment(document, name), path, env, extra, rendering))
     return results
 
 
@@ -206,16 +223,16 @@ def _environment(document: SpecMap, env: str) -> SpecMap:
 def _model(
     document: SpecMap,
     path: Path,
-    env: str | None,
+    env: Environment | None,
     extra: ExtraChecks,
     rendering: bool,
     worker: Forked[list[Artifact]] | None = None,
 ) -> Compiled:
-    output_name = path.stem if env is None else f"{path.stem}.{env}"
+    output_name = path.stem if env is None else f"{path.stem}.{env.name}"
     problems = validate_document(document) if env else []
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
-    spec = _spec_of(document, path, env)
+    spec = _spec_of(document, path, env.name if env else None)
     # Started before the checks, so both run at once; dropped if the checks find errors.
     if worker is None and rendering:
         worker = start_offloaded(spec)
@@ -229,7 +246,9 @@ def _model(
     return compiled
 
 
-def _checked(spec: Spec, document: SpecMap, env: str | None, extra: ExtraChecks) -> Compiled:
+def _checked(
+    spec: Spec, document: SpecMap, env: Environment | None, extra: ExtraChecks
+) -> Compiled:
     output_name = spec.name
     linting = _start_lint(spec)
     try:
@@ -272,7 +291,7 @@ class PendingLint:
     spec: Spec
     child: Forked[list[Diagnostic]]
     document: SpecMap
-    env: str | None
+    env: Environment | None
 
     def findings(self) -> list[Diagnostic]:
         return _placed(_lint_found(self.spec, self.child), self.document, self.env)
@@ -307,14 +326,22 @@ def _lint(spec: Spec) -> list[Diagnostic]:
     return [d for d in run_lint(spec) if d.code not in spec.lint_disabled]
 
 
-def _placed(found: list[Diagnostic], document: Any, env: str | None = None) -> list[Diagnostic]:
-    """Give every finding a line and column from its field path, and name the environment."""
+def _placed(
+    found: list[Diagnostic], document: Any, env: Environment | None = None
+) -> list[Diagnostic]:
+    """Give every finding a line and column from its field path, and name the
+    environment; a finding on what an environment wrote gets the path it is written at."""
     placed = []
     for item in found:
         span = item.span if item.span.line else span_of(document, item.path)
-        message = f"{item.message} (environment {env})" if env else item.message
+        path, message = item.path, item.message
+        if env is not None:
+            written = path_at(env.section, span)
+            if written is not None:
+                path = ("environments", env.name, *written)
+            message = f"{message} (environment {env.name})"
         placed.append(
-            Diagnostic(item.code, message, span, item.path, item.severity, item.hint, item.related)
+            Diagnostic(item.code, message, span, path, item.severity, item.hint, item.related)
         )
     return sorted_diagnostics(placed)
 

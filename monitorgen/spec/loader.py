@@ -189,6 +189,27 @@ def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
     return span
 
 
+def path_at(root: Any, span: Span) -> tuple[str | int, ...] | None:
+    """The path under `root` of the shallowest value written at `span`, or None."""
+    level: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while level:
+        below: list[tuple[Any, tuple[str | int, ...]]] = []
+        for node, path in level:
+            if isinstance(node, SpecMap):
+                placed = [(node[k], (*path, k), node.value_spans.get(k)) for k in node]
+            elif isinstance(node, SpecList):
+                spans = node.item_spans
+                placed = [(v, (*path, i), spans[i]) for i, v in enumerate(node)]
+            else:
+                continue
+            for value, value_path, at in placed:
+                if at == span:
+                    return value_path
+                below.append((value, value_path))
+        level = below
+    return None
+
+
 def key_span_of(root: Any, path: tuple[str | int, ...]) -> Span:
     """The span of the key that ends `path` (points at `for:` rather than its value)."""
     if path and isinstance(path[-1], str):

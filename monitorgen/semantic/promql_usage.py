@@ -4,6 +4,7 @@ counters only inside rate() or increase()."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         except PromQLError as exc:
             yield Diagnostic(
                 "promql/syntax",
-                f"PromQL does not parse: {exc}",
+                f"PromQL does not parse: {exc}{_likely_cause(expr.text)}",
                 path=expr.path,
                 hint=f"expression: {expr.text}",
             )
@@ -100,6 +101,18 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="end the expression with a threshold such as > 0.05",
             )
+
+
+#: `sum by code (...)`: the grouping labels written without their brackets.
+_BARE_GROUPING = re.compile(r"\b(by|without)\s+([a-zA-Z_][a-zA-Z0-9_]*)\s*\(")
+
+
+def _likely_cause(text: str) -> str:
+    """What the parser's terse message most likely means, for mistakes it does not name."""
+    bare = _BARE_GROUPING.search(text)
+    if bare:
+        return f" ({bare[1]} takes its labels in brackets: {bare[1]} ({bare[2]}))"
+    return ""
 
 
 def _known_series(spec: Spec) -> frozenset[str]:

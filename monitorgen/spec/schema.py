@@ -325,8 +325,10 @@ def _pattern_meaning(schema: dict[str, Any]) -> str:
         return 'an Alertmanager matcher such as severity="critical"'
     if pattern.startswith("^https?"):
         return "an http(s) URL"
+    if pattern == "^[a-z][a-z0-9_]*$":
+        return "a valid name here (lowercase letters, digits and _, starting with a letter)"
     if "description" in schema:
-        return f"valid here ({schema['description']})"
+        return f"valid here ({schema['description'].rstrip('.')}; expected to match {pattern})"
     return f"valid here (expected to match {pattern})"
 
 

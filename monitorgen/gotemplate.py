@@ -160,6 +160,10 @@ def _label_of(token: Token) -> str | None:
 TEMPLATE_CACHE_SIZE = 1 << 16
 
 
+#: Where a template reads the alert's value.
+VALUE_REFERENCE = re.compile(r"\$value|\.Value")
+
+
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def parse_template(text: str) -> ParsedTemplate:
     """Split a template into text and actions and check it; raise TemplateError.

@@ -112,6 +112,30 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class ExpectedFiring:
+    """A series a hand-written test expects the alert to fire for."""
+
+    labels: tuple[tuple[str, str], ...]
+    """The series' labels, as the expression returns them (the alert adds its own)."""
+    value: float | None = None
+    """The expression's value, which the labels and annotations may show as $value."""
+
+
+@dataclass(frozen=True)
+class AlertTest:
+    """A hand-written promtool test of one alert: input series, and at time `at` the
+    series it fires for (none: it stays silent)."""
+
+    name: str
+    input_series: tuple[tuple[str, str], ...]
+    """(series, values in promtool's expanding notation)."""
+    at: str
+    fires: tuple[ExpectedFiring, ...]
+    interval: str | None = None
+    path: Path = ()
+
+
+@dataclass(frozen=True)
 class Alert:
     name: str
     severity: Severity
@@ -128,6 +152,7 @@ class Alert:
     annotations: tuple[tuple[str, str], ...] = ()
     dashboard_uid: str | None = None
     dashboard_panel: str | None = None
+    tests: tuple[AlertTest, ...] = ()
     path: Path = ()
 
     @property

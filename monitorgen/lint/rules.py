@@ -9,12 +9,11 @@ comparison, counters) cover generated expressions here, never twice.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
-from monitorgen.gotemplate import TemplateError, parse_template
+from monitorgen.gotemplate import VALUE_REFERENCE, TemplateError, parse_template
 from monitorgen.model import Metric, MetricType, Path, Spec
 from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect, seconds
 from monitorgen.promql_labels import (
@@ -28,7 +27,6 @@ from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expressions
 from monitorgen.slo import burn_windows, threshold_value, tiers
 
-_TEMPLATE_VALUE = re.compile(r"\$value|\.Value")
 MAX_GROUP_INTERVAL_SECONDS = 300
 #: Functions that only ask whether a series exists, which is fine for counters.
 _EXISTENCE_TESTS = frozenset({"absent", "absent_over_time", "present_over_time"})
@@ -294,7 +292,7 @@ def _value_in_labels(rules: Rules) -> Iterator[Diagnostic]:
     """`$value` in a label makes every evaluation a new alert."""
     for rule in rules.alerts():
         for field in rule.labels:
-            if _TEMPLATE_VALUE.search(field.value):
+            if VALUE_REFERENCE.search(field.value):
                 yield Diagnostic(
                     "lint/value-in-label",
                     f"label '{field.key}' of {rule.name} uses $value: each new value starts "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
-from monitorgen.semantic import events, names, promql_usage, receivers, references
+from monitorgen.semantic import alert_tests, events, names, promql_usage, receivers, references
 from monitorgen.semantic import report as report_checks
 
 
@@ -17,6 +17,7 @@ def check_spec(spec: Spec) -> list[Diagnostic]:
         promql_usage.check,
         receivers.check,
         report_checks.check,
+        alert_tests.check,
     ):
         found.extend(check(spec))
     return found

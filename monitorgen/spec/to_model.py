@@ -199,6 +199,24 @@ def _alert(
         annotations=_pairs(raw.get("annotations")),
         dashboard_uid=dashboard.get("uid"),
         dashboard_panel=dashboard.get("panel"),
+        tests=tuple(
+            _alert_test(t, i, (*path, "tests", i)) for i, t in enumerate(raw.get("tests", ()))
+        ),
+        path=path,
+    )
+
+
+def _alert_test(raw: Mapping[str, Any], index: int, path: m.Path) -> m.AlertTest:
+    fires = tuple(
+        m.ExpectedFiring(_pairs(f.get("labels")), None if "value" not in f else float(f["value"]))
+        for f in raw["fires"]
+    )
+    return m.AlertTest(
+        name=raw.get("name", f"test {index + 1}"),
+        input_series=tuple((s["series"], s["values"]) for s in raw["input_series"]),
+        at=raw["at"],
+        fires=fires,
+        interval=raw.get("interval"),
         path=path,
     )
 

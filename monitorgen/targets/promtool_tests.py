@@ -20,7 +20,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
-from monitorgen.model import Alert, Comparison, Metric, MetricType, QueryFunction, Spec
+from monitorgen.model import (
+    Alert,
+    AlertTest,
+    Comparison,
+    Metric,
+    MetricType,
+    QueryFunction,
+    Spec,
+)
 from monitorgen.promql import PromQLError, parse, seconds, without_brackets
 from monitorgen.rule_inputs import (
     COMPARE,
@@ -79,7 +87,13 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
         try:
             tests.extend(alert_test_groups(spec, alert, tl, rule))
         except NotDerivable as reason:
-            skipped.append(f"{alert.name}: {reason}")
+            if not alert.tests:
+                skipped.append(f"{alert.name}: {reason}")
+        for test in alert.tests:
+            try:
+                tests.append(written_test_group(test, rule, tl))
+            except NotDerivable as reason:
+                skipped.append(f"{alert.name}: the test '{test.name}': {reason}")
     for slo in spec.slos:
         found, reasons = slo_test_groups(spec, slo, tl)
         tests.extend(found)
@@ -107,6 +121,22 @@ def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
 
 
 _UNKNOWN: Any = object()
+
+
+def written_test_group(test: AlertTest, rule: Rule, tl: Timeline) -> dict[str, Any]:
+    """A test the spec writes for its alert: its series as given, and the alerts it
+    expects at `at` written out with the rule's labels and annotations."""
+    expected = [
+        expected_alert(rule, dict(f.labels), math.nan if f.value is None else f.value)
+        for f in test.fires
+    ]
+    series = [{"series": name, "values": values} for name, values in test.input_series]
+    return {
+        "name": f"{rule.alert}: {test.name}",
+        "interval": test.interval or duration_text(tl.step),
+        "input_series": series,
+        "alert_rule_test": [alert_check(int(seconds(test.at)), str(rule.alert), expected)],
+    }
 
 
 # ------------------------------------------------------------ threshold alerts

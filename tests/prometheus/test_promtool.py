@@ -52,6 +52,7 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
         (SHAPES, "[10m])) > 0.25", "[10m])) > 0.3", "RawBadEvents"),
         (SHAPES, 'good|bad"}[5m]))) > 0.3', 'good"}[5m]))) > 0.3', "BadShareOfCounted"),
+        (SHAPES, "[30m], 3600) > 40", "[30m], 3600) > 110", "RoomHeatsUp"),
         (
             SHAPES,
             '(sum(rate(shapes_events_total{kind="bad"}[5m])) or',
@@ -106,7 +107,11 @@ def test_every_alert_of_the_shapes_spec_is_tested_without_skips() -> None:
     spec = load_spec(SHAPES)
     tests, skipped = unit_test_groups(spec)
     assert skipped == []
-    names = {test["name"].split(" ")[0] for test in tests if not test["name"].startswith("SLO ")}
+    names = {
+        test["name"].split(" ")[0].removesuffix(":")
+        for test in tests
+        if not test["name"].startswith("SLO ")
+    }
     assert names == {alert.name for alert in spec.alerts}
     assert {test["name"].split(":")[0] for test in tests if test["name"].startswith("SLO ")} == {
         f"SLO {slo.name}" for slo in spec.slos

@@ -34,7 +34,7 @@ from monitorgen.targets.promtool_tests import (
 )
 from monitorgen.targets.promtool_tests import render as render_tests
 
-from .helpers import SPEC_PATHS, load_spec
+from .helpers import SHAPES, SPEC_PATHS, load_spec
 
 
 def generated(spec_path: str) -> tuple[str, dict[str, Any]]:
@@ -253,3 +253,22 @@ def test_a_series_value_is_the_correctly_rounded_exact_value(
     nearest to the exact value, as Prometheus reads the written series."""
     series = Series("x", (), start=start, step_increase=step)
     assert series.value(index) == float(start + step * index)
+
+
+def test_an_alert_the_spec_tests_itself_gets_its_tests_written_out() -> None:
+    """The series as written; the expected alert with the rule's labels and annotations,
+    its $value taken from the test; no note that the alert is untested."""
+    text, data = generated(SHAPES)
+    notes = [line for line in text.splitlines() if line.startswith("# Not tested here")]
+    assert not [note for note in notes if "RoomHeatsUp" in note]
+    warming, steady = groups_named(data, "RoomHeatsUp:")
+    assert warming["name"] == "RoomHeatsUp: a room warming by a degree a minute"
+    assert warming["input_series"] == [
+        {"series": 'shapes_temperature_celsius{room="lab"}', "values": "20+0.5x60"}
+    ]
+    (check,) = warming["alert_rule_test"]
+    assert (check["eval_time"], check["alertname"]) == ("20m", "RoomHeatsUp")
+    (alert,) = check["exp_alerts"]
+    assert alert["exp_labels"] == {"room": "lab", "service": "shapes", "severity": "warning"}
+    assert alert["exp_annotations"]["description"] == "lab will be at 100 degrees in an hour."
+    assert steady["alert_rule_test"][0]["exp_alerts"] == []

@@ -42,7 +42,11 @@ def load_module(path: Path) -> ModuleType:
 
 
 def draw(recipe: Recipe, incident: bool, rng: random.Random) -> Any:
-    """One value from a recipe: {"values", "incident"} picks, {"range", "incident"} numbers."""
+    """One value from a recipe: {"values", "incident"} picks, {"range", "incident"} numbers,
+    {"seconds_ago", "incident"} Unix times that long before now."""
+    if "seconds_ago" in recipe:
+        low, high = recipe["incident"] if incident else recipe["seconds_ago"]
+        return time.time() - rng.uniform(low, high)
     if "values" in recipe:
         special = recipe.get("incident") or []
         if incident and special and rng.random() < 0.5:

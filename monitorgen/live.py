@@ -117,6 +117,12 @@ def _label_recipe(metric: Metric, label: str, fallback: str) -> dict[str, Any]:
     return {"values": [f"{fallback}_{n}" for n in (1, 2, 3)]}
 
 
+#: A gauge holding a Unix time (`last_success_timestamp_seconds`): the demo sets it to
+#: a moment ago, and in an incident to long enough ago for a staleness alert to fire.
+TIMESTAMP_SUFFIX = "_timestamp_seconds"
+STALE_SECONDS = 2 * 86400
+
+
 def _amount_recipe(
     spec: Spec, metric: Metric, op: UpdateOp, scale: float | None, integer: bool
 ) -> dict[str, Any]:
@@ -126,6 +132,8 @@ def _amount_recipe(
         buckets = metric.buckets or (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
         usual = buckets[len(buckets) // 3]
         calm, incident = [0, usual * factor], [usual * factor, buckets[-1] * factor]
+    elif op is UpdateOp.SET and metric.name.endswith(TIMESTAMP_SUFFIX):
+        return {"seconds_ago": [0, 60], "incident": [STALE_SECONDS, 1.5 * STALE_SECONDS]}
     elif op is UpdateOp.SET:
         calm, incident = _gauge_ranges(spec, metric)
     else:

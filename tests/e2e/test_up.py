@@ -161,6 +161,17 @@ def test_demo_plan_without_events_updates_every_metric() -> None:
     assert max(in_flight["amount"]["range"]) < 200 < min(in_flight["amount"]["incident"])
 
 
+def test_demo_sets_a_timestamp_gauge_to_a_moment_ago_and_long_ago_in_an_incident() -> None:
+    """So a staleness alert (`time() - last_success > 3600`) fires only in incidents."""
+    queue_worker = REPO / "tests" / "specs" / "queue_worker.yaml"
+    plan = live.demo_plan(_spec(queue_worker), Path("/x/queue_worker_metrics.py"), 9999)
+    [action] = [a for a in plan["actions"] if a["metric"].endswith("_timestamp_seconds")]
+    rng = random.Random(1)
+    calm = [time.time() - demo.draw(action["amount"], False, rng) for _ in range(20)]
+    stale = [time.time() - demo.draw(action["amount"], True, rng) for _ in range(20)]
+    assert max(calm) < 120 and min(stale) > 86400
+
+
 def test_demo_records_calm_and_incident_values() -> None:
     calls: list[dict[str, Any]] = []
     module = SimpleNamespace(record_x=lambda **kw: calls.append(kw))

@@ -353,7 +353,26 @@ class BuildResult:
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return sorted_diagnostics([d for c in self.compiled for d in c.diagnostics])
+        """Every finding, once: an environment's finding on what it inherits unchanged
+        from its spec (the same code, place and message) is the spec's own."""
+        of_spec = {
+            c.output_name: {(d.code, d.span, d.message) for d in c.diagnostics}
+            for c in self.compiled
+            if c.env is None
+        }
+        kept = []
+        for c in self.compiled:
+            if c.env is None:
+                kept += c.diagnostics
+                continue
+            inherited = of_spec.get(c.output_name.removesuffix(f".{c.env.name}"), set())
+            suffix = f" (environment {c.env.name})"
+            kept += [
+                d
+                for d in c.diagnostics
+                if (d.code, d.span, d.message.removesuffix(suffix)) not in inherited
+            ]
+        return sorted_diagnostics(kept)
 
     def failed(self, fail_on: Severity = Severity.ERROR) -> bool:
         return any(d.severity >= fail_on for d in self.diagnostics) or any(

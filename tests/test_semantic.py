@@ -241,3 +241,20 @@ routing:
         (34, "events/unknown-field"),
         (37, "references/unknown-receiver"),
     ]
+
+
+def test_a_finding_environments_inherit_unchanged_is_reported_once(tmp_path: Path) -> None:
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(
+        "version: 1\nservice: demo\n"
+        "metrics:\n  - {name: demo_latency_milliseconds, type: histogram, help: Latency.}\n"
+        "  - {name: demo_size, type: gauge, help: Size.}\n"
+        "environments:\n  production: {}\n"
+        "  staging:\n    metrics:\n      - {name: demo_size, unit: bytes}\n",
+        encoding="utf-8",
+    )
+    found = pipeline.build([spec], render=False).diagnostics
+    assert [(d.code, d.message.endswith("(environment staging)")) for d in found] == [
+        ("names/base-unit", False),
+        ("names/unit-suffix", True),
+    ]

@@ -432,7 +432,8 @@ def invalid_time_intervals(routing: Routing) -> Iterator[Diagnostic]:
                     "routing/time-range",
                     f"the time range {times.start}-{times.end} ends before it starts",
                     path=(*interval.path, "times", index),
-                    hint="split a range over midnight in two: 22:00-24:00 and 00:00-06:00",
+                    hint=f"split a range over midnight in two: {times.start}-24:00 and "
+                    f"00:00-{times.end}",
                 )
 
 

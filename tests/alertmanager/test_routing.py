@@ -484,3 +484,11 @@ def test_the_matcher_regex_selections_are_amtools(tmp_path: Path) -> None:
             check=False,
         )
         assert done.stdout.strip() == ("hit" if selected else "rest"), (pattern, value, done)
+
+
+def test_a_time_range_over_midnight_is_split_at_its_own_times() -> None:
+    interval = TimeInterval("late", times=(TimeRange("21:00", "05:30"),), path=("i",))
+    spec_routing = Routing(root=Route(receiver="r"), time_intervals=(interval,))
+    (found,) = routing.invalid_time_intervals(spec_routing)
+    assert found.code == "routing/time-range"
+    assert found.hint == "split a range over midnight in two: 21:00-24:00 and 00:00-05:30"

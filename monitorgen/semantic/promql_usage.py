@@ -78,7 +78,7 @@ def find_facts(spec: Spec) -> None:
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
-    known = _known_series(spec)
+    known = known_series(spec)
     for expr in expressions(spec):
         try:
             facts = inspect(expr.text)
@@ -115,7 +115,7 @@ def _likely_cause(text: str) -> str:
     return ""
 
 
-def _known_series(spec: Spec) -> frozenset[str]:
+def known_series(spec: Spec) -> frozenset[str]:
     names = {series for metric in spec.metrics for series in metric.series_names()}
     names.update(rule.record for rule in spec.recording_rules)
     names.update(spec.external_metrics)

@@ -224,7 +224,17 @@ def _is_required_choice(error: ValidationError) -> bool:
 
 def _to_diagnostic(error: ValidationError, document: Any) -> Diagnostic:
     path = tuple(error.absolute_path)
-    return Diagnostic(f"schema/{error.validator}", _describe(error), span_of(document, path), path)
+    span = span_of(document, path)
+    return Diagnostic(f"schema/{error.validator}", _describe(error), span, path, hint=_hint(error))
+
+
+def _hint(error: ValidationError) -> str | None:
+    """YAML reads unquoted 0x20, 1e3, 0o17, 10 or true as numbers and booleans."""
+    wanted = _value_of(error)
+    wanted_text = wanted == "string" or (isinstance(wanted, list) and "string" in wanted)
+    if error.validator == "type" and wanted_text and isinstance(error.instance, (int, float)):
+        return "YAML read it as a number (or true/false): put it in quotes to keep it text"
+    return None
 
 
 def _describe(error: ValidationError) -> str:

@@ -135,7 +135,7 @@ def written_test_group(test: AlertTest, rule: Rule, tl: Timeline) -> dict[str, A
         "name": f"{rule.alert}: {test.name}",
         "interval": test.interval or duration_text(tl.step),
         "input_series": series,
-        "alert_rule_test": [alert_check(int(seconds(test.at)), str(rule.alert), expected)],
+        "alert_rule_test": [alert_check(duration_seconds(test.at), str(rule.alert), expected)],
     }
 
 

@@ -303,6 +303,8 @@ class AlertLabels:
     labels: tuple[tuple[str, str], ...]
     path: Path
     """The spec item the rule is made from (an alert or an SLO)."""
+    expr: str = ""
+    """The rule's expression, whose series may add labels of their own."""
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.labels)
@@ -327,7 +329,9 @@ def _alert_label_sets(spec: Spec) -> list[AlertLabels]:
             continue
         labels = {**external, **rule.label_map(), "alertname": rule.alert}
         severity = labels.get("severity", "")
-        found.append(AlertLabels(rule.alert, severity, tuple(sorted(labels.items())), rule.path))
+        found.append(
+            AlertLabels(rule.alert, severity, tuple(sorted(labels.items())), rule.path, rule.expr)
+        )
     return found
 
 

@@ -11,10 +11,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.model import Route, RouteMatcher, Spec
+from monitorgen.promql import PromQLError
+from monitorgen.promql_labels import output_labels
 from monitorgen.routing import (
     RoutingKey,
     alert_label_sets,
@@ -25,6 +28,7 @@ from monitorgen.routing import (
     routing_key,
     walk,
 )
+from monitorgen.semantic.references import SCRAPE_LABELS
 
 #: A regex that is only literal alternatives (`critical|warning`), so its values are known.
 _LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_ :/-]*(\|[A-Za-z0-9_ :/-]*)*")
@@ -159,7 +163,11 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
         return  # no routes at all: the default receiver is the only one, by design
     names = routed_labels(spec.routing)
     default_only: dict[RoutingKey, bool] = {}
+    carried = _series_labels(spec)
     for alert in alert_label_sets(spec):
+        unset = set(names) - {name for name, _ in alert.labels}
+        if unset and carried(alert.expr).intersection(unset):
+            continue  # its series may bring a label a route reads: known only at run time
         key = routing_key(alert.labels, names)
         if key not in default_only:
             matched = match(spec.routing, alert.as_dict())
@@ -173,3 +181,23 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="add a route for it, or disable this check if the default is intended",
             )
+
+
+def _series_labels(spec: Spec) -> Callable[[str], frozenset[str]]:
+    """The labels an expression's series may carry, of those the spec knows (declared
+    metrics and the scrape's); every label for a series it does not know."""
+    everything = frozenset(routed_labels(spec.routing)) if spec.routing else frozenset()
+
+    def lookup(name: str) -> frozenset[str] | None:
+        metric = spec.metric_for_series(name)
+        return None if metric is None else frozenset(metric.label_names) | SCRAPE_LABELS
+
+    @cache
+    def carried(expr: str) -> frozenset[str]:
+        try:
+            labels = output_labels(expr, lookup)
+        except PromQLError:
+            return frozenset()
+        return everything if labels.open else labels.names
+
+    return carried

@@ -170,6 +170,30 @@ def test_catch_all_is_decided_once_per_routing_situation(
     assert sorted(labels["severity"] for labels in evaluated) == ["critical", "info", "warning"]
 
 
+@pytest.mark.parametrize(
+    ("expr", "reported"),
+    [
+        ("max by (team) (shop_queue_depth) > 100", False),  # a declared label of the series
+        ("max by (team) (unknown_series) > 100", False),  # any label: unknown series
+        ("max(shop_queue_depth) > 100", True),  # the by drops it: never routed
+    ],
+)
+def test_catch_all_leaves_alone_an_alert_whose_series_may_bring_the_routed_label(
+    tmp_path: Path, expr: str, reported: bool
+) -> None:
+    spec = (
+        "version: 1\nservice: shop\nexternal_metrics: [unknown_series]\n"
+        "metrics:\n  - {name: shop_queue_depth, type: gauge, help: Depth., labels: [team]}\n"
+        f"alerts:\n  - name: ShopQueue\n    severity: warning\n    summary: Deep.\n"
+        f"    expr: {expr}\n"
+        "receivers:\n  - {name: chat, webhook: [{url: 'https://chat.example.com/hook'}]}\n"
+        "  - {name: web, webhook: [{url: 'https://chat.example.com/web'}]}\n"
+        "routing:\n  receiver: chat\n  routes:\n    - {matchers: ['team=\"web\"'], receiver: web}\n"
+    )
+    codes = [d.code for d in compile_one(tmp_path, spec).diagnostics]
+    assert ("alertmanager/catch-all-only" in codes) is reported
+
+
 def test_lint_can_be_disabled(tmp_path: Path) -> None:
     routing = "routing:\n  receiver: chat\nlint:\n  disable: [alertmanager/unused-receiver]\n"
     assert _findings(tmp_path, routing, "alertmanager/") == []

@@ -22,10 +22,12 @@ from monitorgen.model import Matcher, Metric, MetricType, Query, QueryFunction, 
 #: Functions whose argument is a counter's range and that make its resets harmless.
 COUNTER_SAFE_FUNCTIONS = frozenset({"rate", "increase", "irate", "resets"})
 #: Grafana macros and template variables replaced by parseable stand-ins before parsing.
+#: What a dashboard variable stands for when a query is read as PromQL: any value.
+ANY_VARIABLE_VALUE = ".*"
 _GRAFANA_SUBSTITUTIONS = (
     (re.compile(r"\$__(rate_interval|interval|range)\b"), "5m"),
     (re.compile(r"\[\$\{?\w+\}?\]"), "[5m]"),
-    (re.compile(r"\$\{?(\w+)\}?"), ".*"),
+    (re.compile(r"\$\{?(\w+)\}?"), ANY_VARIABLE_VALUE),
 )
 
 

@@ -158,6 +158,24 @@ def test_a_label_value_outside_the_declared_values_is_a_warning(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
+    ("expr", "warned"),
+    [
+        ('sum(rate(demo_requests_total{status="timeout"}[5m])) > 1', True),
+        ('sum(rate(demo_requests_total{status="error"}[5m])) > 1', False),
+        ('sum(rate(demo_requests_total{status=~"timeout|error"}[5m])) > 1', False),
+        ('sum(rate(demo_requests_total{status=""}[5m])) > 1', False),
+    ],
+)
+def test_a_raw_selector_for_an_undeclared_label_value_is_a_warning(
+    tmp_path: Path, expr: str, warned: bool
+) -> None:
+    found = _findings(tmp_path, _alert(expr))
+    assert _codes(found) == []
+    warnings = [d for d in found if d.code == "references/label-value"]
+    assert [d.path for d in warnings] == ([("alerts", 0, "expr")] if warned else [])
+
+
+@pytest.mark.parametrize(
     ("part", "total", "message_part"),
     [
         ("[error]", "[ok]", "the part counts only events the total does not"),

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import WINDOW_PLACEHOLDER, MetricType, Path, RawSli, Spec
-from monitorgen.promql import PromQLError, SelectorUse, expand_grafana, inspect
+from monitorgen.promql import (
+    ANY_VARIABLE_VALUE,
+    PromQLError,
+    SelectorUse,
+    expand_grafana,
+    inspect,
+)
 from monitorgen.promql_labels import always_compares
 
 #: Series Prometheus itself makes for every rule file and scrape.
@@ -115,6 +121,11 @@ def _likely_cause(text: str) -> str:
     return ""
 
 
+#: Values an `=` matcher may hold besides the declared ones: empty (the label is
+#: missing) and a dashboard variable.
+_ANY = ("", ANY_VARIABLE_VALUE)
+
+
 def known_series(spec: Spec) -> frozenset[str]:
     names = {series for metric in spec.metrics for series in metric.series_names()}
     names.update(rule.record for rule in spec.recording_rules)
@@ -151,11 +162,20 @@ def _selector(
     allowed = set(metric.label_names) | TARGET_LABELS
     if use.name.endswith("_bucket"):
         allowed.add("le")
-    for label, _op, _value in use.labels:
+    declared = {x.name: x.values for x in metric.labels if x.values}
+    for label, op, value in use.labels:
         if label not in allowed:
             yield Diagnostic(
                 "promql/unknown-label",
                 f"'{use.name}' has no label '{label}' "
                 f"(labels: {', '.join(sorted(metric.label_names))})",
                 path=path,
+            )
+        elif op == "=" and label in declared and value not in (*declared[label], *_ANY):
+            yield Diagnostic(
+                "references/label-value",
+                f"'{value}' is not an allowed value of {metric.name}'s label '{label}' "
+                f"({', '.join(declared[label])}): the selector never matches",
+                path=path,
+                severity=Severity.WARNING,
             )

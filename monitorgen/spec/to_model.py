@@ -328,24 +328,33 @@ def _panel(
     )
 
 
-#: Structured alerts by what they measure, each as (its place among the alerts, its name).
-AlertsByMeasure = Mapping[tuple[Any, ...], Sequence[tuple[int, str]]]
+#: Structured alerts by what they measure, each as (its place among the alerts, its
+#: name, the labels it groups by).
+AlertsByMeasure = Mapping[tuple[Any, ...], Sequence[tuple[int, str, frozenset[str]]]]
 
 
 def _alerts_by_measure(alerts: tuple[m.Alert, ...]) -> AlertsByMeasure:
     """Grouped once per spec, so finding a panel's alerts does not scan every alert."""
-    index: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+    index: dict[tuple[Any, ...], list[tuple[int, str, frozenset[str]]]] = {}
     for place, alert in enumerate(alerts):
         if alert.query:
-            index.setdefault(_measure(alert.query, True), []).append((place, alert.name))
+            item = (place, alert.name, frozenset(alert.query.by))
+            index.setdefault(_measure(alert.query, True), []).append(item)
     return index
 
 
 def _alerts_on(queries: tuple[m.PanelQuery, ...], alerts: AlertsByMeasure) -> tuple[str, ...]:
-    """Structured alerts that measure what a panel shows, in the same unit, in spec order."""
-    shown = {_measure(q.query, q.explicit_window) for q in queries if q.query}
-    found = sorted(item for measure in shown for item in alerts.get(measure, ()))
-    return tuple(name for _place, name in found)
+    """Structured alerts that measure what a panel shows, in the same unit, in spec order,
+    in groups the panel keeps apart (or splits further): a panel's total crosses the line
+    of an alert on each topic without any topic alerting."""
+    found = {
+        (place, name)
+        for q in queries
+        if q.query
+        for place, name, by in alerts.get(_measure(q.query, q.explicit_window), ())
+        if by <= set(q.query.by)
+    }
+    return tuple(name for _place, name in sorted(found))
 
 
 def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:

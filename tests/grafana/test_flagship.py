@@ -76,7 +76,7 @@ def test_cost_forecast_projects_the_month_from_month_to_date() -> None:
 
 def test_latency_percentiles_use_histogram_quantile_over_summed_bucket_rates() -> None:
     panel = panel_by_title(BOARD, "Latency percentiles")
-    assert [t["legendFormat"] for t in panel["targets"]] == ["P50", "P95", "P99"]
+    assert [t["legendFormat"] for t in panel["targets"]] == ["P50", "P95 {{task_type}}", "P99"]
     quantiles = []
     for expr in exprs("Latency percentiles"):
         call = tree(expr)
@@ -88,6 +88,11 @@ def test_latency_percentiles_use_histogram_quantile_over_summed_bucket_rates() -
         assert (use.name, use.function) == ("llm_latency_seconds_bucket", "rate")
         assert "[$__rate_interval]" in expr
     assert quantiles == [0.5, 0.95, 0.99]
+    # P95 per task type, as HighLatency watches it: the panel draws that alert's line.
+    assert inspect(expand_grafana(exprs("Latency percentiles")[1])).aggregations[0][1] == (
+        "le",
+        "task_type",
+    )
 
 
 def test_error_success_and_timeout_rates_are_ratios_of_request_rates() -> None:

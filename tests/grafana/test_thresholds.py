@@ -96,19 +96,28 @@ def test_explicit_thresholds_are_sorted_above_a_neutral_base() -> None:
 def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
     tmp_path: Path,
 ) -> None:
-    """A sum over replicas does not cross the line a per-replica maximum alerts on."""
+    """A sum over replicas does not cross the line a per-replica maximum alerts on, nor a
+    total the line of an alert on each pod; a panel splitting the pods further does."""
     path = tmp_path / "api.yaml"
     path.write_text(
         "version: 1\nservice: api\n"
-        "metrics:\n  - {name: api_in_flight, type: gauge, help: In flight., labels: [pod]}\n"
+        "metrics:\n  - {name: api_in_flight, type: gauge, help: In flight., labels: [pod, zone]}\n"
         "alerts:\n  - name: ApiReplicaBusy\n    severity: warning\n    summary: Busy.\n"
         "    condition: {metric: api_in_flight, aggregation: max, above: 200}\n"
+        "  - name: ApiPodLoaded\n    severity: info\n    summary: Loaded.\n"
+        "    condition: {metric: api_in_flight, aggregation: sum, by: [pod], above: 50}\n"
         "dashboards:\n  - uid: api\n    title: API\n    rows:\n      - title: Load\n"
         "        panels:\n"
-        "          - title: Total\n            unit: short\n            description: d\n"
-        "            queries: [{metric: api_in_flight, aggregation: sum}]\n"
-        "          - title: Busiest\n            unit: short\n            description: d\n"
-        "            queries: [{metric: api_in_flight, by: [pod]}]\n"
+        + "".join(
+            f"          - title: {title}\n            unit: short\n            description: d\n"
+            f"            queries: [{{metric: api_in_flight, {query}}}]\n"
+            for title, query in (
+                ("Total", "aggregation: sum"),
+                ("Busiest", "by: [pod]"),
+                ("PerPod", "aggregation: sum, by: [pod]"),
+                ("PerPodAndZone", "aggregation: sum, by: [pod, zone]"),
+            )
+        )
     )
     (compiled,) = compile_spec(path)
     assert compiled.spec is not None, compiled.diagnostics
@@ -116,4 +125,6 @@ def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
     assert {p.title: p.alerts for p in dashboard.panels()} == {
         "Total": (),
         "Busiest": ("ApiReplicaBusy",),
+        "PerPod": ("ApiPodLoaded",),
+        "PerPodAndZone": ("ApiPodLoaded",),
     }

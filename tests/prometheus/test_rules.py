@@ -175,7 +175,7 @@ def test_the_aggregations_cover_token_rates_cost_per_hour_and_latency_quantiles(
     assert (str(product.op).strip(), product.rhs.val) == ("*", 3600)
     assert inspect(str(product.lhs)).aggregations == (("sum", ("job", "task_type")),)
     quantiles = rules["job_quantile:llm_latency_seconds:histogram_quantile_rate5m"]
-    assert sorted(r["labels"]["quantile"] for r in quantiles) == ["0.5", "0.95", "0.99"]
+    assert sorted(r["labels"]["quantile"] for r in quantiles) == ["0.5", "0.99"]
     for rule in quantiles:
         (source,) = inspect(rule["expr"]).selectors
         assert source.name == "job_task_type_model_le:llm_latency_seconds_bucket:rate5m"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from monitorgen.model import Alert, Path, RecordingRule, Spec
+from monitorgen.model import Alert, Path, QueryFunction, RecordingRule, Spec
 from monitorgen.panel_ids import alert_panel, panel_url
 
 
@@ -183,13 +183,27 @@ def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
 
 def default_description(spec: Spec, alert: Alert) -> str:
     """The value, the threshold and the labels that tell the series apart."""
-    text = f"{alert.summary.rstrip('.')}: {{{{ $value | humanize }}}}"
+    text = f"{alert.summary.rstrip('.')}: {{{{ $value | {_value_format(alert)} }}}}"
     if alert.threshold is not None:
         text += f" (threshold {alert.threshold.comparison.value} {alert.threshold.text})"
     labels = _identifying_labels(spec, alert)
     if labels:
         text += " for " + ", ".join(f"{name} {{{{ $labels.{name} }}}}" for name in labels)
     return text + "."
+
+
+def _value_format(alert: Alert) -> str:
+    """How the value reads best: a share of events as a percentage, a time in seconds
+    as a duration, anything else with SI prefixes."""
+    query = alert.query
+    if query is None or query.scale is not None:
+        return "humanize"
+    if query.function is QueryFunction.RATIO:
+        return "humanizePercentage"
+    seconds = query.metric.endswith("_seconds") and not query.metric.endswith("_timestamp_seconds")
+    if seconds and query.function is not QueryFunction.RATE:
+        return "humanizeDuration"
+    return "humanize"
 
 
 def _identifying_labels(spec: Spec, alert: Alert) -> tuple[str, ...]:

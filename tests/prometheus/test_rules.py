@@ -218,9 +218,13 @@ def test_an_alert_without_description_states_value_threshold_and_series() -> Non
     assert structured is not None and raw is not None
     described = alert_rule(spec, replace(structured, description="")).annotation_map()
     assert described["description"] == (
-        "Requests are slow: {{ $value | humanize }} (threshold > 1.5) "
+        "Requests are slow: {{ $value | humanizeDuration }} (threshold > 1.5) "
         "for route {{ $labels.route }}."
     )
+    ratio = spec.alert("HttpHighErrorRate")
+    assert ratio is not None
+    described = alert_rule(spec, replace(ratio, description="")).annotation_map()
+    assert "{{ $value | humanizePercentage }} (threshold > " in described["description"]
     described = alert_rule(spec, replace(raw, description="")).annotation_map()
     assert described["description"] == (
         "The API cannot be scraped: {{ $value | humanize }} "

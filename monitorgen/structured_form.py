@@ -163,6 +163,8 @@ def _quantile(spec: Spec, node: Any) -> Query | None:
     grouping = _grouping(without_brackets(summed))
     if _kind(quantile) != "NumberLiteral" or grouping is None:
         return None
+    if not 0 < quantile.val < 1:  # as a structured quantile must be: 0 and 1 are edge cases
+        return None
     _sum, by, inner = grouping
     ranged = _range_call(inner)
     if ranged is None or not ranged[1].endswith("_bucket"):

@@ -93,6 +93,10 @@ def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) ->
         ("1 < sum(rate(shapes_events_total[5m]))", "the threshold first"),
         ("sum((rate(shapes_events_total[5m]))) > 1", "brackets inside the query"),
         ("histogram_quantile(0.9, sum(rate(shapes_wait_seconds_bucket[5m]))) > 1", "no le"),
+        (
+            "histogram_quantile(0, sum by (le) (rate(shapes_wait_seconds_bucket[5m]))) > 1",
+            "quantile 0",
+        ),
         ("sum(rate(shapes_events_total[5m]) > 1", "no parse"),
     ],
 )

@@ -37,6 +37,7 @@ from monitorgen.slo import (
     record_name,
     threshold_value,
     tiers,
+    windows,
 )
 from monitorgen.targets.promtool_tests import (
     alert_check,
@@ -63,6 +64,8 @@ class Traffic:
 
 
 def slo_test_groups(spec: Spec, slo: Slo, tl: Timeline) -> tuple[list[dict[str, Any]], list[str]]:
+    if not windows(slo):
+        return [], [f"SLO {slo.name}: both burn-rate tiers are off, so nothing is recorded"]
     try:
         traffic_for(spec, slo, Fraction(1), Fraction(1), tl)
     except NotDerivable as reason:
@@ -232,16 +235,22 @@ def _burn_rules(spec: Spec, slo: Slo) -> dict[Tier, Rule]:
 
 
 def _sli_sample(spec: Spec, slo: Slo, traffic: Traffic, at: int) -> list[dict[str, Any]]:
-    value = traffic.error_ratio(at, int(seconds("5m")))
+    value = traffic.error_ratio(at, int(seconds(_checked_window(slo))))
     if value is None:
         return []
     labels = {"slo": slo.name, "service": spec.service, **traffic.labels}
     inner = ",".join(f"{k}={string_literal(v)}" for k, v in sorted(labels.items()))
-    return [{"labels": f"{record_name('5m')}{{{inner}}}", "value": value}]
+    return [{"labels": f"{record_name(_checked_window(slo))}{{{inner}}}", "value": value}]
 
 
 def _sli_query(spec: Spec, slo: Slo) -> str:
-    return f'{record_name("5m")}{{slo="{slo.name}",service="{spec.service}"}}'
+    return f'{record_name(_checked_window(slo))}{{slo="{slo.name}",service="{spec.service}"}}'
+
+
+def _checked_window(slo: Slo) -> str:
+    """The shortest window the SLO records, whose ratio the tests check (5m unless the
+    page tier, which needs it, is off)."""
+    return windows(slo)[0]
 
 
 def _burn_group(
@@ -283,6 +292,8 @@ def _slow_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any] | 
     page = min(threshold_value(slo, w) for w in burn_windows(slo, Tier.PAGE))
     ticket = max(threshold_value(slo, w) for w in burn_windows(slo, Tier.TICKET))
     share = Fraction(round((page + ticket) / 2 * EVENTS_PER_SAMPLE), EVENTS_PER_SAMPLE)
+    if share >= 1:  # a page threshold no error ratio reaches (a low objective)
+        return None
     failing, succeeding = _events(share)
     traffic = traffic_for(spec, slo, failing, succeeding, tl)
     if [tier for tier, _ in _firing_tiers(slo, traffic, at)] != [Tier.TICKET]:

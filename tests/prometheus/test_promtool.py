@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitorgen.pipeline import compile_spec
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
 
@@ -116,3 +117,43 @@ def test_every_alert_of_the_shapes_spec_is_tested_without_skips() -> None:
     assert {test["name"].split(":")[0] for test in tests if test["name"].startswith("SLO ")} == {
         f"SLO {slo.name}" for slo in spec.slos
     }
+
+
+#: SLOs at the edges of what the generated tests cover.
+EDGE_SLO = """\
+version: 1
+service: edge
+metrics:
+  - {name: edge_requests_total, type: counter, help: Requests., labels: [code]}
+slos:
+  - name: avail
+    objective: OBJECTIVE
+    sli:
+      ratio:
+        errors: {metric: edge_requests_total, where: {code: "500"}}
+        total: {metric: edge_requests_total}
+    alerting: ALERTING
+"""
+
+
+@pytest.mark.parametrize(
+    ("objective", "alerting", "untested"),
+    [
+        ("99", "{page: {enabled: false}}", False),  # no 5m window recorded
+        ("70", "{}", False),  # a page threshold above 100%: no slow burn between the tiers
+        ("99", "{page: {enabled: false}, ticket: {enabled: false}}", True),
+    ],
+)
+def test_the_tests_of_an_slo_at_the_edges_pass(
+    objective: str, alerting: str, untested: bool, tmp_path: Path
+) -> None:
+    source = tmp_path / "edge.yaml"
+    source.write_text(EDGE_SLO.replace("OBJECTIVE", objective).replace("ALERTING", alerting))
+    (compiled,) = compile_spec(source)
+    assert compiled.spec is not None, compiled.diagnostics
+    folder = write_prometheus_files(compiled.spec, tmp_path)
+    tests = (folder / "rules.test.yml").read_text()
+    assert ("# Not tested here: SLO avail" in tests) is untested
+    for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
+        result = promtool(*args, cwd=folder)
+        assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"

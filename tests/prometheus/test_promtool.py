@@ -157,3 +157,31 @@ def test_the_tests_of_an_slo_at_the_edges_pass(
     for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
         result = promtool(*args, cwd=folder)
         assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("scrape", "condition", "interval"),
+    [
+        ("15s", "{metric: long_requests_total, function: increase, window: 2d, below: 1}", "30s"),
+        ("1s", "{metric: long_requests_total, window: 3h, below: 1}", "2s"),
+    ],
+)
+def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
+    scrape: str, condition: str, interval: str, tmp_path: Path
+) -> None:
+    """promtool lets a query load 10,000 samples: a 2d window at 15s holds 11,520."""
+    source = tmp_path / "long.yaml"
+    source.write_text(
+        "version: 1\nservice: long\n"
+        f"prometheus: {{scrape_interval: {scrape}, evaluation_interval: 1m}}\n"
+        "metrics:\n  - {name: long_requests_total, type: counter, help: Requests.}\n"
+        "alerts:\n  - name: FewRequests\n    severity: warning\n    summary: Few requests.\n"
+        f"    condition: {condition}\n"
+    )
+    (compiled,) = compile_spec(source)
+    assert compiled.spec is not None, compiled.diagnostics
+    folder = write_prometheus_files(compiled.spec, tmp_path)
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    assert [t["interval"] for t in tests] == [interval, interval]
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr

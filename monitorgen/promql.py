@@ -8,6 +8,7 @@ writes itself is inspected without parsing, from the tree it is written from (se
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import promql_parser
 
+from monitorgen.gotemplate import go_float
 from monitorgen.model import Matcher, Metric, MetricType, Query, QueryFunction, Threshold
 
 #: Functions whose argument is a counter's range and that make its resets harmless.
@@ -629,6 +631,27 @@ def format_number(value: float) -> str:
     if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
         return str(int(value))
     return repr(float(value))
+
+
+def client_le(bound: float) -> str:
+    """A bucket bound as the Python client writes `le`: 0.5, 30.0, +Inf, and from a
+    million on in exponent form (1e+06, 1.234567e+06), as Go's clients do."""
+    if math.isinf(bound):
+        return "+Inf" if bound > 0 else "-Inf"
+    text = repr(float(bound))
+    dot = text.find(".")
+    if bound > 0 and dot > 6:
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0").rstrip(".")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text
+
+
+def le_spellings(bound: float) -> tuple[str, ...]:
+    """Every way a client writes the `le` of one bucket bound: the Python client's
+    (`30.0`, `1e+06`), Go's (`30`, `1e+06`) and the plain number (`1000000`)."""
+    return tuple(
+        dict.fromkeys((format_number(bound), repr(float(bound)), client_le(bound), go_float(bound)))
+    )
 
 
 def string_literal(value: str) -> str:

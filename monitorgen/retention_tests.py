@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from monitorgen.model import Metric, MetricType, Spec
-from monitorgen.promql import seconds, string_literal
+from monitorgen.promql import client_le, seconds, string_literal
 from monitorgen.retention import Aggregate, Measure, aggregates
 from monitorgen.rule_inputs import (
     NotDerivable,
@@ -143,7 +143,7 @@ def _histogram_inputs(metric: Metric, labels: tuple[dict[str, str], ...]) -> Inp
     bounds = [*metric.buckets, math.inf]
     series: list[Series] = []
     for index, bound in enumerate(bounds):
-        with_le = tuple({**each, "le": _le_text(bound)} for each in labels)
+        with_le = tuple({**each, "le": client_le(bound)} for each in labels)
         growth = Fraction(1) if index >= bucket else Fraction(0)
         series += _counters(f"{metric.name}_bucket", with_le, growth)
     series += _counters(f"{metric.name}_count", labels)
@@ -159,11 +159,6 @@ def _exact_middle_bucket(bounds: tuple[float, ...]) -> int:
     if not exact:
         raise NotDerivable("no bucket bound adds up exactly in floating point")
     return min(exact, key=lambda i: (abs(i - middle), i))
-
-
-def _le_text(bound: float) -> str:
-    """`le` as the Python client writes it: 0.5, 30.0, +Inf."""
-    return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
 # ------------------------------------------------------------ expected values

@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 
 from monitorgen.model import Comparison, Matcher, Metric, MetricType, Query, QueryFunction, Spec
-from monitorgen.promql import format_number, seconds, string_literal
+from monitorgen.promql import client_le, format_number, seconds, string_literal
 
 #: Value of the expression at an evaluation time (seconds), or None for no result.
 ValueAt = Callable[[int], float | None]
@@ -385,7 +385,7 @@ def histogram_scenarios(
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
     bounds = [*metric.buckets, math.inf]
     name = f"{metric.name}_bucket"
-    per_bucket = [_sorted({**labels, "le": _le_text(bound)}) for bound in bounds]
+    per_bucket = [_sorted({**labels, "le": client_le(bound)}) for bound in bounds]
     window = int(seconds(query.window))
     shown = {b: labels[b] for b in query.by if b != "le"}
 
@@ -412,11 +412,6 @@ def histogram_scenarios(
 #: Per-sample growth of the cumulative buckets from the one that holds every
 #: observation up, and of the buckets below it.
 _PER_SAMPLE, _STILL = Fraction(60), Fraction(0)
-
-
-def _le_text(bound: float) -> str:
-    """`le` as the Python client writes it: 0.5, 30.0, +Inf."""
-    return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
 # ------------------------------------------------------------ choosing values

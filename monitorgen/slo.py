@@ -35,8 +35,8 @@ from monitorgen.promql import (
     aggregation,
     binary,
     emit,
-    format_number,
     inspect,
+    le_spellings,
     number,
     parenthesized,
     range_function,
@@ -173,9 +173,8 @@ def _traffic(total: PromQL) -> PromQL:
 
 
 def bucket_matcher(threshold: float) -> Matcher:
-    """`le` as Python (`30.0`) and Go (`30`) clients write the same bucket bound."""
-    forms = dict.fromkeys((format_number(threshold), repr(float(threshold))))
-    return Matcher("le", tuple(forms))
+    """`le` as any client writes the bucket bound (`30.0`, `30`, `1e+06`)."""
+    return Matcher("le", le_spellings(threshold))
 
 
 def _latency_query(sli: LatencySli, by: tuple[str, ...], window: str) -> PromQL:

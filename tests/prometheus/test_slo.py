@@ -8,10 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from monitorgen.gotemplate import go_float
 from monitorgen.model import Severity, SloTier
-from monitorgen.promql import inspect, parse
-from monitorgen.slo import Tier, burn_windows, error_budget, slo_rule_group, windows
+from monitorgen.promql import client_le, inspect, parse
+from monitorgen.slo import Tier, bucket_matcher, burn_windows, error_budget, slo_rule_group, windows
 
 from .helpers import load_spec, rules_by_name
 
@@ -145,3 +148,20 @@ def test_the_absent_alert_can_be_switched_off() -> None:
     (absent,) = rules_by_name(load_spec(LLM))["LlmAvailabilitySliAbsent"]
     assert absent["expr"] == "absent(llm_requests_total)"
     assert absent["for"] == "10m"
+
+
+@given(st.floats(min_value=1e-9, max_value=1e300, allow_nan=False, allow_infinity=False))
+def test_the_le_of_a_bucket_is_written_as_the_python_client_writes_it(bound: float) -> None:
+    from prometheus_client.utils import floatToGoString
+
+    assert client_le(bound) == floatToGoString(bound)
+
+
+@pytest.mark.parametrize("threshold", [0.25, 30, 100000, 1e6, 1234567, 123456789012])
+def test_a_latency_sli_matches_the_bucket_however_clients_write_it(threshold: float) -> None:
+    """The Python and Go clients write a million as 1e+06, not 1000000."""
+    from prometheus_client.utils import floatToGoString
+
+    matched = bucket_matcher(threshold).values
+    assert floatToGoString(threshold) in matched
+    assert go_float(threshold) in matched

@@ -28,6 +28,7 @@ from monitorgen.model import (
     TimeInterval,
 )
 from monitorgen.promql import regex_refused
+from monitorgen.re2 import NotRe2, translated
 from monitorgen.rule_set import all_rules
 
 Labels = Mapping[str, str]
@@ -44,29 +45,9 @@ class InvalidRegex(ValueError):
 def _compiled(pattern: str) -> re.Pattern[str]:
     """`pattern` in Alertmanager's (RE2) syntax as a Python regex, matched whole."""
     try:
-        return re.compile(_POSIX_CLASS.sub(lambda m: _POSIX_CLASSES[m[1]], pattern))
-    except (re.error, KeyError) as err:
+        return re.compile(translated(pattern).python, re.ASCII)
+    except (re.error, NotRe2) as err:
         raise InvalidRegex(f"{pattern!r}: {err}") from err
-
-
-#: RE2's POSIX classes inside brackets (`[[:alpha:]_]`), which Python's re lacks.
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_POSIX_CLASS = re.compile(r"\[:(\w+):\]")
 
 
 def matcher_matches(matcher: RouteMatcher, labels: Labels) -> bool:
@@ -498,7 +479,11 @@ def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:
 def _regex_problem(matcher: RouteMatcher, path: Path) -> Iterator[Diagnostic]:
     if matcher.op not in ("=~", "!~"):
         return
-    if regex_refused(matcher.value):
+    try:
+        refused = regex_refused(translated(matcher.value).rust)
+    except NotRe2:
+        refused = True
+    if refused:
         yield Diagnostic(
             "routing/invalid-regex",
             f"matcher {matcher} is not a regex Alertmanager accepts (Go's RE2 syntax, "

@@ -411,6 +411,12 @@ MATCHER_REGEXES = [
     ("(?<!x)team", False),
     ("(a)\\1", False),
     ("critical|(warning", False),
+    ("\\Qa.b\\E", True),
+    ("shop\\z", True),
+    ("\\101", True),
+    ("[[:^alpha:]]+", True),
+    ("a{,2}", True),
+    ("[[:nosuch:]]", False),
 ]
 
 
@@ -453,6 +459,18 @@ MATCHER_VALUES = [
     ("[_[:digit:]]+", "_12", True),
     ("(?i)shop.*", "SHOP-eu", True),
     ("critical|warning", "criticalx", False),
+    # RE2's classes are ASCII, {,2} is literal text, \\Q...\\E quotes, \\101 is octal.
+    ("\\w+", "\u00fc", False),
+    ("\\d", "\u0663", False),
+    ("\\s", "\u00a0", False),
+    ("[[:^alpha:]]+", "12", True),
+    ("[[:^alpha:]]+", "ab", False),
+    ("a{,2}", "a{,2}", True),
+    ("a{,2}", "aa", False),
+    ("\\Qa.b\\E", "a.b", True),
+    ("\\Qa.b\\E", "axb", False),
+    ("\\101", "A", True),
+    ("shop\\z", "shop", True),
 ]
 
 

@@ -245,7 +245,7 @@ def _check_tokens(tokens: tuple[Token, ...], declared: set[str]) -> None:
         following = tokens[index + 1].text if index + 1 < len(tokens) else ""
         if token.kind == "variable":
             name = token.text.split(".")[0]
-            if following in (":=", "="):
+            if following in (":=", "=") or _declares_pair(tokens, index):
                 declared.add(name)
             elif name not in declared:
                 raise TemplateError(f"undefined variable {name}")
@@ -256,6 +256,14 @@ def _check_tokens(tokens: tuple[Token, ...], declared: set[str]) -> None:
                 raise TemplateError(f"unknown field .{field} (the data has {known})")
         elif token.kind == "identifier" and token.text not in _KEYWORDS | KNOWN_FUNCTIONS:
             raise TemplateError(f'function "{token.text}" not defined')
+
+
+def _declares_pair(tokens: tuple[Token, ...], index: int) -> bool:
+    """Whether the variable at `index` is the first of `$k, $v :=` (as in `range`)."""
+    following = tokens[index + 1 : index + 4]
+    return [t.text for t in following[:1]] == [","] and (
+        len(following) == 3 and following[1].kind == "variable" and following[2].text in (":=", "=")
+    )
 
 
 # ------------------------------------------------------------------ rendering
@@ -327,11 +335,17 @@ def _operand(command: list[Token], value: float, labels: Mapping[str, str]) -> f
     return None
 
 
+#: Seconds beyond which Go's humanizeDuration overflows its int64.
+_INT64_LIMIT = 2.0**63
+
+
 def _apply(function: str, argument: float | str) -> float | str | None:
     if function in _VALUE_FUNCTIONS:
         number = _as_float(argument)
         if number is None:
             return None
+        if function == "humanizeDuration" and abs(number) >= _INT64_LIMIT:
+            return None  # Go converts it to an int64, which overflows as the CPU decides
         formatter = {
             "humanize": humanize,
             "humanize1024": humanize1024,

@@ -56,6 +56,13 @@ def test_templates_with_control_flow_are_not_expanded_here() -> None:
     assert render(parse_template("{{ if $value }}on{{ end }}"), 1.0, {}) is None
 
 
+def test_range_may_declare_a_key_and_a_value() -> None:
+    text = "{{ range $key, $value := $labels }}{{ $key }}={{ $value }} {{ end }}"
+    assert render(parse_template(text), 1.0, {}) is None  # parses; not expanded here
+    with pytest.raises(TemplateError, match=r"undefined variable \$k"):
+        parse_template("{{ range $k, $v }}{{ end }}")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -253,14 +253,29 @@ def _problems(spec: Spec, query: Query) -> bool:
 
 
 def _compiles_to(spec: Spec, query: Query, node: Any) -> bool:
-    """Whether `query` compiles to the tree `node`, brackets around the whole aside."""
+    """Whether `query` compiles to the tree `node`. Brackets do not count: they only
+    shape the tree, which is compared (`sum(x) * 60` is the tree of `(sum(x)) * 60`)."""
     metric = spec.metric(query.metric)
     assert metric is not None
-    return _text(parse(compile_query(query, metric))) == _text(node)
+    return bool(_shape(parse(compile_query(query, metric))) == _shape(node))
 
 
-def _text(node: Any) -> str:
-    return str(without_brackets(node))
+def _shape(node: Any) -> Any:
+    """The tree without its brackets, in nested tuples."""
+    kind = _kind(node)
+    if kind == "ParenExpr":
+        return _shape(node.expr)
+    if kind == "BinaryExpr":
+        modifier = str(node.modifier) if node.modifier is not None else ""
+        return (kind, str(node.op), modifier, _shape(node.lhs), _shape(node.rhs))
+    if kind == "AggregateExpr":
+        param = _shape(node.param) if node.param is not None else None
+        return (kind, str(node.op), str(node.modifier), param, _shape(node.expr))
+    if kind == "Call":
+        return (kind, node.func.name, tuple(_shape(arg) for arg in node.args))
+    if kind == "UnaryExpr":
+        return (kind, _shape(node.expr))
+    return (kind, str(node))
 
 
 def _kind(node: Any) -> str:

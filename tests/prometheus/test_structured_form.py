@@ -59,6 +59,10 @@ def test_every_structured_condition_is_read_back_from_its_expression(tmp_path: P
         '(sum by (shard) (rate(shapes_events_total{kind="good"}[5m]))) > 10',
         "max(shapes_temperature_celsius) > 30",
         "sum(increase(shapes_events_total[300s])) < 5",
+        "sum(rate(shapes_events_total[5m])) * 60 > 100",
+        '(sum(rate(shapes_events_total{kind="bad"}[5m])))'
+        " / (sum(rate(shapes_events_total[5m]))) > 0.1",
+        "histogram_quantile(0.9, sum by (le) (rate(shapes_wait_seconds_bucket[5m]))) * 1000 > 250",
     ],
 )
 def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) -> None:
@@ -91,8 +95,8 @@ def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) ->
         ),
         ("sum(rate(shapes_events_total[5m])) * 2 * 3 > 1", "two scales"),
         ("1 < sum(rate(shapes_events_total[5m]))", "the threshold first"),
-        ("sum((rate(shapes_events_total[5m]))) > 1", "brackets inside the query"),
         ("histogram_quantile(0.9, sum(rate(shapes_wait_seconds_bucket[5m]))) > 1", "no le"),
+        ("sum((rate(shapes_events_total[5m]))) > 1", "brackets inside the query"),
         (
             "histogram_quantile(0, sum by (le) (rate(shapes_wait_seconds_bucket[5m]))) > 1",
             "quantile 0",

@@ -779,8 +779,11 @@ def _ratio(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> Pr
         series = selector_expr(name, where, extra)
         return aggregation("sum", query.by, range_function("rate", series, rng))
 
-    ratio = binary(summed_rate(query.where), "/", summed_rate(query.total_where))
-    return _scaled(ratio, query.scale)
+    # `or 0 * total`: a part with no series yet (no cache hit since a restart) is a
+    # share of 0, which a `below` threshold must see, not no result at all.
+    total = summed_rate(query.total_where)
+    part = parenthesized(binary(summed_rate(query.where), "or", binary(number("0"), "*", total)))
+    return _scaled(binary(part, "/", total), query.scale)
 
 
 def _scaled(expr: PromQL, scale: float | None) -> PromQL:

@@ -50,9 +50,16 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
         (SHAPES, "< 0.9", "<= 0.9", "FewGoodEvents"),
+        (
+            SHAPES,
+            '(sum(rate(shapes_events_total{kind="good"}[5m]))'
+            " or 0 * sum(rate(shapes_events_total[5m])))",
+            'sum(rate(shapes_events_total{kind="good"}[5m]))',
+            "FewGoodEvents: no good event",
+        ),
         (SHAPES, "shapes_mode == 1", "shapes_mode >= 1", "ModeOne"),
         (SHAPES, "[10m])) > 0.25", "[10m])) > 0.3", "RawBadEvents"),
-        (SHAPES, 'good|bad"}[5m]))) > 0.3', 'good"}[5m]))) > 0.3', "BadShareOfCounted"),
+        (SHAPES, 'good|bad"}[5m])) > 0.3', 'good"}[5m])) > 0.3', "BadShareOfCounted"),
         (SHAPES, "[30m], 3600) > 40", "[30m], 3600) > 110", "RoomHeatsUp"),
         (
             SHAPES,

@@ -52,12 +52,18 @@ def test_a_structured_rate_alert_aggregates_by_the_declared_labels() -> None:
 
 
 def test_a_ratio_alert_divides_two_sums_over_the_same_window() -> None:
+    """`(part or 0 * whole) / whole`: a part with no series yet is a share of 0."""
     rule = only(rules_by_name(load_spec(LLM)), "HighErrorRate")
     left, op, threshold = comparison(rule["expr"])
     assert (op, threshold) == (">", 0.05)
     division = unparen(left)
     assert str(division.op).strip() == "/"
-    part, whole = inspect(str(division.lhs)), inspect(str(division.rhs))
+    either = unparen(division.lhs)
+    assert str(either.op).strip() == "or"
+    zero_times = either.rhs
+    assert (str(zero_times.op).strip(), zero_times.lhs.val) == ("*", 0)
+    assert str(zero_times.rhs) == str(division.rhs)
+    part, whole = inspect(str(either.lhs)), inspect(str(division.rhs))
     assert part.aggregations == whole.aggregations == (("sum", ("task_type",)),)
     (errors,) = part.selectors
     assert ("status", "=~", "error|timeout") in errors.labels

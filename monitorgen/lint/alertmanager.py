@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.lint.rules import Rules, label_lookup
 from monitorgen.model import Route, RouteMatcher, Spec
 from monitorgen.promql import PromQLError
 from monitorgen.promql_labels import output_labels
@@ -28,7 +29,7 @@ from monitorgen.routing import (
     routing_key,
     walk,
 )
-from monitorgen.semantic.references import SCRAPE_LABELS
+from monitorgen.rule_set import rule_groups
 
 #: A regex that is only literal alternatives (`critical|warning`), so its values are known.
 _LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_ :/-]*(\|[A-Za-z0-9_ :/-]*)*")
@@ -185,12 +186,9 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
 
 def _series_labels(spec: Spec) -> Callable[[str], frozenset[str]]:
     """The labels an expression's series may carry, of those the spec knows (declared
-    metrics and the scrape's); every label for a series it does not know."""
+    metrics, the scrape's, recorded series); every label for a series it does not know."""
     everything = frozenset(routed_labels(spec.routing)) if spec.routing else frozenset()
-
-    def lookup(name: str) -> frozenset[str] | None:
-        metric = spec.metric_for_series(name)
-        return None if metric is None else frozenset(metric.label_names) | SCRAPE_LABELS
+    lookup = label_lookup(spec, Rules(rule_groups(spec)))
 
     @cache
     def carried(expr: str) -> frozenset[str]:

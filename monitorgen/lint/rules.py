@@ -73,7 +73,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _alert_comparison(rules)
     yield from _for_durations(spec, rules)
     yield from _templates(rules)
-    lookup = _label_lookup(spec, rules)
+    lookup = label_lookup(spec, rules)
     yield from _template_labels(rules, lookup)
     yield from _grouping_labels(rules, lookup)
     yield from _value_in_labels(rules)
@@ -238,7 +238,7 @@ def _kept_labels(expr: str, lookup: LabelLookup) -> OutputLabels | None:
         return None
 
 
-def _label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
+def label_lookup(spec: Spec, rules: Rules) -> LabelLookup:
     """Known labels of a series name: declared metrics, recorded series (of every rule
     recording that name: the SLOs' rules share theirs), `up`."""
     recorded: dict[str, list[Rule]] = {}

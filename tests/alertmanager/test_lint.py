@@ -194,6 +194,30 @@ def test_catch_all_leaves_alone_an_alert_whose_series_may_bring_the_routed_label
     assert ("alertmanager/catch-all-only" in codes) is reported
 
 
+def test_catch_all_reads_the_labels_of_recorded_series(tmp_path: Path) -> None:
+    """An SLO's burn alert reads its recorded SLI, whose series carry slo and service
+    only: no team label can come from them, so a team route never takes it."""
+    spec = (
+        "version: 1\nservice: shop\n"
+        "metrics:\n  - {name: shop_requests_total, type: counter, help: R., labels: [code]}\n"
+        "slos:\n  - name: avail\n    objective: 99\n    alerting: {absent: false}\n"
+        "    sli: {ratio: {errors: {metric: shop_requests_total, where: {code: '500'}},"
+        " total: {metric: shop_requests_total}}}\n"
+        "receivers:\n  - {name: chat, webhook: [{url: 'https://chat.example.com/hook'}]}\n"
+        "  - {name: web, webhook: [{url: 'https://chat.example.com/web'}]}\n"
+        "routing:\n  receiver: chat\n  routes:\n    - {matchers: ['team=\"web\"'], receiver: web}\n"
+    )
+    found = [
+        d.message.split(" matches")[0]
+        for d in compile_one(tmp_path, spec).diagnostics
+        if d.code == "alertmanager/catch-all-only"
+    ]
+    assert found == [
+        "alert ShopAvailBudgetBurn (critical)",
+        "alert ShopAvailBudgetBurn (warning)",
+    ]
+
+
 def test_lint_can_be_disabled(tmp_path: Path) -> None:
     routing = "routing:\n  receiver: chat\nlint:\n  disable: [alertmanager/unused-receiver]\n"
     assert _findings(tmp_path, routing, "alertmanager/") == []

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.gotemplate import VALUE_REFERENCE, TemplateError, parse_template, render
-from monitorgen.model import Alert, AlertTest, Path, Spec
+from monitorgen.model import Alert, AlertTest, MetricType, Path, Spec
 from monitorgen.promql import PromQLError, parse
 from monitorgen.rule_inputs import duration_seconds
 from monitorgen.rule_set import Field, alert_rule
@@ -30,15 +30,15 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         known = known if known is not None else known_series(spec)
         templated = _templated_fields(spec, alert)
         for test in alert.tests:
-            yield from _input_series(test, known)
+            yield from _input_series(spec, test, known)
             yield from _firing_time(alert, test)
             yield from _written_out(alert, test, templated)
 
 
-def _input_series(test: AlertTest, known: frozenset[str]) -> Iterator[Diagnostic]:
+def _input_series(spec: Spec, test: AlertTest, known: frozenset[str]) -> Iterator[Diagnostic]:
     for index, (series, values) in enumerate(test.input_series):
         path: Path = (*test.path, "input_series", index)
-        name = _series_name(series)
+        name, labels = _series_parts(series)
         if name is None:
             yield Diagnostic(
                 "alert-tests/series",
@@ -55,6 +55,8 @@ def _input_series(test: AlertTest, known: frozenset[str]) -> Iterator[Diagnostic
                 path=(*path, "series"),
                 hint=f"did you mean '{close[0]}'?" if close else None,
             )
+        else:
+            yield from _series_labels(spec, name, labels, (*path, "series"))
         wrong = [item for item in values.split() if not _VALUES_ITEM.fullmatch(item)]
         if wrong:
             yield Diagnostic(
@@ -65,14 +67,39 @@ def _input_series(test: AlertTest, known: frozenset[str]) -> Iterator[Diagnostic
             )
 
 
-def _series_name(text: str) -> str | None:
+def _series_parts(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """The series' name and label names, or None for a text that is no series."""
     try:
         tree = parse(text)
     except PromQLError:
-        return None
+        return None, ()
     if type(tree).__name__ != "VectorSelector" or not tree.name:
-        return None
-    return str(tree.name)
+        return None, ()
+    return str(tree.name), tuple(m.name for m in tree.matchers.matchers if m.name != "__name__")
+
+
+def _series_labels(
+    spec: Spec, name: str, labels: tuple[str, ...], path: Path
+) -> Iterator[Diagnostic]:
+    """A declared metric's series carries its labels and the scrape's; a test series
+    with another label is one the alert's selectors may never match as intended."""
+    metric = spec.metric_for_series(name)
+    if metric is None:
+        return  # recorded or external: its labels are not declared here
+    allowed = {*metric.label_names, "job", "instance"}
+    if name.endswith("_bucket"):
+        allowed.add("le")
+    if metric.type is MetricType.SUMMARY and name == metric.name:
+        allowed.add("quantile")
+    for label in labels:
+        if label not in allowed:
+            close = difflib.get_close_matches(label, sorted(allowed), n=1)
+            yield Diagnostic(
+                "alert-tests/series",
+                f"{metric.name} has no label '{label}' (labels: {', '.join(sorted(allowed))})",
+                path=path,
+                hint=f"did you mean '{close[0]}'?" if close else None,
+            )
 
 
 def _firing_time(alert: Alert, test: AlertTest) -> Iterator[Diagnostic]:

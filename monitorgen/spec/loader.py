@@ -190,13 +190,17 @@ def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
 
 
 def path_at(root: Any, span: Span) -> tuple[str | int, ...] | None:
-    """The path under `root` of the shallowest value written at `span`, or None."""
+    """The path under `root` of the shallowest value (or key) written at `span`, or None."""
     level: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
     while level:
         below: list[tuple[Any, tuple[str | int, ...]]] = []
         for node, path in level:
             if isinstance(node, SpecMap):
                 placed = [(node[k], (*path, k), node.value_spans.get(k)) for k in node]
+                keyed = [(k, node.key_spans.get(k)) for k in node]
+                found = next(((*path, k) for k, at in keyed if at == span), None)
+                if found is not None and all(at != span for _, _, at in placed):
+                    return found
             elif isinstance(node, SpecList):
                 spans = node.item_spans
                 placed = [(v, (*path, i), spans[i]) for i, v in enumerate(node)]

@@ -749,6 +749,16 @@ def compile_query(
     return compiled.text
 
 
+def compile_distribution(
+    query: Query, metric: Metric, window: str, extra: Iterable[str] = ()
+) -> str:
+    """For a heatmap of a histogram: every bucket's rate, which Grafana draws as the
+    distribution over time (`sum by (le, ...) (rate(m_bucket[w]))`)."""
+    series = selector_expr(f"{metric.name}_bucket", query.where, tuple(extra))
+    inner = range_function("rate", series, window)
+    return aggregation("sum", ("le", *query.by), inner).text
+
+
 def _compiled(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
     fn = query.function
     if fn is QueryFunction.QUANTILE:

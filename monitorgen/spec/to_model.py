@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitorgen import model as m
-from monitorgen.promql import compile_query, format_number, with_threshold
+from monitorgen.promql import compile_distribution, compile_query, format_number, with_threshold
 
 _ROUTE_MATCHER = re.compile(
     r"^\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
@@ -282,10 +282,14 @@ def _slo(raw: Mapping[str, Any], path: m.Path, service: str) -> m.Slo:
 
 
 def _panel_query(
-    raw: Mapping[str, Any], metrics: Mapping[str, m.Metric], variables: tuple[m.Variable, ...]
+    raw: Mapping[str, Any],
+    metrics: Mapping[str, m.Metric],
+    variables: tuple[m.Variable, ...],
+    heatmap: bool = False,
 ) -> m.PanelQuery:
     """Structured panel queries use `$__rate_interval` unless the spec sets a window,
-    and filter by every dashboard variable whose label the metric has."""
+    and filter by every dashboard variable whose label the metric has. In a heatmap, a
+    histogram shows as its buckets' rates, one row per `le`."""
     if "expr" in raw:
         return m.PanelQuery(raw["expr"].strip(), raw.get("legend", ""))
     query = _query(raw, metrics)
@@ -293,8 +297,12 @@ def _panel_query(
     labels = metric.label_names if metric else ()
     extra = [f'{v.name}=~"${v.name}"' for v in variables if v.name in labels]
     window = raw.get("window", "$__rate_interval")
-    expr = compile_if_declared(query, metrics, window=window, extra=extra)
     legend = raw.get("legend") or " - ".join("{{" + b + "}}" for b in query.by)
+    if heatmap and metric is not None and metric.type is m.MetricType.HISTOGRAM:
+        expr = compile_distribution(query, metric, window, extra)
+        legend = raw.get("legend") or "{{le}}"
+    else:
+        expr = compile_if_declared(query, metrics, window=window, extra=extra)
     return m.PanelQuery(expr, legend, query, explicit_window="window" in raw)
 
 
@@ -305,7 +313,8 @@ def _panel(
     alerts: AlertsByMeasure,
     variables: tuple[m.Variable, ...],
 ) -> m.Panel:
-    queries = tuple(_panel_query(q, metrics, variables) for q in raw["queries"])
+    heatmap = raw.get("type") == m.PanelType.HEATMAP.value
+    queries = tuple(_panel_query(q, metrics, variables, heatmap) for q in raw["queries"])
     return m.Panel(
         title=raw["title"],
         type=m.PanelType(raw.get("type", "timeseries")),

@@ -128,3 +128,31 @@ def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
         "PerPod": ("ApiPodLoaded",),
         "PerPodAndZone": ("ApiPodLoaded",),
     }
+
+
+def test_a_heatmap_of_a_histogram_shows_its_buckets(tmp_path: Path) -> None:
+    """Not a quantile or a rate of _count, which Grafana cannot lay out in buckets."""
+    from monitorgen.promql import inspect
+    from monitorgen.targets.grafana import dashboard_data
+
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        "version: 1\nservice: api\n"
+        "metrics:\n  - {name: api_latency_seconds, type: histogram, help: L., labels: [route]}\n"
+        "dashboards:\n  - uid: api\n    title: API\n    rows:\n      - title: Latency\n"
+        "        panels:\n          - title: Latency\n            type: heatmap\n"
+        "            unit: s\n            description: d\n"
+        "            queries:\n              - {metric: api_latency_seconds}\n"
+        "              - {metric: api_latency_seconds, function: rate, where: {route: /a}}\n"
+    )
+    (compiled,) = compile_spec(path)
+    assert compiled.spec is not None, compiled.diagnostics
+    (dashboard,) = compiled.spec.dashboards
+    board = dashboard_data(compiled.spec, dashboard)
+    (panel,) = [p for p in board["panels"] if p["type"] == "heatmap"]
+    for target in panel["targets"]:
+        assert (target["format"], target["legendFormat"]) == ("heatmap", "{{le}}")
+        facts = inspect(target["expr"].replace("$__rate_interval", "5m"))
+        assert facts.aggregations == (("sum", ("le",)),)
+        (use,) = facts.selectors
+        assert (use.name, use.function) == ("api_latency_seconds_bucket", "rate")

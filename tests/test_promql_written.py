@@ -115,7 +115,7 @@ def _written_texts(spec: Spec) -> Iterator[tuple[str, str]]:
 
 
 def _check_every_written_text(spec: Spec) -> int:
-    lookup = rule_lint._label_lookup(spec, rule_lint.Rules(rule_groups(spec)))
+    lookup = rule_lint.label_lookup(spec, rule_lint.Rules(rule_groups(spec)))
     count = 0
     for what, text in _written_texts(spec):
         assert written(text) is not None, f"{what} is not described: {text}"

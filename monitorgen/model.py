@@ -173,6 +173,12 @@ class RecordingRule:
 class Selector:
     metric: str
     where: tuple[Matcher, ...] = ()
+    series: str = ""
+    """The stored series it reads when not the metric's name (a histogram's `_count`)."""
+
+    @property
+    def stored(self) -> str:
+        return self.series or self.metric
 
 
 @dataclass(frozen=True)

@@ -161,8 +161,8 @@ def error_ratio_query(slo: Slo, window: str) -> str:
 
 def _ratio_query(sli: RatioSli, by: tuple[str, ...], window: str) -> PromQL:
     """`(errors or 0 * total) / (total > 0)`."""
-    errors = _summed_rate(by, sli.errors.metric, sli.errors.where, window)
-    total = _summed_rate(by, sli.total.metric, sli.total.where, window)
+    errors = _summed_rate(by, sli.errors.stored, sli.errors.where, window)
+    total = _summed_rate(by, sli.total.stored, sli.total.where, window)
     no_errors = binary(number("0"), "*", total)
     return binary(parenthesized(binary(errors, "or", no_errors)), "/", _traffic(total))
 
@@ -189,7 +189,7 @@ def _sli_series(slo: Slo) -> tuple[PromQL, ...]:
     """The selectors whose absence means the SLI cannot be measured."""
     sli = slo.sli
     if isinstance(sli, RatioSli):
-        return (selector_expr(sli.total.metric, _equalities(sli.total)),)
+        return (selector_expr(sli.total.stored, _equalities(sli.total)),)
     if isinstance(sli, LatencySli):
         where = _equalities(Selector(sli.metric, sli.where))
         return (selector_expr(f"{sli.metric}_count", where),)

@@ -129,16 +129,16 @@ def _ratio_traffic(
         good_labels = outside_part(errors_metric, error_labels, *counted)
         if good_labels is None:
             raise NotDerivable("every event the total counts is an error")
-        good = Series(sli.total.metric, _sorted(good_labels), step_increase=succeeding)
+        good = Series(sli.total.stored, _sorted(good_labels), step_increase=succeeding)
         totals = [good]
     else:
         total_base = {**base_labels(spec, _metric(spec, sli.total.metric)), **shared}
         total_labels = selected_by(total_base, sli.total.where)
         if any(total_labels[b] != shared[b] for b in slo.by):
             raise NotDerivable("the total selects other values of the labels the SLO is by")
-        total = Series(sli.total.metric, _sorted(total_labels), step_increase=failing + succeeding)
+        total = Series(sli.total.stored, _sorted(total_labels), step_increase=failing + succeeding)
         totals = [total]
-    error = Series(sli.errors.metric, _sorted(error_labels), step_increase=failing)
+    error = Series(sli.errors.stored, _sorted(error_labels), step_increase=failing)
     if same_metric and with_error_series:
         totals = [error, *totals]
     series = [*([error] if with_error_series else []), *totals]

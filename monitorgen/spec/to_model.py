@@ -44,7 +44,9 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
             _recording_rule(x, ("recording_rules", i), by_name)
             for i, x in enumerate(doc.get("recording_rules", []))
         ),
-        slos=tuple(_slo(x, ("slos", i), service) for i, x in enumerate(doc.get("slos", []))),
+        slos=tuple(
+            _slo(x, ("slos", i), service, by_name) for i, x in enumerate(doc.get("slos", []))
+        ),
         dashboards=tuple(
             _dashboard(x, ("dashboards", i), by_name, alerts_by_measure)
             for i, x in enumerate(doc.get("dashboards", []))
@@ -238,13 +240,12 @@ def _slo_tier(raw: Mapping[str, Any] | None, severity: m.Severity) -> m.SloTier:
     )
 
 
-def _sli(raw: Mapping[str, Any]) -> m.RatioSli | m.LatencySli | m.RawSli:
+def _sli(
+    raw: Mapping[str, Any], metrics: Mapping[str, m.Metric]
+) -> m.RatioSli | m.LatencySli | m.RawSli:
     if "ratio" in raw:
         ratio = raw["ratio"]
-        return m.RatioSli(
-            m.Selector(ratio["errors"]["metric"], _matchers(ratio["errors"].get("where"))),
-            m.Selector(ratio["total"]["metric"], _matchers(ratio["total"].get("where"))),
-        )
+        return m.RatioSli(_counted(ratio["errors"], metrics), _counted(ratio["total"], metrics))
     if "latency" in raw:
         lat = raw["latency"]
         return m.LatencySli(
@@ -256,18 +257,28 @@ def _sli(raw: Mapping[str, Any]) -> m.RatioSli | m.LatencySli | m.RawSli:
     return m.RawSli(raw["raw"]["error_ratio_query"].strip())
 
 
+def _counted(raw: Mapping[str, Any], metrics: Mapping[str, m.Metric]) -> m.Selector:
+    """Events of a metric: a histogram counts them in its `_count` series."""
+    metric = metrics.get(raw["metric"])
+    histogram = metric is not None and metric.type is m.MetricType.HISTOGRAM
+    series = f"{raw['metric']}_count" if histogram else ""
+    return m.Selector(raw["metric"], _matchers(raw.get("where")), series)
+
+
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-\s]+", name) if part)
 
 
-def _slo(raw: Mapping[str, Any], path: m.Path, service: str) -> m.Slo:
+def _slo(
+    raw: Mapping[str, Any], path: m.Path, service: str, metrics: Mapping[str, m.Metric]
+) -> m.Slo:
     alerting = raw.get("alerting", {})
     return m.Slo(
         name=raw["name"],
         objective=float(raw["objective"]),
         objective_text=format_number(raw["objective"]),
         period=raw.get("period", "30d"),
-        sli=_sli(raw["sli"]),
+        sli=_sli(raw["sli"], metrics),
         page=_slo_tier(alerting.get("page"), m.Severity.CRITICAL),
         ticket=_slo_tier(alerting.get("ticket"), m.Severity.WARNING),
         alert_name=alerting.get("name", f"{_camel(service)}{_camel(raw['name'])}BudgetBurn"),

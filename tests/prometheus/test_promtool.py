@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from monitorgen.pipeline import compile_spec
+from monitorgen.promql import inspect
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
 
@@ -190,5 +191,31 @@ def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
     folder = write_prometheus_files(compiled.spec, tmp_path)
     tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
     assert [t["interval"] for t in tests] == [interval, interval]
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_slo_counting_events_of_a_histogram_reads_its_count_series(tmp_path: Path) -> None:
+    """A histogram has no series of its bare name: its events are `_count`."""
+    source = tmp_path / "hist.yaml"
+    source.write_text(
+        "version: 1\nservice: hist\n"
+        "metrics:\n  - {name: hist_latency_seconds, type: histogram, help: L., labels: [code]}\n"
+        "slos:\n  - name: avail\n    objective: 99\n    sli:\n      ratio:\n"
+        "        errors: {metric: hist_latency_seconds, where: {code: '500'}}\n"
+        "        total: {metric: hist_latency_seconds}\n"
+    )
+    (compiled,) = compile_spec(source)
+    assert compiled.spec is not None, compiled.diagnostics
+    folder = write_prometheus_files(compiled.spec, tmp_path)
+    rules = yaml.safe_load((folder / "rules.yml").read_text())
+    read = {
+        use.name
+        for group in rules["groups"]
+        if not group["name"].endswith(".aggregations")
+        for rule in group["rules"]
+        for use in inspect(rule["expr"]).selectors
+    }
+    assert "hist_latency_seconds_count" in read and "hist_latency_seconds" not in read
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -166,12 +166,27 @@ _SLO_LABELS = {
 
 def _owned_labels(spec: Spec) -> Iterator[Diagnostic]:
     for alert in spec.alerts:
-        yield from _overrides(alert.labels, _ALERT_LABELS, (*alert.path, "labels"))
+        owned = {**_ALERT_LABELS, **_grouped(alert.query.by if alert.query else ())}
+        yield from _overrides(alert.labels, owned, (*alert.path, "labels"))
+    for rule in spec.recording_rules:
+        grouped = _grouped(rule.query.by if rule.query else ())
+        yield from _overrides(rule.labels, grouped, (*rule.path, "labels"))
     for slo in spec.slos:
-        yield from _overrides(slo.labels, _SLO_LABELS, (*slo.path, "alerting", "labels"))
+        owned = {**_SLO_LABELS, **_grouped(slo.by)}
+        yield from _overrides(slo.labels, owned, (*slo.path, "alerting", "labels"))
         for tier, setting in (("page", slo.page), ("ticket", slo.ticket)):
             path = (*slo.path, "alerting", tier, "labels")
-            yield from _overrides(setting.labels, _SLO_LABELS, path)
+            yield from _overrides(setting.labels, owned, path)
+
+
+def _grouped(by: tuple[str, ...]) -> dict[str, str]:
+    """Labels a query keeps apart: one value for them all would give every group one
+    labelset, which Prometheus refuses to evaluate."""
+    kept = (
+        "the query's `by`, one series per value (one value for all of them makes "
+        "a labelset Prometheus refuses to evaluate)"
+    )
+    return dict.fromkeys(by, kept)
 
 
 def _overrides(

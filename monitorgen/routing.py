@@ -378,6 +378,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     if spec.routing is None:
         return
     yield from invalid_time_intervals(spec.routing)
+    yield from _mixed_grouping(spec.routing)
     broken = list(invalid_regexes(spec.routing))
     yield from broken
     if broken:
@@ -464,6 +465,19 @@ def _why(error: ValueError) -> str:
     """What a reader refused; int()'s complaint about a text that is no number, plainly."""
     message = str(error)
     return "not a number" if message.startswith("invalid literal") else message
+
+
+def _mixed_grouping(routing: Routing) -> Iterator[Diagnostic]:
+    """`group_by: ['...']` groups by every label; Alertmanager refuses it beside others."""
+    for route in walk(routing.root):
+        if route.group_by and "..." in route.group_by and len(route.group_by) > 1:
+            yield Diagnostic(
+                "routing/group-by",
+                "group_by '...' (every label) cannot stand beside other labels: "
+                "Alertmanager refuses the config",
+                path=(*route.path, "group_by"),
+                hint="keep either ['...'] or the list of labels",
+            )
 
 
 def invalid_regexes(routing: Routing) -> Iterator[Diagnostic]:

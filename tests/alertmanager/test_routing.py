@@ -510,3 +510,21 @@ def test_a_time_range_over_midnight_is_split_at_its_own_times() -> None:
     (found,) = routing.invalid_time_intervals(spec_routing)
     assert found.code == "routing/time-range"
     assert found.hint == "split a range over midnight in two: 21:00-24:00 and 00:00-05:30"
+
+
+@pytest.mark.tools
+def test_amtool_refuses_group_by_every_label_beside_others(tmp_path: Path) -> None:
+    """The verdict routing/group-by anticipates (tests/invalid/group_by_wildcard_and_labels)."""
+    amtool = require_binary("amtool")
+    cases = ((["..."], True), (["alertname"], True), (["...", "alertname"], False))
+    for group_by, accepted in cases:
+        config = {
+            "route": {"receiver": "r", "routes": [{"receiver": "r", "group_by": group_by}]},
+            "receivers": [{"name": "r"}],
+        }
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(config))
+        done = subprocess.run(
+            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
+        )
+        assert (done.returncode == 0) is accepted, (group_by, done.stdout)

@@ -95,3 +95,11 @@ def test_docstrings_read_back_and_fit(text: str) -> None:
     assert doc.split() == text.split()
     for line in lines:
         assert len(line) <= LINE_LENGTH or " " not in line.strip()
+
+
+def test_a_field_named_metrics_reaches_the_module_level_function(edge: ModuleType) -> None:
+    """The module-level function keeps its default instance in a name no field has."""
+    params = inspect.signature(edge.record_class).parameters
+    assert "metrics" in params
+    source = inspect.getsource(edge.record_class)
+    assert "metrics=metrics" in source and "_m = _default" in source

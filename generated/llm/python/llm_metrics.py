@@ -1453,9 +1453,9 @@ def record_llm_call(
     config: Mapping[str, object] | None = None,
 ) -> None:
     """LlmMetrics.record_llm_call on the default instance."""
-    metrics = _default or _default_or_none()
-    if metrics is not None:
-        metrics.record_llm_call(
+    _m = _default or _default_or_none()
+    if _m is not None:
+        _m.record_llm_call(
             task_type=task_type,
             model=model,
             provider=provider,
@@ -1475,13 +1475,13 @@ def record_llm_call(
 
 def record_quality_score(*, task_type: str, scenario: str, score: float) -> None:
     """LlmMetrics.record_quality_score on the default instance."""
-    metrics = _default or _default_or_none()
-    if metrics is not None:
-        metrics.record_quality_score(task_type=task_type, scenario=scenario, score=score)
+    _m = _default or _default_or_none()
+    if _m is not None:
+        _m.record_quality_score(task_type=task_type, scenario=scenario, score=score)
 
 
 def record_quality_check(*, task_type: str, check: str, result: str) -> None:
     """LlmMetrics.record_quality_check on the default instance."""
-    metrics = _default or _default_or_none()
-    if metrics is not None:
-        metrics.record_quality_check(task_type=task_type, check=check, result=result)
+    _m = _default or _default_or_none()
+    if _m is not None:
+        _m.record_quality_check(task_type=task_type, check=check, result=result)

@@ -36,7 +36,8 @@ TRACE_EXTRAS = {
     "response": "str | None",
     "config": "Mapping[str, object] | None",
 }
-_RUNTIME_NAMES = {"self", "_k", "_b", "_v"}
+#: Names the generated functions use themselves: a field named so gets another name.
+_RUNTIME_NAMES = {"self", "_k", "_b", "_v", "_m"}
 _BASE_ATTRIBUTES = {
     "trace",
     "configure_trace",
@@ -687,7 +688,7 @@ def _function(cls: str, code: _EventCode) -> list[str]:
     lines = layout(_signature(code, f"def {name}(", False), 0, suffix=" -> None:")
     lines += docstring([f"{cls}.{name} on the default instance."], 1)
     keywords = [f"{p}={p}" for p in code.params.values()] + [f"{x}={x}" for x in code.extras]
-    lines.append(f"{INDENT}metrics = _default or _default_or_none()")
-    lines.append(f"{INDENT}if metrics is not None:")
-    lines += layout(call(f"metrics.{name}", *keywords), 2)
+    lines.append(f"{INDENT}_m = _default or _default_or_none()")
+    lines.append(f"{INDENT}if _m is not None:")
+    lines += layout(call(f"_m.{name}", *keywords), 2)
     return lines

@@ -306,10 +306,16 @@ def _panel_query(
     query = _query(raw, metrics)
     metric = metrics.get(query.metric)
     labels = metric.label_names if metric else ()
-    extra = [f'{v.name}=~"${v.name}"' for v in variables if v.name in labels]
+    # A ratio's `where` splits the events: filtering both sides by it would make a share
+    # of 0 or 1, so a variable on that label does not filter a ratio.
+    split = {x.label for x in query.where} if query.function is m.QueryFunction.RATIO else set()
+    extra = [
+        f'{v.name}=~"${v.name}"' for v in variables if v.name in labels and v.name not in split
+    ]
     window = raw.get("window", "$__rate_interval")
     legend = raw.get("legend") or " - ".join("{{" + b + "}}" for b in query.by)
-    if heatmap and metric is not None and metric.type is m.MetricType.HISTOGRAM:
+    distribution = query.function in (m.QueryFunction.QUANTILE, m.QueryFunction.RATE)
+    if heatmap and distribution and metric is not None and metric.type is m.MetricType.HISTOGRAM:
         expr = compile_distribution(query, metric, window, extra)
         legend = raw.get("legend") or "{{le}}"
     else:

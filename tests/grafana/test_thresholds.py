@@ -156,3 +156,25 @@ def test_a_heatmap_of_a_histogram_shows_its_buckets(tmp_path: Path) -> None:
         assert facts.aggregations == (("sum", ("le",)),)
         (use,) = facts.selectors
         assert (use.name, use.function) == ("api_latency_seconds_bucket", "rate")
+
+
+def test_a_dashboard_variable_does_not_filter_the_label_a_ratio_splits_by(
+    tmp_path: Path,
+) -> None:
+    """Filtering both sides by the split label would make every share 0 or 1."""
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        "version: 1\nservice: api\n"
+        "metrics:\n  - {name: api_requests_total, type: counter, help: R., labels: [code, route]}\n"
+        "dashboards:\n  - uid: api\n    title: API\n    variables: [code, route]\n"
+        "    rows:\n      - title: Errors\n        panels:\n"
+        "          - title: Errors\n            unit: percentunit\n            description: d\n"
+        "            queries:\n"
+        "              - {metric: api_requests_total, function: ratio, where: {code: '500'}}\n"
+    )
+    (compiled,) = compile_spec(path)
+    assert compiled.spec is not None, compiled.diagnostics
+    (dashboard,) = compiled.spec.dashboards
+    ((query,),) = [p.queries for p in dashboard.panels()]
+    assert 'route=~"$route"' in query.expr
+    assert "$code" not in query.expr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
 import yaml
@@ -392,11 +394,7 @@ def test_the_calendar_verdicts_are_amtools(tmp_path: Path) -> None:
             "receivers": [{"name": "r"}],
             "time_intervals": [{"name": "t", "time_intervals": [{field: [value]}]}],
         }
-        path = tmp_path / "alertmanager.yml"
-        path.write_text(yaml.safe_dump(config))
-        done = subprocess.run(
-            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
-        )
+        done = _check_config(amtool, tmp_path, config)
         assert (done.returncode == 0) is amtool_accepts, (field, value, done.stdout)
 
 
@@ -444,11 +442,7 @@ def test_the_matcher_regex_verdicts_are_amtools(tmp_path: Path) -> None:
             },
             "receivers": [{"name": "r"}],
         }
-        path = tmp_path / "alertmanager.yml"
-        path.write_text(yaml.safe_dump(config))
-        done = subprocess.run(
-            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
-        )
+        done = _check_config(amtool, tmp_path, config)
         assert (done.returncode == 0) is amtool_accepts, (pattern, done.stdout)
 
 
@@ -522,9 +516,14 @@ def test_amtool_refuses_group_by_every_label_beside_others(tmp_path: Path) -> No
             "route": {"receiver": "r", "routes": [{"receiver": "r", "group_by": group_by}]},
             "receivers": [{"name": "r"}],
         }
-        path = tmp_path / "alertmanager.yml"
-        path.write_text(yaml.safe_dump(config))
-        done = subprocess.run(
-            [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
-        )
+        done = _check_config(amtool, tmp_path, config)
         assert (done.returncode == 0) is accepted, (group_by, done.stdout)
+
+
+def _check_config(amtool: str, directory: Path, config: dict[str, Any]) -> CompletedProcess[str]:
+    """`amtool check-config` on `config` written out as YAML."""
+    path = directory / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
+    )

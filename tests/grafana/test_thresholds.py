@@ -14,7 +14,6 @@ from monitorgen.model import (
     PanelType,
     Severity,
 )
-from monitorgen.pipeline import compile_spec
 from monitorgen.targets.grafana.thresholds import (
     AlertLine,
     Step,
@@ -22,6 +21,7 @@ from monitorgen.targets.grafana.thresholds import (
     alert_steps,
     explicit_steps,
 )
+from tests.prometheus.helpers import spec_from_text
 
 from .helpers import FLAGSHIP, spec_of
 
@@ -98,8 +98,8 @@ def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
 ) -> None:
     """A sum over replicas does not cross the line a per-replica maximum alerts on, nor a
     total the line of an alert on each pod; a panel splitting the pods further does."""
-    path = tmp_path / "api.yaml"
-    path.write_text(
+    spec = spec_from_text(
+        tmp_path,
         "version: 1\nservice: api\n"
         "metrics:\n  - {name: api_in_flight, type: gauge, help: In flight., labels: [pod, zone]}\n"
         "alerts:\n  - name: ApiReplicaBusy\n    severity: warning\n    summary: Busy.\n"
@@ -117,11 +117,9 @@ def test_a_panel_draws_the_alerts_that_aggregate_its_measure_the_same_way(
                 ("PerPod", "aggregation: sum, by: [pod]"),
                 ("PerPodAndZone", "aggregation: sum, by: [pod, zone]"),
             )
-        )
+        ),
     )
-    (compiled,) = compile_spec(path)
-    assert compiled.spec is not None, compiled.diagnostics
-    (dashboard,) = compiled.spec.dashboards
+    (dashboard,) = spec.dashboards
     assert {p.title: p.alerts for p in dashboard.panels()} == {
         "Total": (),
         "Busiest": ("ApiReplicaBusy",),
@@ -135,20 +133,18 @@ def test_a_heatmap_of_a_histogram_shows_its_buckets(tmp_path: Path) -> None:
     from monitorgen.promql import inspect
     from monitorgen.targets.grafana import dashboard_data
 
-    path = tmp_path / "api.yaml"
-    path.write_text(
+    spec = spec_from_text(
+        tmp_path,
         "version: 1\nservice: api\n"
         "metrics:\n  - {name: api_latency_seconds, type: histogram, help: L., labels: [route]}\n"
         "dashboards:\n  - uid: api\n    title: API\n    rows:\n      - title: Latency\n"
         "        panels:\n          - title: Latency\n            type: heatmap\n"
         "            unit: s\n            description: d\n"
         "            queries:\n              - {metric: api_latency_seconds}\n"
-        "              - {metric: api_latency_seconds, function: rate, where: {route: /a}}\n"
+        "              - {metric: api_latency_seconds, function: rate, where: {route: /a}}\n",
     )
-    (compiled,) = compile_spec(path)
-    assert compiled.spec is not None, compiled.diagnostics
-    (dashboard,) = compiled.spec.dashboards
-    board = dashboard_data(compiled.spec, dashboard)
+    (dashboard,) = spec.dashboards
+    board = dashboard_data(spec, dashboard)
     (panel,) = [p for p in board["panels"] if p["type"] == "heatmap"]
     for target in panel["targets"]:
         assert (target["format"], target["legendFormat"]) == ("heatmap", "{{le}}")
@@ -162,19 +158,17 @@ def test_a_dashboard_variable_does_not_filter_the_label_a_ratio_splits_by(
     tmp_path: Path,
 ) -> None:
     """Filtering both sides by the split label would make every share 0 or 1."""
-    path = tmp_path / "api.yaml"
-    path.write_text(
+    spec = spec_from_text(
+        tmp_path,
         "version: 1\nservice: api\n"
         "metrics:\n  - {name: api_requests_total, type: counter, help: R., labels: [code, route]}\n"
         "dashboards:\n  - uid: api\n    title: API\n    variables: [code, route]\n"
         "    rows:\n      - title: Errors\n        panels:\n"
         "          - title: Errors\n            unit: percentunit\n            description: d\n"
         "            queries:\n"
-        "              - {metric: api_requests_total, function: ratio, where: {code: '500'}}\n"
+        "              - {metric: api_requests_total, function: ratio, where: {code: '500'}}\n",
     )
-    (compiled,) = compile_spec(path)
-    assert compiled.spec is not None, compiled.diagnostics
-    (dashboard,) = compiled.spec.dashboards
+    (dashboard,) = spec.dashboards
     ((query,),) = [p.queries for p in dashboard.panels()]
     assert 'route=~"$route"' in query.expr
     assert "$code" not in query.expr

@@ -25,6 +25,15 @@ def load_spec(relative: str) -> Spec:
     return compiled.spec
 
 
+def spec_from_text(directory: Path, text: str, name: str = "spec") -> Spec:
+    """The model of a spec written out as `text`; it must compile without errors."""
+    source = directory / f"{name}.yaml"
+    source.write_text(text, encoding="utf-8")
+    (compiled, *_environments) = compile_spec(source)
+    assert compiled.spec is not None, compiled.diagnostics
+    return compiled.spec
+
+
 def prometheus_files(spec: Spec) -> dict[str, bytes]:
     """The files of the three Prometheus targets, by their path in the output folder."""
     artifacts = [

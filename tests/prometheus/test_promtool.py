@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitorgen.pipeline import compile_spec
 from monitorgen.promql import inspect
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
 
-from .helpers import SHAPES, SPEC_PATHS, load_spec, write_prometheus_files
+from .helpers import SHAPES, SPEC_PATHS, load_spec, spec_from_text, write_prometheus_files
 
 pytestmark = pytest.mark.tools
 
@@ -155,11 +154,8 @@ slos:
 def test_the_tests_of_an_slo_at_the_edges_pass(
     objective: str, alerting: str, untested: bool, tmp_path: Path
 ) -> None:
-    source = tmp_path / "edge.yaml"
-    source.write_text(EDGE_SLO.replace("OBJECTIVE", objective).replace("ALERTING", alerting))
-    (compiled,) = compile_spec(source)
-    assert compiled.spec is not None, compiled.diagnostics
-    folder = write_prometheus_files(compiled.spec, tmp_path)
+    text = EDGE_SLO.replace("OBJECTIVE", objective).replace("ALERTING", alerting)
+    folder = write_prometheus_files(spec_from_text(tmp_path, text), tmp_path)
     tests = (folder / "rules.test.yml").read_text()
     assert ("# Not tested here: SLO avail" in tests) is untested
     for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
@@ -178,17 +174,15 @@ def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
     scrape: str, condition: str, interval: str, tmp_path: Path
 ) -> None:
     """promtool lets a query load 10,000 samples: a 2d window at 15s holds 11,520."""
-    source = tmp_path / "long.yaml"
-    source.write_text(
+    spec = spec_from_text(
+        tmp_path,
         "version: 1\nservice: long\n"
         f"prometheus: {{scrape_interval: {scrape}, evaluation_interval: 1m}}\n"
         "metrics:\n  - {name: long_requests_total, type: counter, help: Requests.}\n"
         "alerts:\n  - name: FewRequests\n    severity: warning\n    summary: Few requests.\n"
-        f"    condition: {condition}\n"
+        f"    condition: {condition}\n",
     )
-    (compiled,) = compile_spec(source)
-    assert compiled.spec is not None, compiled.diagnostics
-    folder = write_prometheus_files(compiled.spec, tmp_path)
+    folder = write_prometheus_files(spec, tmp_path)
     tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
     assert [t["interval"] for t in tests] == [interval, interval]
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
@@ -197,17 +191,15 @@ def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
 
 def test_an_slo_counting_events_of_a_histogram_reads_its_count_series(tmp_path: Path) -> None:
     """A histogram has no series of its bare name: its events are `_count`."""
-    source = tmp_path / "hist.yaml"
-    source.write_text(
+    spec = spec_from_text(
+        tmp_path,
         "version: 1\nservice: hist\n"
         "metrics:\n  - {name: hist_latency_seconds, type: histogram, help: L., labels: [code]}\n"
         "slos:\n  - name: avail\n    objective: 99\n    sli:\n      ratio:\n"
         "        errors: {metric: hist_latency_seconds, where: {code: '500'}}\n"
-        "        total: {metric: hist_latency_seconds}\n"
+        "        total: {metric: hist_latency_seconds}\n",
     )
-    (compiled,) = compile_spec(source)
-    assert compiled.spec is not None, compiled.diagnostics
-    folder = write_prometheus_files(compiled.spec, tmp_path)
+    folder = write_prometheus_files(spec, tmp_path)
     rules = yaml.safe_load((folder / "rules.yml").read_text())
     read = {
         use.name

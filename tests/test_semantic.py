@@ -168,6 +168,30 @@ def test_a_raw_selector_for_an_undeclared_label_value_is_a_warning(
 
 
 @pytest.mark.parametrize(
+    ("threshold", "warned"),
+    [
+        ("above: 5", True),
+        ("above: 1", True),
+        ("below: 0", True),
+        ("above: 0.05", False),
+        ("below: 0.9", False),
+        ("above: 5, scale: 100", False),
+    ],
+)
+def test_a_ratio_threshold_no_share_reaches_is_a_warning(
+    tmp_path: Path, threshold: str, warned: bool
+) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, "
+        f"where: {{status: error}}, {threshold}}}\n",
+    )
+    assert _codes(found) == []
+    assert ("references/unreachable-threshold" in _codes(found, Severity.WARNING)) is warned
+
+
+@pytest.mark.parametrize(
     ("part", "total", "message_part"),
     [
         ("[error]", "[ok]", "the part counts only events the total does not"),

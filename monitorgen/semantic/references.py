@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import (
     WINDOW_PLACEHOLDER,
+    Alert,
+    Comparison,
     Label,
     LatencySli,
     Matcher,
@@ -72,6 +74,7 @@ def _structured_queries(spec: Spec) -> Iterator[Diagnostic]:
     for alert in spec.alerts:
         if alert.query:
             yield from check_query(spec, alert.query, (*alert.path, "condition"))
+            yield from _reachable_share(alert)
     for rule in spec.recording_rules:
         if rule.query:
             yield from check_query(spec, rule.query, (*rule.path, "query"))
@@ -145,6 +148,25 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
 
 #: Labels Prometheus gives every series it scrapes, which queries may group and filter by.
 SCRAPE_LABELS = frozenset({"job", "instance"})
+
+
+def _reachable_share(alert: Alert) -> Iterator[Diagnostic]:
+    """A ratio is a share between 0 and 1: a threshold outside never fires."""
+    query, threshold = alert.query, alert.threshold
+    if query is None or threshold is None or query.function is not QueryFunction.RATIO:
+        return
+    if query.scale is not None:
+        return
+    above = threshold.comparison is Comparison.ABOVE
+    if (above and threshold.value >= 1) or (not above and threshold.value <= 0):
+        yield Diagnostic(
+            "references/unreachable-threshold",
+            f"a ratio lies between 0 and 1, so it is never "
+            f"{'above' if above else 'below'} {threshold.text}: the alert never fires",
+            path=(*alert.path, "condition", "above" if above else "below"),
+            severity=Severity.WARNING,
+            hint="write the share as a fraction (0.05 for 5%), or scale: 100 for percent",
+        )
 
 
 def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -> Diagnostic:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -97,9 +100,32 @@ def test_docstrings_read_back_and_fit(text: str) -> None:
         assert len(line) <= LINE_LENGTH or " " not in line.strip()
 
 
-def test_a_field_named_metrics_reaches_the_module_level_function(edge: ModuleType) -> None:
-    """The module-level function keeps its default instance in a name no field has."""
-    params = inspect.signature(edge.record_class).parameters
-    assert "metrics" in params
-    source = inspect.getsource(edge.record_class)
-    assert "metrics=metrics" in source and "_m = _default" in source
+def test_a_field_named_metrics_reaches_the_module_level_function(tmp_path: Path) -> None:
+    """The module-level function keeps its default instance in a name no field has, so
+    a field named `metrics` is counted, not replaced by the instance."""
+    source = tmp_path / "named.yaml"
+    source.write_text(
+        "version: 1\nservice: named\n"
+        "metrics:\n  - {name: named_items_total, type: counter, help: Items.}\n"
+        "events:\n  - name: batch\n    fields: [{name: metrics, type: int}]\n"
+        "    updates: [{metric: named_items_total, inc: metrics}]\n"
+    )
+    module = write_module(compile_model(source), tmp_path)
+    script = (
+        "import importlib.util, sys\n"
+        "from prometheus_client import REGISTRY\n"
+        "spec = importlib.util.spec_from_file_location('named', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "module.record_batch(metrics=3)\n"
+        "print(REGISTRY.get_sample_value('named_items_total'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(module)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3.0"

@@ -96,6 +96,9 @@ class Query:
     total_where: tuple[Matcher, ...] = ()
     quantile: float = 0.95
     scale: float | None = None
+    written: frozenset[str] = field(default=frozenset(), compare=False)
+    """The fields the spec wrote; the others hold defaults. Not part of equality: queries
+    that compute the same PromQL are equal however they were written."""
 
 
 class Comparison(Enum):

@@ -230,6 +230,55 @@ def test_a_part_inside_its_total_is_not_flagged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("query", "field", "severity"),
+    [
+        ("{metric: demo_requests_total, function: rate, quantile: 0.99}", "quantile", "error"),
+        ("{metric: demo_requests_total, total_where: {status: ok}}", "total_where", "error"),
+        ("{metric: demo_duration_seconds, aggregation: max}", "aggregation", "error"),
+        (
+            "{metric: demo_requests_total, function: ratio, where: {status: error}, "
+            "aggregation: avg}",
+            "aggregation",
+            "error",
+        ),
+        ("{metric: demo_in_flight, function: value, window: 10m}", "window", "warning"),
+    ],
+)
+def test_a_query_field_its_function_ignores_is_reported_at_that_field(
+    tmp_path: Path, query: str, field: str, severity: str
+) -> None:
+    """The query would compile without the field, to something else than it says."""
+    condition = query[:-1] + ", above: 1}"
+    found = _findings(
+        tmp_path,
+        f"alerts:\n  - name: A\n    severity: info\n    summary: s\n    condition: {condition}\n"
+        "dashboards:\n  - uid: d\n    title: D\n    rows:\n      - title: R\n        panels:\n"
+        f"          - title: P\n            queries: [{query}]\n",
+    )
+    unused = [d for d in found if d.code == "references/unused-field"]
+    assert [(d.path, d.severity.label) for d in unused] == [
+        (("alerts", 0, "condition", field), severity),
+        (("dashboards", 0, "rows", 0, "panels", 0, "queries", 0, field), severity),
+    ]
+    assert all(f"'{field}' has no effect" in d.message for d in unused)
+
+
+def test_query_fields_set_to_what_the_function_reads_are_not_flagged(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_duration_seconds, quantile: 0.99, window: 10m, above: 1}\n"
+        "  - name: B\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, where: {status: error}, "
+        "total_where: {status: [ok, error]}, above: 0.1}\n"
+        "  - name: C\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_in_flight, function: max_over_time, aggregation: max, "
+        "window: 10m, above: 5}\n",
+    )
+    assert "references/unused-field" not in [d.code for d in found]
+
+
+@pytest.mark.parametrize(
     ("metric", "code"),
     [
         ("{name: demo_latency_milliseconds, type: histogram, help: h}", "names/base-unit"),

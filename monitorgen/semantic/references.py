@@ -144,6 +144,48 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
         )
     if fn is QueryFunction.RATIO:
         yield from _part_of_total(query.where, query.total_where, (*path, "where"))
+    yield from _unused_fields(query, path)
+
+
+#: Fields a function does not read, and why; a field the spec sets there is a mistake
+#: (the query computes something else than it reads as) unless only harmless.
+_UNUSED_BY: dict[str, tuple[frozenset[QueryFunction], str, Severity]] = {
+    "quantile": (
+        frozenset(QueryFunction) - {QueryFunction.QUANTILE},
+        "only function: quantile reads it",
+        Severity.ERROR,
+    ),
+    "total_where": (
+        frozenset(QueryFunction) - {QueryFunction.RATIO},
+        "only function: ratio has a total to filter",
+        Severity.ERROR,
+    ),
+    "aggregation": (
+        frozenset({QueryFunction.QUANTILE, QueryFunction.RATIO}),
+        "a quantile and a ratio always sum their counters before dividing",
+        Severity.ERROR,
+    ),
+    "window": (
+        frozenset({QueryFunction.VALUE}),
+        "function: value reads the latest sample, over no window",
+        Severity.WARNING,
+    ),
+}
+
+
+def _unused_fields(query: Query, path: Path) -> Iterator[Diagnostic]:
+    """A field the query's function ignores: `quantile: 0.99` on a rate, a `total_where`
+    outside a ratio. The query would compile without it, to something else than it says."""
+    for key in sorted(query.written & _UNUSED_BY.keys()):
+        functions, reason, severity = _UNUSED_BY[key]
+        if query.function in functions:
+            yield Diagnostic(
+                "references/unused-field",
+                f"'{key}' has no effect on function: {query.function.value} ({reason})",
+                path=(*path, key),
+                severity=severity,
+                hint=f"remove '{key}', or set the function that uses it",
+            )
 
 
 #: Labels Prometheus gives every series it scrapes, which queries may group and filter by.

@@ -157,6 +157,7 @@ def _query(raw: Mapping[str, Any], metrics: Mapping[str, m.Metric]) -> m.Query:
         total_where=_matchers(raw.get("total_where")),
         quantile=float(raw.get("quantile", 0.95)),
         scale=raw.get("scale"),
+        written=frozenset(raw),
     )
 
 

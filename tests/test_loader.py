@@ -497,3 +497,43 @@ def test_an_empty_list_replaces_instead_of_keeping_everything() -> None:
 def test_items_without_a_string_name_replace_the_list(override: str) -> None:
     replaced = _overlay(override)["alerts"]
     assert replaced == parse_yaml(override, "env.yaml")["alerts"]
+
+
+TIERED = """\
+alerts:
+  - {name: A, severity: warning, for: 10m}
+  - {name: A, severity: critical, for: 5m}
+  - {name: B, severity: info}
+"""
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "alerts: [{name: A, for: 1m}]\n",
+            [("A", "warning", "1m"), ("A", "critical", "1m"), ("B", "info", None)],
+        ),
+        (
+            "alerts: [{name: A, severity: critical, for: 1m}]\n",
+            [("A", "warning", "10m"), ("A", "critical", "1m"), ("B", "info", None)],
+        ),
+        (
+            "alerts: [{name: A, severity: info, for: 1h}, {name: B, severity: warning}]\n",
+            [
+                ("A", "warning", "10m"),
+                ("A", "critical", "5m"),
+                ("B", "warning", None),
+                ("A", "info", "1h"),
+            ],
+        ),
+    ],
+    ids=["every-tier", "one-tier", "new-tier-and-unshared-name"],
+)
+def test_an_override_of_a_name_alerts_share_picks_the_tier_by_severity(
+    override: str, expected: list[tuple[str, str, str | None]]
+) -> None:
+    """A shared name is told apart by severity; a name not shared may change it."""
+    result = overlay(parse_yaml(TIERED, "base.yaml"), parse_yaml(override, "env.yaml"))
+    assert isinstance(result, SpecMap)
+    assert [(a["name"], a["severity"], a.get("for")) for a in result["alerts"]] == expected

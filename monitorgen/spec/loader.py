@@ -1013,18 +1013,56 @@ def _name_of(item: Any) -> str | None:
 
 
 def _overlay_named(base: SpecList, override: SpecList) -> SpecList:
-    by_name = {_name_of(item): (item, span) for item, span in _pairs(override)}
+    """Each base item overlaid with the override item of its name, the new items
+    appended. Alerts may share a name when their severities differ (tiers): an override
+    of a shared name that sets `severity` changes the tier of that severity (or adds
+    one), one without changes every tier. A name not shared may change its severity."""
+    overrides = list(_pairs(override))
+    by_name: dict[str, list[int]] = {}
+    for index, (new, _span) in enumerate(overrides):
+        by_name.setdefault(_name_of(new) or "", []).append(index)
+    shared = _shared_names(base)
+    used: set[int] = set()
     result = SpecList(base.span)
     for item, span in _pairs(base):
-        name = _name_of(item)
-        if name is not None and name in by_name:
-            new, new_span = by_name.pop(name)
-            result.add(overlay(item, new), new_span)
-        else:
+        found = _override_of(item, overrides, by_name.get(_name_of(item) or "", []), shared)
+        if found is None:
             result.add(item, span)
-    for new, new_span in by_name.values():
-        result.add(new, new_span)
+            continue
+        used.add(found)
+        new, new_span = overrides[found]
+        result.add(overlay(item, new), new_span)
+    for index, (new, new_span) in enumerate(overrides):
+        if index not in used:
+            result.add(new, new_span)
     return result
+
+
+def _shared_names(items: SpecList) -> set[str]:
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for item in items:
+        name = _name_of(item)
+        if name is not None:
+            (shared if name in seen else seen).add(name)
+    return shared
+
+
+def _override_of(
+    item: Any, overrides: list[tuple[Any, Span]], candidates: list[int], shared: set[str]
+) -> int | None:
+    """The position of the override of a base item: the first of its name, or for a
+    shared name the first that sets no severity or the item's."""
+    name = _name_of(item)
+    if name is None or not candidates:
+        return None
+    if name not in shared:
+        return candidates[0]
+    severity = item.get("severity")
+    for index in candidates:
+        if overrides[index][0].get("severity", severity) == severity:
+            return index
+    return None
 
 
 def _pairs(items: SpecList) -> Iterator[tuple[Any, Span]]:

@@ -697,6 +697,21 @@ class Spec:
     def alert(self, name: str) -> Alert | None:
         return _first_by_name(self, "_alert_index", self.alerts).get(name)
 
+    def alerts_named(self, name: str) -> tuple[Alert, ...]:
+        """Every alert of the name: alerts may share one when their severities differ
+        (a warning and a critical tier of one condition)."""
+        first = self.alert(name)
+        if first is None:
+            return ()
+        index: dict[str, tuple[Alert, ...]] = self.derived("alerts_sharing_a_name", self._shared)
+        return index.get(name, (first,))
+
+    def _shared(self) -> dict[str, tuple[Alert, ...]]:
+        by_name: dict[str, list[Alert]] = {}
+        for alert in self.alerts:
+            by_name.setdefault(alert.name, []).append(alert)
+        return {name: tuple(found) for name, found in by_name.items() if len(found) > 1}
+
     def receiver(self, name: str) -> Receiver | None:
         return _first_by_name(self, "_receiver_index", self.receivers).get(name)
 

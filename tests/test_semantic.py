@@ -341,3 +341,21 @@ def test_a_finding_environments_inherit_unchanged_is_reported_once(tmp_path: Pat
         ("names/base-unit", False),
         ("names/unit-suffix", True),
     ]
+
+
+def test_alerts_may_share_a_name_when_their_severities_differ(tmp_path: Path) -> None:
+    tier = "condition: {metric: demo_in_flight, above: LIMIT}"
+    found = _findings(
+        tmp_path,
+        "alerts:\n"
+        f"  - {{name: Busy, severity: warning, summary: s, {tier.replace('LIMIT', '10')}}}\n"
+        f"  - {{name: Busy, severity: critical, summary: s, {tier.replace('LIMIT', '50')}}}\n"
+        f"  - {{name: Busy, severity: critical, summary: s, {tier.replace('LIMIT', '90')}}}\n",
+    )
+    duplicates = [d for d in found if d.code == "names/duplicate"]
+    assert [(d.path, d.message) for d in duplicates] == [
+        (
+            ("alerts", 2),
+            "duplicate alert 'Busy' of severity 'critical' (first defined at alerts[1])",
+        )
+    ]

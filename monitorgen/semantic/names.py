@@ -23,7 +23,9 @@ RESERVED_LABELS = {MetricType.HISTOGRAM: "le", MetricType.SUMMARY: "quantile"}
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates("metric", ((m.name, m.path) for m in spec.metrics))
-    yield from _duplicates("alert", ((a.name, a.path) for a in spec.alerts))
+    yield from _duplicates(
+        "alert", ((f"{a.name}' of severity '{a.severity.value}", a.path) for a in spec.alerts)
+    )
     yield from _duplicates("SLO", ((s.name, s.path) for s in spec.slos))
     yield from _duplicates("event", ((e.name, e.path) for e in spec.events))
     yield from _duplicates("dashboard uid", ((d.uid, d.path) for d in spec.dashboards))

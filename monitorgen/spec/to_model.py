@@ -381,7 +381,7 @@ def _alerts_on(queries: tuple[m.PanelQuery, ...], alerts: AlertsByMeasure) -> tu
         for place, name, by in alerts.get(_measure(q.query, q.explicit_window), ())
         if by <= set(q.query.by)
     }
-    return tuple(name for _place, name in sorted(found))
+    return tuple(dict.fromkeys(name for _place, name in sorted(found)))  # tiers share a name
 
 
 def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:

@@ -88,12 +88,12 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
             tests.extend(_within_promtool_limit(spec, alert, tl, rule))
         except NotDerivable as reason:
             if not alert.tests:
-                skipped.append(f"{alert.name}: {reason}")
+                skipped.append(f"{_alert_title(spec, alert)}: {reason}")
         for test in alert.tests:
             try:
                 tests.append(written_test_group(test, rule, tl))
             except NotDerivable as reason:
-                skipped.append(f"{alert.name}: the test '{test.name}': {reason}")
+                skipped.append(f"{_alert_title(spec, alert)}: the test '{test.name}': {reason}")
     for slo in spec.slos:
         found, reasons = slo_test_groups(spec, slo, tl)
         tests.extend(found)
@@ -185,12 +185,84 @@ def alert_test_groups(
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
         window = 0
+    siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
-    groups = [_firing_group(spec, rule, firing, condition, tl, horizon)]
+    groups = [_firing_group(spec, rule, firing, condition, tl, horizon, siblings)]
     if silent is not None:
-        groups.append(_silent_group(spec, rule, silent, condition, tl, horizon))
+        groups.append(_silent_group(spec, rule, silent, condition, tl, horizon, siblings))
     return groups
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """Another alert of the same name (the critical tier of a warning), over the same
+    query: `promtool` checks every alert of a name at once, so a test expects it too
+    whenever the inputs make it fire."""
+
+    rule: Rule
+    condition: Condition
+
+
+def _siblings(
+    spec: Spec, alert: Alert, recorded_labels: tuple[tuple[str, str], ...]
+) -> tuple[Sibling, ...]:
+    """The other alerts named like `alert` (structured or read as structured). The
+    inputs of `alert` tell whether one fires only if it compares the same query (and
+    the same recorded labels); otherwise NotDerivable."""
+    found = []
+    rules = _alert_rules(spec)
+    for other in spec.alerts_named(alert.name):
+        if other.path == alert.path:
+            continue
+        rule: Rule = rules[int(other.path[-1])]
+        labels: tuple[tuple[str, str], ...] = ()
+        if other.query is None:
+            other, labels = _as_structured(spec, other)
+        if (
+            alert.query is None
+            or other.query != alert.query
+            or other.threshold is None
+            or labels != recorded_labels
+        ):
+            raise NotDerivable(
+                f"the {other.severity.value} alert of the same name watches another "
+                "expression, whose firing these inputs do not tell"
+            )
+        condition = Condition(other.threshold.comparison.value, other.threshold.value)
+        found.append(Sibling(rule, condition))
+    return tuple(found)
+
+
+def _siblings_firing(
+    siblings: tuple[Sibling, ...], scenario: Scenario, at: int, tl: Timeline
+) -> list[dict[str, Any]]:
+    """What the alerts of the same name fire at `at` on the scenario's inputs."""
+    return [
+        expected_alert(sibling.rule, scenario.labels, _value(scenario, at))
+        for sibling in siblings
+        if fires_at(at, scenario, sibling.condition, sibling.rule, tl)
+    ]
+
+
+def _alert_title(spec: Spec, alert: Alert) -> str:
+    """The alert's name, with its severity when others share the name."""
+    if len(spec.alerts_named(alert.name)) < 2:
+        return alert.name
+    return f"{alert.name} ({alert.severity.value})"
+
+
+def _title(rule: Rule, siblings: tuple[Sibling, ...]) -> str:
+    """The alert's name, with its severity when others share the name."""
+    if not siblings:
+        return rule.name
+    return f"{rule.name} ({rule.label_map()['severity']})"
+
+
+def _value(scenario: Scenario, at: int) -> float:
+    value = scenario.value_at(at)
+    assert value is not None  # an alert fires only on a value
+    return value
 
 
 def _as_structured(spec: Spec, alert: Alert) -> tuple[Alert, tuple[tuple[str, str], ...]]:
@@ -303,6 +375,7 @@ def _firing_group(
     condition: Condition,
     tl: Timeline,
     horizon: int,
+    siblings: tuple[Sibling, ...] = (),
 ) -> dict[str, Any]:
     key = _simulation_key("first firing", scenario, condition, rule, tl, horizon)
     first = _remembered(spec, key, lambda: first_firing(scenario, condition, rule, tl, horizon))
@@ -311,10 +384,14 @@ def _firing_group(
     expected = expected_alert(rule, scenario.labels, first.value)
     checks = []
     if first.at >= tl.evaluation:
-        checks.append(alert_check(first.at - tl.evaluation, rule.name, []))
-    checks.append(alert_check(first.at, rule.name, [expected]))
+        before = first.at - tl.evaluation
+        checks.append(
+            alert_check(before, rule.name, _siblings_firing(siblings, scenario, before, tl))
+        )
+    others = _siblings_firing(siblings, scenario, first.at, tl)
+    checks.append(alert_check(first.at, rule.name, [expected, *others]))
     return unit_test_group(
-        f"{rule.name} fires when {_shown(condition)}",
+        f"{_title(rule, siblings)} fires when {_shown(condition)}",
         scenario.series,
         tl,
         first.at,
@@ -329,16 +406,17 @@ def _silent_group(
     condition: Condition,
     tl: Timeline,
     horizon: int,
+    siblings: tuple[Sibling, ...] = (),
 ) -> dict[str, Any]:
     key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
     if _remembered(spec, key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
         raise NotDerivable("the series short of the threshold still fires")
     return unit_test_group(
-        f"{rule.name} stays silent when not {_shown(condition)}",
+        f"{_title(rule, siblings)} stays silent when not {_shown(condition)}",
         scenario.series,
         tl,
         horizon,
-        [alert_check(horizon, rule.name, [])],
+        [alert_check(horizon, rule.name, _siblings_firing(siblings, scenario, horizon, tl))],
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitorgen.model import Comparison, PanelType, Spec
+from monitorgen.model import Comparison, PanelType, Severity, Spec
 from monitorgen.panel_ids import numbered_panels, row_ids
 from monitorgen.promql import expand_grafana, inspect
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES
@@ -254,3 +254,38 @@ def test_alert_dashboard_links_open_the_panel_that_draws_the_alert(path: Path) -
             assert rule["alert"] in panel["description"], (rule["alert"], panel["title"])
             linked += 1
     assert linked or spec.grafana.url is None, "links need grafana.url"
+
+
+def test_alerts_sharing_a_name_draw_a_threshold_for_each_severity(tmp_path: Path) -> None:
+    source = tmp_path / "tiers.yaml"
+    source.write_text(
+        "version: 1\nservice: tiers\ngrafana: {url: https://grafana.example.com}\n"
+        "metrics:\n  - name: tiers_latency_seconds\n    type: histogram\n    help: Latency.\n"
+        "    buckets: [0.1, 0.5, 1, 5]\n"
+        "alerts:\n"
+        "  - name: SlowRequests\n    severity: warning\n    summary: Slow.\n"
+        "    condition: {metric: tiers_latency_seconds, quantile: 0.99, above: 0.5}\n"
+        "  - name: SlowRequests\n    severity: critical\n    summary: Very slow.\n"
+        "    condition: {metric: tiers_latency_seconds, quantile: 0.99, above: 1}\n"
+        "dashboards:\n  - uid: tiers\n    title: Tiers\n    rows:\n      - title: Latency\n"
+        "        panels:\n          - title: P99\n            description: The 99th percentile.\n"
+        "            unit: s\n"
+        "            queries: [{metric: tiers_latency_seconds, quantile: 0.99}]\n",
+        encoding="utf-8",
+    )
+    files = {a.path: a.content for a in render_all(spec_of(source))}
+    board = json.loads(files[f"{DASHBOARDS_DIR}/tiers.json"])
+    (panel,) = panels(board)
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in steps] == [
+        (None, "green"),
+        (0.5, SEVERITY_COLORS[Severity.WARNING]),
+        (1.0, SEVERITY_COLORS[Severity.CRITICAL]),
+    ]
+    assert "SlowRequests (warning)" in panel["description"]
+    assert "SlowRequests (critical)" in panel["description"]
+    rules = yaml.safe_load(files["prometheus/rules.yml"])
+    links = [
+        r["annotations"]["dashboard"] for g in rules["groups"] for r in g["rules"] if "alert" in r
+    ]
+    assert links == [f"https://grafana.example.com/d/tiers?viewPanel={panel['id']}"] * 2

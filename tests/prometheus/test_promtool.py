@@ -211,3 +211,113 @@ def test_an_slo_counting_events_of_a_histogram_reads_its_count_series(tmp_path: 
     assert "hist_latency_seconds_count" in read and "hist_latency_seconds" not in read
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+TIERS = """\
+version: 1
+service: tiers
+metrics:
+  - name: tiers_latency_seconds
+    type: histogram
+    help: Latency.
+    buckets: [0.1, 0.25, 0.5, 1, 2.5]
+  - name: tiers_requests_total
+    type: counter
+    help: Requests.
+    labels: [{name: code, values: ["200", "500"]}]
+  - {name: tiers_queue_depth, type: gauge, help: Depth.}
+alerts:
+  - name: SlowRequests
+    severity: warning
+    for: 10m
+    summary: Slow.
+    condition: {metric: tiers_latency_seconds, quantile: 0.99, above: 0.5}
+  - name: SlowRequests
+    severity: critical
+    for: 5m
+    summary: Very slow.
+    condition: {metric: tiers_latency_seconds, quantile: 0.99, above: 1}
+  - name: Errors
+    severity: warning
+    summary: Errors.
+    condition: {metric: tiers_requests_total, function: ratio, where: {code: "500"}, above: 0.01}
+  - name: Errors
+    severity: critical
+    for: 2m
+    summary: Many errors.
+    condition: {metric: tiers_requests_total, function: ratio, where: {code: "500"}, above: 0.05}
+  - name: Backlog
+    severity: warning
+    summary: Backlog.
+    condition: {metric: tiers_queue_depth, above: 100}
+  - name: Backlog
+    severity: critical
+    summary: Backlog.
+    expr: max(tiers_queue_depth) > 1000
+"""
+
+
+def _severities_checked(tests: list[dict[str, object]], group: str) -> list[list[str]]:
+    """The severities each alert check of the named test group expects, in order."""
+    (found,) = [t for t in tests if t["name"] == group]
+    checks = found["alert_rule_test"]
+    assert isinstance(checks, list)
+    return [sorted(a["exp_labels"]["severity"] for a in c["exp_alerts"]) for c in checks]
+
+
+def test_alerts_sharing_a_name_expect_each_other_where_the_inputs_fire_both(
+    tmp_path: Path,
+) -> None:
+    """promtool checks every alert of a name at once: the test of a critical tier
+    also expects the warning tier its inputs set off, and no test is skipped."""
+    folder = write_prometheus_files(spec_from_text(tmp_path, TIERS), tmp_path)
+    text = (folder / "rules.test.yml").read_text()
+    assert "Not tested" not in text
+    tests = yaml.safe_load(text)["tests"]
+    assert len(tests) == 12
+    assert _severities_checked(tests, "Backlog (warning) fires when > 100") == [["warning"]]
+    assert _severities_checked(tests, "Backlog (critical) fires when > 1000") == [
+        ["critical", "warning"]
+    ]
+    assert _severities_checked(tests, "Backlog (critical) stays silent when not > 1000") == [
+        ["warning"]
+    ]
+    # The warning needs 10m, the critical 5m: the critical fires alone first.
+    assert _severities_checked(tests, "SlowRequests (critical) fires when > 1") == [
+        [],
+        ["critical"],
+    ]
+    for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
+        result = promtool(*args, cwd=folder)
+        assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+def test_the_tests_of_a_tier_fail_when_another_tier_of_its_name_drifts(tmp_path: Path) -> None:
+    folder = write_prometheus_files(spec_from_text(tmp_path, TIERS), tmp_path)
+    rules = folder / "rules.yml"
+    original = rules.read_text()
+    assert original.count("max(tiers_queue_depth) > 100\n") == 1
+    rules.write_text(
+        original.replace("max(tiers_queue_depth) > 100\n", "max(tiers_queue_depth) > 2000\n")
+    )
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 1
+    assert "Backlog (critical) fires when > 1000" in result.stdout + result.stderr
+
+
+def test_a_tier_over_another_expression_leaves_its_name_untested(tmp_path: Path) -> None:
+    """The inputs of one tier cannot tell whether a tier watching something else fires."""
+    text = TIERS.replace("expr: max(tiers_queue_depth) > 1000", "expr: absent(tiers_queue_depth)")
+    folder = write_prometheus_files(spec_from_text(tmp_path, text), tmp_path)
+    notes = [
+        line
+        for line in (folder / "rules.test.yml").read_text().splitlines()
+        if line.startswith("# Not tested here: Backlog")
+    ]
+    assert notes == [
+        "# Not tested here: Backlog (warning): the critical alert of the same name watches "
+        "another expression, whose firing these inputs do not tell",
+        "# Not tested here: Backlog (critical): raw PromQL that is not `selector <op> number`",
+    ]
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr

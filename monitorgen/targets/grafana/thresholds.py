@@ -44,14 +44,14 @@ class AlertLine:
 
 
 def alert_lines(spec: Spec, panel: Panel) -> tuple[AlertLine, ...]:
-    """The thresholds of the panel's alerts that have one; unknown alerts are skipped
-    (the semantic checks report them)."""
+    """The thresholds of the panel's alerts that have one, every severity of a name;
+    unknown alerts are skipped (the semantic checks report them)."""
     lines = []
     for name in panel.alerts:
-        alert = spec.alert(name)
-        line = _line(alert) if alert else None
-        if line is not None:
-            lines.append(line)
+        for alert in spec.alerts_named(name):
+            line = _line(alert)
+            if line is not None:
+                lines.append(line)
     return tuple(lines)
 
 

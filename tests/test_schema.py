@@ -98,6 +98,21 @@ def test_bad_durations_say_why(value: str, code: str, reason: str) -> None:
     assert reason in finding.message
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{url: 'https://x.example'}", "expected a list, got a mapping"),
+        ("[[]]", "expected a mapping, got a list"),
+    ],
+)
+def test_a_mapping_or_list_of_the_wrong_kind_says_what_was_expected(
+    value: str, message: str
+) -> None:
+    finding = _one(f"receivers:\n  - name: team\n    webhook: {value}\n")
+    assert finding.code == "schema/type"
+    assert finding.message == message
+
+
 ALERT = """\
 metrics: [{name: demo_up, type: gauge, help: Up.}]
 alerts:

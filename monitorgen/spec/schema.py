@@ -290,7 +290,10 @@ def _describe_value(error: ValidationError) -> str:
     kind, value = error.validator, error.instance
     shown = _show(value)
     if kind == "type":
-        return f"{shown} is {_article(value)}, expected {_type_words(_value_of(error))}"
+        expected = _type_words(_value_of(error))
+        if isinstance(value, (dict, list)):  # shown by its kind alone
+            return f"expected {expected}, got {_article(value)}"
+        return f"{shown} is {_article(value)}, expected {expected}"
     if kind == "pattern":
         what = _pattern_meaning(_schema_of(error))
         return f"{shown} is not {what}"

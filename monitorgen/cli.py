@@ -99,11 +99,15 @@ def _compiled(
     cache: bool,
     render: bool = True,
     extra: pipeline.ExtraChecks = pipeline.NO_EXTRA_CHECKS,
+    output: Path | None = None,
 ) -> pipeline.BuildResult:
-    """`pipeline.build` for a command that leaves without tearing down (see `run`)."""
+    """`pipeline.build` for a command that leaves without tearing down (see `run`);
+    the files name their spec from the folder `output` is in."""
     global _skip_teardown
     _skip_teardown = True
-    result = pipeline.build(_spec_paths(specs), render=render, extra=extra, cache=cache)
+    root = None if output is None else output.parent
+    paths = _spec_paths(specs)
+    result = pipeline.build(paths, render=render, extra=extra, cache=cache, root=root)
     _kept.append(result)
     return result
 
@@ -153,7 +157,7 @@ def validate(specs: Sequence[Path], fmt: str, fail_on: str, no_cache: bool) -> N
 @no_cache_opt
 def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, no_cache: bool) -> None:
     """Generate files for specs (all of specs/*.yaml by default) into the output folder."""
-    result = _compiled(specs, cache=not no_cache)
+    result = _compiled(specs, cache=not no_cache, output=output)
     failed = result.failed(_threshold(fail_on))
     if not failed:
         try:
@@ -210,7 +214,7 @@ def check(
         amtool_routes=amtool_routes,
         remember_verdicts=not no_cache,
     )
-    result = _compiled(specs, extra=extra, cache=not no_cache)
+    result = _compiled(specs, extra=extra, cache=not no_cache, output=output)
     failed = result.failed(_threshold(fail_on))
     drift = None if failed else writer.compare_tree(output, result.tree, whole=not specs)
     stale = drift is not None and not drift.clean

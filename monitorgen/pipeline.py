@@ -28,10 +28,10 @@ from monitorgen.semantic.promql_usage import find_facts
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import (
     SpecMap,
-    display_name,
     load_spec_file,
     overlay,
     path_at,
+    source_name,
     span_of,
 )
 from monitorgen.spec.parse_cache import ParseCache
@@ -168,34 +168,43 @@ def compile_spec(path: Path, extra: ExtraChecks = NO_EXTRA_CHECKS) -> list[Compi
 
 
 def _compile_spec(
-    path: Path, extra: ExtraChecks, *, rendering: bool, cache: ParseCache | None = None
+    path: Path,
+    extra: ExtraChecks,
+    *,
+    rendering: bool,
+    cache: ParseCache | None = None,
+    root: Path | None = None,
 ) -> list[Compiled]:
     """As `compile_spec`, with the external tools possibly still running, with the
-    heaviest targets of a large spec already rendering when `rendering`, and with the
-    files `cache` keeps taken from it."""
+    heaviest targets of a large spec already rendering when `rendering`, with the
+    files `cache` keeps taken from it, and naming the spec from `root` (`source_name`)."""
     try:
         document = load_spec_file(path, cache=cache)
     except SpecError as exc:
         return [Compiled(path.stem, None, exc.diagnostics)]
-    worker = _start_worker_early(document, path) if rendering else None
+    source = source_name(path, root)
+    worker = _start_worker_early(document, path, source) if rendering else None
     try:
         base_problems = validate_document(document)
         if base_problems:
             if worker is not None:
                 worker.cancel()
             return [Compiled(path.stem, None, _placed(base_problems, document))]
-        results = [_model(document, path, None, extra, rendering, worker)]
+        results = [_model(document, path, source, None, extra, rendering, worker)]
     except BaseException:
         if worker is not None:
             worker.cancel()
         raise
     for name in sorted(document.get("environments", {})):
         env = Environment(name, document["environments"][name])
-        results.append(_model(_environment(document, name), path, env, extra, rendering))
+        merged = _environment(document, name)
+        results.append(_model(merged, path, source, env, extra, rendering))
     return results
 
 
-def _start_worker_early(document: SpecMap, path: Path) -> Forked[list[Artifact]] | None:
+def _start_worker_early(
+    document: SpecMap, path: Path, source: str
+) -> Forked[list[Artifact]] | None:
     """For a large spec, the worker rendering the heaviest targets, started before the
     spec is validated and modelled here: it models the spec itself on the second CPU."""
     size = sum(
@@ -203,12 +212,12 @@ def _start_worker_early(document: SpecMap, path: Path) -> Forked[list[Artifact]]
     )
     if not worth_offloading(size):
         return None
-    return start_offloaded_modelling(partial(_spec_of, document, path, None))
+    return start_offloaded_modelling(partial(_spec_of, document, path, source, None))
 
 
-def _spec_of(document: SpecMap, path: Path, env: str | None) -> Spec:
+def _spec_of(document: SpecMap, path: Path, source: str, env: str | None) -> Spec:
     output_name = path.stem if env is None else f"{path.stem}.{env}"
-    return to_model(document, name=output_name, source=display_name(path), environment=env)
+    return to_model(document, name=output_name, source=source, environment=env)
 
 
 def _environment(document: SpecMap, env: str) -> SpecMap:
@@ -223,6 +232,7 @@ def _environment(document: SpecMap, env: str) -> SpecMap:
 def _model(
     document: SpecMap,
     path: Path,
+    source: str,
     env: Environment | None,
     extra: ExtraChecks,
     rendering: bool,
@@ -232,7 +242,7 @@ def _model(
     problems = validate_document(document) if env else []
     if problems:
         return Compiled(output_name, None, _placed(problems, document, env))
-    spec = _spec_of(document, path, env.name if env else None)
+    spec = _spec_of(document, path, source, env.name if env else None)
     # Started before the checks, so both run at once; dropped if the checks find errors.
     if worker is None and rendering:
         worker = start_offloaded(spec)
@@ -386,15 +396,17 @@ def build(
     render: bool = True,
     extra: ExtraChecks = NO_EXTRA_CHECKS,
     cache: bool = False,
+    root: Path | None = None,
 ) -> BuildResult:
     """Compile every spec; render files only when no spec has an error. With `cache`,
-    spec files parsed by an earlier run are taken from the cache folder."""
+    spec files parsed by an earlier run are taken from the cache folder. The files
+    name their spec from `root` (the output folder's parent; see `source_name`)."""
     parsed = ParseCache.default() if cache else None
     with _no_cycle_collection():
         compiled = [
             item
             for path in paths
-            for item in _compile_spec(path, extra, rendering=render, cache=parsed)
+            for item in _compile_spec(path, extra, rendering=render, cache=parsed, root=root)
         ]
         tree: dict[str, list[Artifact]] = {}
         try:

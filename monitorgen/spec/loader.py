@@ -626,6 +626,18 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
+def source_name(path: Path, root: Path | None) -> str:
+    """How generated files name their spec: relative to `root` (the folder the output
+    folder is in, where builds run from) when inside it, else by its file name, so the
+    bytes are the same from any working directory. Without a root, as users typed it."""
+    if root is None:
+        return display_name(path)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def load_spec_file(
     path: Path, _stack: tuple[Path, ...] = (), *, cache: ParseCache | None = None
 ) -> SpecMap:

@@ -671,7 +671,9 @@ class Spec:
     def _metrics_by_name(self) -> dict[str, Metric]:
         cache: dict[str, Metric] | None = self.__dict__.get("_metric_index")
         if cache is None:
-            cache = {m.name: m for m in self.metrics}
+            cache = {}
+            for metric in self.metrics:  # the first of a name, as the duplicate check says
+                cache.setdefault(metric.name, metric)
             object.__setattr__(self, "_metric_index", cache)
         return cache
 

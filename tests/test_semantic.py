@@ -359,3 +359,31 @@ def test_alerts_may_share_a_name_when_their_severities_differ(tmp_path: Path) ->
             "duplicate alert 'Busy' of severity 'critical' (first defined at alerts[1])",
         )
     ]
+
+
+def test_a_duplicate_metric_is_reported_alone_and_references_read_the_first(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "demo.yaml"
+    again = "  - {name: demo_requests_total, type: counter, help: Again.}\nrecording_rules:"
+    spec.write_text(
+        METRICS.replace("recording_rules:", again)
+        + "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, "
+        "where: {status: error}, above: 0.1}\n",
+        encoding="utf-8",
+    )
+    [compiled] = pipeline.compile_spec(spec)
+    errors = [d for d in compiled.diagnostics if d.severity == Severity.ERROR]
+    assert [(d.code, d.path) for d in errors] == [("names/duplicate", ("metrics", 3))]
+
+
+def test_a_counter_read_by_value_in_a_condition_is_reported_once(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: value, above: 5}\n",
+    )
+    assert [d.code for d in found if "counter-outside-rate" in d.code] == [
+        "promql/counter-outside-rate"
+    ]

@@ -346,9 +346,10 @@ def _rate_windows(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
 
 def _counters_outside_rate(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
     """A generated expression that reads a counter's raw value (spec expressions are
-    checked by `promql/counter-outside-rate`)."""
+    checked by `promql/counter-outside-rate`, and structured queries where written)."""
     for rule in rules.all():
-        facts = None if rule.written_by_user else _facts(rule.expr)
+        structured = rule.path[:1] in (("alerts",), ("recording_rules",))
+        facts = None if rule.written_by_user or structured else _facts(rule.expr)
         if facts is None:
             continue
         for use in facts.selectors:

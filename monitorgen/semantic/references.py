@@ -277,7 +277,11 @@ def _labels_by_metric(spec: Spec) -> dict[str, dict[str, Label]]:
     """Each metric's labels by name, made once per spec: thousands of queries read them."""
     return spec.derived(
         "references.labels_by_metric",
-        lambda: {m.name: {label.name: label for label in m.labels} for m in spec.metrics},
+        lambda: {
+            name: {label.name: label for label in metric.labels}
+            for name in {m.name for m in spec.metrics}
+            if (metric := spec.metric(name)) is not None
+        },
     )
 
 

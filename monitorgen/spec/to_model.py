@@ -21,7 +21,9 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
     """Build the model; `doc` must already have passed the schema."""
     service = doc["service"]
     metrics = tuple(_metric(x, ("metrics", i)) for i, x in enumerate(doc.get("metrics", [])))
-    by_name = {x.name: x for x in metrics}
+    by_name: dict[str, m.Metric] = {}
+    for metric in metrics:  # the first of a name: a duplicate is reported at the second
+        by_name.setdefault(metric.name, metric)
     alerts = tuple(
         _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
         for i, x in enumerate(doc.get("alerts", []))

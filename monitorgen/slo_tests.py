@@ -276,7 +276,9 @@ def _burn_group(
 def _fast_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any]:
     failing, succeeding = _events(FAST_BURN)
     traffic = traffic_for(spec, slo, failing, succeeding, tl)
-    return _burn_group(spec, slo, tl, at, f"SLO {slo.name}: a fast burn pages", traffic)
+    fired = [tier for tier, _ in _firing_tiers(slo, traffic, at)]
+    what = "pages" if Tier.PAGE in fired else "opens a ticket" if fired else "alerts nothing"
+    return _burn_group(spec, slo, tl, at, f"SLO {slo.name}: a fast burn {what}", traffic)
 
 
 def _events(error_share: Fraction) -> tuple[Fraction, Fraction]:

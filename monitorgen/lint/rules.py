@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.gotemplate import VALUE_REFERENCE, TemplateError, parse_template
 from monitorgen.model import Metric, MetricType, Path, Spec
-from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect, seconds
+from monitorgen.promql import (
+    ExprFacts,
+    PromQLError,
+    expand_grafana,
+    inspect,
+    seconds,
+    string_literal,
+)
 from monitorgen.promql_labels import (
     LabelLookup,
     OutputLabels,
@@ -415,11 +422,16 @@ def _duplicates(rules: Rules) -> Iterator[Diagnostic]:
         kind = "recording rule" if rule.record else "alert"
         yield Diagnostic(
             "lint/duplicate-rule",
-            f"{kind} {rule.name} with labels {dict(labels)} is also made by the rule from "
+            f"{kind} {rule.name}{{{_label_text(labels)}}} is also made by the rule from "
             f"{format_path(first.path)}",
             path=rule.path,
             severity=Severity.ERROR if rule.record else Severity.WARNING,
         )
+
+
+def _label_text(labels: tuple[tuple[str, str], ...]) -> str:
+    """Labels as PromQL writes them: `service="api", severity="critical"`."""
+    return ", ".join(f"{name}={string_literal(value)}" for name, value in labels)
 
 
 def _kind_and_name(rule: Rule) -> tuple[str, str | None]:

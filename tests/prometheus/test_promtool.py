@@ -158,6 +158,17 @@ def test_the_tests_of_an_slo_at_the_edges_pass(
     folder = write_prometheus_files(spec_from_text(tmp_path, text), tmp_path)
     tests = (folder / "rules.test.yml").read_text()
     assert ("# Not tested here: SLO avail" in tests) is untested
+    for group in yaml.safe_load(tests)["tests"]:  # each name says what its burn sets off
+        tiers = {
+            alert["exp_labels"]["slo_tier"]
+            for check in group.get("alert_rule_test", [])
+            for alert in check["exp_alerts"]
+            if "slo_tier" in alert["exp_labels"]  # not the absent-SLI alert
+        }
+        if "burn pages" in group["name"]:
+            assert "page" in tiers, group["name"]
+        if "burn opens a ticket" in group["name"]:
+            assert tiers == {"ticket"}, group["name"]
     for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
         result = promtool(*args, cwd=folder)
         assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"

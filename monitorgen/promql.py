@@ -729,17 +729,23 @@ def absent(series: PromQL) -> PromQL:
 
 
 def compile_query(
-    query: Query, metric: Metric, *, window: str | None = None, extra: Iterable[str] = ()
+    query: Query,
+    metric: Metric,
+    *,
+    window: str | None = None,
+    extra: Iterable[str] = (),
+    recorded: bool = False,
 ) -> str:
     """PromQL for a structured query. `window` overrides the range (Grafana: $__rate_interval);
-    `extra` adds raw matchers (Grafana: `task_type=~"$task_type"`) to every selector.
+    `extra` adds raw matchers (Grafana: `task_type=~"$task_type"`) to every selector. A
+    `recorded` ratio divides by `(total > 0)`: a quiet period records nothing, not NaN.
 
     A Grafana query parses only once `expand_grafana` has replaced its macros and
     variables, so the tree remembered is that of the expanded text, built from the
     expanded parts (and only when that builds the very text `expand_grafana` writes)."""
     extra = tuple(extra)
     rng = window or query.window
-    compiled = _compiled(query, metric, rng, extra)
+    compiled = _compiled(query, metric, rng, extra, recorded)
     if window is None and not extra:
         return emit(compiled)
     expanded_extra = tuple(expand_grafana(e) for e in extra)
@@ -759,12 +765,14 @@ def compile_distribution(
     return aggregation("sum", ("le", *query.by), inner).text
 
 
-def _compiled(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
+def _compiled(
+    query: Query, metric: Metric, rng: str, extra: tuple[str, ...], recorded: bool = False
+) -> PromQL:
     fn = query.function
     if fn is QueryFunction.QUANTILE:
         return _quantile(query, metric, rng, extra)
     if fn is QueryFunction.RATIO:
-        return _ratio(query, metric, rng, extra)
+        return _ratio(query, metric, rng, extra, recorded)
     name = (
         metric.name
         if metric.type in (MetricType.COUNTER, MetricType.GAUGE)
@@ -782,7 +790,9 @@ def _quantile(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) ->
     return _scaled(histogram_quantile(format_number(query.quantile), summed), query.scale)
 
 
-def _ratio(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:
+def _ratio(
+    query: Query, metric: Metric, rng: str, extra: tuple[str, ...], recorded: bool
+) -> PromQL:
     name = metric.name if metric.type is MetricType.COUNTER else f"{metric.name}_count"
 
     def summed_rate(where: tuple[Matcher, ...]) -> PromQL:
@@ -793,7 +803,8 @@ def _ratio(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> Pr
     # share of 0, which a `below` threshold must see, not no result at all.
     total = summed_rate(query.total_where)
     part = parenthesized(binary(summed_rate(query.where), "or", binary(number("0"), "*", total)))
-    return _scaled(binary(part, "/", total), query.scale)
+    below = parenthesized(binary(total, ">", number("0"))) if recorded else total
+    return _scaled(binary(part, "/", below), query.scale)
 
 
 def _scaled(expr: PromQL, scale: float | None) -> PromQL:

@@ -181,14 +181,28 @@ def _quantile(spec: Spec, node: Any) -> Query | None:
 
 def _ratio(spec: Spec, node: Any) -> Query | None:
     """`(sum by (...) (rate(part[window])) or 0 * whole) / sum by (...) (rate(whole[window]))`,
-    or without the `or 0 * whole` that makes a part with no series a share of 0."""
+    or without the `or 0 * whole` that makes a part with no series a share of 0, and
+    dividing by `(whole > 0)` or by `whole` (a share of nothing is NaN, or no result)."""
     part = _aggregated(spec, _part_of(without_brackets(node.lhs)))
-    whole = _aggregated(spec, without_brackets(node.rhs))
+    whole = _aggregated(spec, _unguarded(without_brackets(node.rhs)))
     if part is None or whole is None:
         return None
     return Query(
         part.metric, QueryFunction.RATIO, "sum", part.window, part.by, part.where, whole.where
     )
+
+
+def _unguarded(node: Any) -> Any:
+    """`whole` of `whole > 0`; any other node as it is."""
+    if (
+        _kind(node) == "BinaryExpr"
+        and str(node.op).strip() == ">"
+        and node.modifier is None
+        and _kind(node.rhs) == "NumberLiteral"
+        and node.rhs.val == 0
+    ):
+        return without_brackets(node.lhs)
+    return node
 
 
 def _grouping(node: Any) -> tuple[str, tuple[str, ...], Any] | None:
@@ -256,12 +270,16 @@ def _problems(spec: Spec, query: Query) -> bool:
 def _compiles_to(spec: Spec, query: Query, node: Any) -> bool:
     """Whether `query` compiles to the tree `node`. Brackets do not count: they only
     shape the tree, which is compared (`sum(x) * 60` is the tree of `(sum(x)) * 60`).
-    A ratio may leave out `or 0 * whole`: the tests feed a part series all the same."""
+    A ratio may leave out `or 0 * whole`: the tests feed a part series all the same. It
+    may divide by `(whole > 0)`, as a recorded ratio does."""
     metric = spec.metric(query.metric)
     assert metric is not None
-    compiled = _shape(parse(compile_query(query, metric)))
     written = _shape(node)
-    return bool(written in (compiled, _without_zero_part(compiled)))
+    for recorded in (False, True):
+        compiled = _shape(parse(compile_query(query, metric, recorded=recorded)))
+        if written in (compiled, _without_zero_part(compiled)):
+            return True
+    return False
 
 
 def _part_of(node: Any) -> Any:

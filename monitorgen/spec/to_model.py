@@ -230,7 +230,7 @@ def _recording_rule(
     raw: Mapping[str, Any], path: m.Path, metrics: Mapping[str, m.Metric]
 ) -> m.RecordingRule:
     query = _query(raw["query"], metrics) if "query" in raw else None
-    expr = compile_if_declared(query, metrics) if query else raw["expr"].strip()
+    expr = compile_if_declared(query, metrics, recorded=True) if query else raw["expr"].strip()
     return m.RecordingRule(raw["record"], expr, _pairs(raw.get("labels")), query, path)
 
 

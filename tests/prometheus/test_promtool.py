@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitorgen.pipeline import compile_spec
 from monitorgen.promql import inspect
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
@@ -330,5 +331,32 @@ def test_a_tier_over_another_expression_leaves_its_name_untested(tmp_path: Path)
         "another expression, whose firing these inputs do not tell",
         "# Not tested here: Backlog (critical): raw PromQL that is not `selector <op> number`",
     ]
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_recorded_structured_ratio_records_nothing_when_quiet_and_its_alert_is_tested(
+    tmp_path: Path,
+) -> None:
+    """A ratio recorded from a structured query divides by `(total > 0)`: a quiet period
+    records no sample rather than NaN, and an alert on the recording is still tested."""
+    source = tmp_path / "recorded.yaml"
+    source.write_text(
+        "version: 1\nservice: recorded\n"
+        "metrics:\n  - name: recorded_requests_total\n    type: counter\n    help: Requests.\n"
+        "    labels: [{name: status, values: [ok, error]}]\n"
+        "recording_rules:\n  - record: job:recorded_requests:error_ratio\n"
+        "    query: {metric: recorded_requests_total, function: ratio, where: {status: error}}\n"
+        "alerts:\n  - name: Errors\n    severity: warning\n    summary: Errors.\n"
+        "    expr: job:recorded_requests:error_ratio > 0.1\n",
+        encoding="utf-8",
+    )
+    (compiled,) = compile_spec(source)
+    assert compiled.spec is not None and compiled.diagnostics == []
+    (rule,) = compiled.spec.recording_rules
+    assert rule.expr.endswith(" / (sum(rate(recorded_requests_total[5m])) > 0)")
+    folder = write_prometheus_files(compiled.spec, tmp_path)
+    tests = (folder / "rules.test.yml").read_text()
+    assert "Not tested" not in tests and "Errors fires when > 0.1" in tests
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -63,6 +63,10 @@ def test_every_structured_condition_is_read_back_from_its_expression(tmp_path: P
         '(sum(rate(shapes_events_total{kind="bad"}[5m])))'
         " / (sum(rate(shapes_events_total[5m]))) > 0.1",
         "histogram_quantile(0.9, sum by (le) (rate(shapes_wait_seconds_bucket[5m]))) * 1000 > 250",
+        'sum(rate(shapes_events_total{kind="bad"}[5m]))'
+        " / (sum(rate(shapes_events_total[5m])) > 0) > 0.1",
+        '(sum(rate(shapes_events_total{kind="bad"}[5m])) or 0 * sum(rate(shapes_events_total[5m])))'
+        " / (sum(rate(shapes_events_total[5m])) > 0) > 0.1",
     ],
 )
 def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) -> None:
@@ -102,6 +106,16 @@ def test_how_the_expression_is_spaced_or_bracketed_does_not_matter(expr: str) ->
             "quantile 0",
         ),
         ("sum(rate(shapes_events_total[5m]) > 1", "no parse"),
+        (
+            'sum(rate(shapes_events_total{kind="bad"}[5m]))'
+            " / (sum(rate(shapes_events_total[5m])) > 1) > 0.1",
+            "a denominator filtered at another value than 0",
+        ),
+        (
+            'sum(rate(shapes_events_total{kind="bad"}[5m]))'
+            " / (sum(rate(shapes_events_total[5m])) > bool 0) > 0.1",
+            "a division by a 0/1 result",
+        ),
     ],
 )
 def test_anything_else_stays_raw(expr: str, why: str) -> None:

@@ -537,3 +537,26 @@ def test_an_override_of_a_name_alerts_share_picks_the_tier_by_severity(
     result = overlay(parse_yaml(TIERED, "base.yaml"), parse_yaml(override, "env.yaml"))
     assert isinstance(result, SpecMap)
     assert [(a["name"], a["severity"], a.get("for")) for a in result["alerts"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "kept"),
+    [
+        ("alerts: [{name: A, expr: 'up == 0'}]\n", {"expr": "up == 0"}),
+        (
+            "alerts: [{name: A, condition: {below: 1}}]\n",
+            {"condition": {"metric": "m", "below": 1}},
+        ),
+    ],
+    ids=["expr-replaces-condition", "below-replaces-above"],
+)
+def test_an_override_setting_one_of_exclusive_keys_replaces_the_others(
+    override: str, kept: dict[str, object]
+) -> None:
+    """A spec mapping holds one of `expr`/`condition`/`query`, `above`/`below`, and an
+    SLI's `ratio`/`latency`/`raw`: switching from one to another is a replacement."""
+    base = "alerts:\n  - {name: A, severity: warning, condition: {metric: m, above: 5}}\n"
+    result = overlay(parse_yaml(base, "base.yaml"), parse_yaml(override, "env.yaml"))
+    assert isinstance(result, SpecMap)
+    (alert,) = result["alerts"]
+    assert {k: v for k, v in alert.items() if k in ("expr", "condition")} == kept

@@ -999,12 +999,23 @@ def _concat(first: SpecList, second: SpecList) -> SpecList:
     return result
 
 
+#: Keys of which a spec mapping holds one: an override that sets one replaces the
+#: others (an alert's `expr` its `condition`, a threshold's `below` its `above`).
+_EXCLUSIVE_KEYS = (
+    frozenset({"expr", "condition", "query"}),
+    frozenset({"above", "below"}),
+    frozenset({"ratio", "latency", "raw"}),
+)
+
+
 def overlay(base: Any, override: Any) -> Any:
     """Apply an environment override: lists of named items merge by `name`, else replace."""
     if isinstance(base, SpecMap) and isinstance(override, SpecMap):
         result = SpecMap(base.span)
+        replaced = _replaced_keys(override)
         for key in base:
-            result.put(key, base[key], base.key_spans[key], base.value_spans[key])
+            if key not in replaced:
+                result.put(key, base[key], base.key_spans[key], base.value_spans[key])
         for key, value in override.items():
             merged = overlay(base[key], value) if key in base else value
             result.put(key, merged, override.key_spans[key], override.value_spans[key])
@@ -1012,6 +1023,16 @@ def overlay(base: Any, override: Any) -> Any:
     if isinstance(base, SpecList) and isinstance(override, SpecList) and _all_named(override):
         return _overlay_named(base, override)
     return override
+
+
+def _replaced_keys(override: SpecMap) -> set[str]:
+    """The base keys an override replaces by setting another key of their group."""
+    replaced: set[str] = set()
+    for group in _EXCLUSIVE_KEYS:
+        given = group & override.keys()
+        if given:
+            replaced |= group - given
+    return replaced
 
 
 def _all_named(items: SpecList) -> bool:

@@ -240,3 +240,25 @@ def test_every_independent_problem_is_reported_at_once() -> None:
         (8, "secrets/plaintext"),
         (9, "schema/unknown-key"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "key", "expected"),
+    [
+        ("{metric: demo_up, above: 3}", "above", "aggregation, by, function, legend, metric"),
+        ("{expr: demo_up, legnd: x}", "legnd", "expr, legend"),
+    ],
+    ids=["structured", "raw"],
+)
+def test_a_panel_query_is_checked_as_the_kind_its_required_key_names(
+    query: str, key: str, expected: str
+) -> None:
+    """A query with `metric` is structured and one with `expr` raw: the stray key is the
+    problem, not the key that tells them apart."""
+    finding = _one(
+        "dashboards:\n  - uid: d\n    title: D\n    rows:\n      - title: R\n        panels:\n"
+        f"          - title: P\n            queries: [{query}]\n"
+    )
+    assert finding.code == "schema/unknown-key"
+    assert finding.path[-1] == key
+    assert f"expected one of: {expected}" in finding.message

@@ -200,10 +200,43 @@ def _most_relevant(error: ValidationError) -> ValidationError:
             return error
         from jsonschema.exceptions import best_match
 
-        deeper = best_match(error.context)
+        deeper = best_match(_errors_of_the_branch_meant(error))
         if deeper is not None and len(deeper.absolute_path) >= len(error.absolute_path):
             return _most_relevant(deeper)
     return error
+
+
+def _errors_of_the_branch_meant(error: ValidationError) -> list[ValidationError]:
+    """The errors of the one branch whose required keys the mapping has (a panel query
+    with `metric` is a structured one, whatever else is wrong), else of all branches."""
+    instance = error.instance
+    branches = _value_of(error)
+    if not isinstance(instance, dict) or not isinstance(branches, list):
+        return list(error.context or ())
+    meant = [
+        index
+        for index, branch in enumerate(branches)
+        if (required := _required_keys(branch)) and required <= instance.keys()
+    ]
+    if len(meant) != 1:
+        return list(error.context or ())
+    return [e for e in error.context or () if e.relative_schema_path[0] == meant[0]]
+
+
+def _required_keys(branch: Any) -> frozenset[str]:
+    """The keys a branch requires, through a local `$ref`."""
+    if not isinstance(branch, dict):
+        return frozenset()
+    reference = branch.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        branch = _definitions().get(reference.removeprefix("#/$defs/"), {})
+    return frozenset(branch.get("required", ()))
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    definitions: dict[str, Any] = json.loads(schema_text()).get("$defs", {})
+    return definitions
 
 
 def _schema_of(error: ValidationError) -> dict[str, Any]:

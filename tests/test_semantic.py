@@ -387,3 +387,56 @@ def test_a_counter_read_by_value_in_a_condition_is_reported_once(tmp_path: Path)
     assert [d.code for d in found if "counter-outside-rate" in d.code] == [
         "promql/counter-outside-rate"
     ]
+
+
+@pytest.mark.parametrize(
+    ("condition", "warned"),
+    [
+        ("{metric: demo_duration_seconds, quantile: 0.99, above: 5}", True),
+        ("{metric: demo_duration_seconds, quantile: 0.99, above: 4.9}", False),
+        ("{metric: demo_duration_seconds, quantile: 0.99, scale: 1000, above: 5000}", True),
+        ("{metric: demo_duration_seconds, quantile: 0.99, scale: 1000, above: 4000}", False),
+        ("{metric: demo_duration_seconds, quantile: 0.99, below: 0}", True),
+    ],
+)
+def test_a_quantile_threshold_past_the_highest_bucket_is_a_warning(
+    tmp_path: Path, condition: str, warned: bool
+) -> None:
+    """histogram_quantile never returns more than the highest finite bucket bound (5)."""
+    found = _findings(
+        tmp_path,
+        f"alerts:\n  - name: A\n    severity: info\n    summary: s\n    condition: {condition}\n",
+    )
+    assert _codes(found) == []
+    assert ("references/unreachable-threshold" in _codes(found, Severity.WARNING)) is warned
+
+
+def test_a_ratio_grouped_by_the_label_its_part_selects_is_a_warning(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path,
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, where: {status: error}, "
+        "by: [job, status], above: 0.1}\n",
+    )
+    (warning,) = [d for d in found if d.code == "references/ratio-split-by-part"]
+    assert warning.path == ("alerts", 0, "condition", "by", 1)
+    assert "every share is 1 or 0" in warning.message
+
+
+def test_a_total_filtered_on_a_label_the_part_leaves_open_is_a_warning(tmp_path: Path) -> None:
+    """Errors of every job over the requests of one job: the other jobs' errors count."""
+    found = _findings(
+        tmp_path,
+        "slos:\n  - name: availability\n    objective: 99\n    sli:\n      ratio:\n"
+        "        errors: {metric: demo_requests_total, where: {status: error}}\n"
+        "        total: {metric: demo_requests_total, where: {job: api}}\n"
+        "alerts:\n  - name: A\n    severity: info\n    summary: s\n"
+        "    condition: {metric: demo_requests_total, function: ratio, where: {status: error}, "
+        "total_where: {job: api}, above: 0.1}\n",
+    )
+    warnings = [d for d in found if d.code == "references/part-outside-total"]
+    assert sorted((d.path, d.hint) for d in warnings) == [
+        (("alerts", 0, "condition", "where"), "add job: api to the part's where"),
+        (("slos", 0, "sli", "ratio", "errors", "where"), "add job: api to the part's where"),
+    ]
+    assert all("the total counts only job=api, the part every job" in d.message for d in warnings)

@@ -75,6 +75,7 @@ def _structured_queries(spec: Spec) -> Iterator[Diagnostic]:
         if alert.query:
             yield from check_query(spec, alert.query, (*alert.path, "condition"))
             yield from _reachable_share(alert)
+            yield from _reachable_quantile(spec, alert)
     for rule in spec.recording_rules:
         if rule.query:
             yield from check_query(spec, rule.query, (*rule.path, "query"))
@@ -144,7 +145,24 @@ def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
         )
     if fn is QueryFunction.RATIO:
         yield from _part_of_total(query.where, query.total_where, (*path, "where"))
+        yield from _split_by_the_part(query, path)
     yield from _unused_fields(query, path)
+
+
+def _split_by_the_part(query: Query, path: Path) -> Iterator[Diagnostic]:
+    """A ratio grouped by a label its `where` selects divides each group by itself:
+    every group's share is 1 or 0."""
+    selected = {m.label for m in query.where}
+    for index, label in enumerate(query.by):
+        if label in selected:
+            yield Diagnostic(
+                "references/ratio-split-by-part",
+                f"the ratio is grouped by '{label}', which its where selects: each "
+                f"{label} is divided by itself, so every share is 1 or 0",
+                path=(*path, "by", index),
+                severity=Severity.WARNING,
+                hint=f"drop '{label}' from by: the share of {label} values is the ratio",
+            )
 
 
 #: Fields a function does not read, and why; a field the spec sets there is a mistake
@@ -211,6 +229,35 @@ def _reachable_share(alert: Alert) -> Iterator[Diagnostic]:
         )
 
 
+def _reachable_quantile(spec: Spec, alert: Alert) -> Iterator[Diagnostic]:
+    """`histogram_quantile` interpolates inside the buckets: it never returns more than
+    the highest finite bound (where the +Inf bucket's observations are put) nor less
+    than 0, so a threshold beyond those never fires."""
+    query, threshold = alert.query, alert.threshold
+    if query is None or threshold is None or query.function is not QueryFunction.QUANTILE:
+        return
+    metric = spec.metric(query.metric)
+    if metric is None or metric.type is not MetricType.HISTOGRAM or not metric.buckets:
+        return
+    scale = query.scale if query.scale is not None else 1.0
+    top = max(metric.buckets) * scale
+    above = threshold.comparison is Comparison.ABOVE
+    if above and threshold.value >= top:
+        reason = f"{top:g}, its highest bucket bound" + (" scaled" if query.scale else "")
+    elif not above and threshold.value <= 0:
+        reason = "0"
+    else:
+        return
+    yield Diagnostic(
+        "references/unreachable-threshold",
+        f"a quantile of {metric.name} is never {'above' if above else 'below'} {reason}: "
+        "the alert never fires",
+        path=(*alert.path, "condition", "above" if above else "below"),
+        severity=Severity.WARNING,
+        hint=f"add a bucket above {threshold.text} to {metric.name}" if above else None,
+    )
+
+
 def _unknown_label(label: str, metric: str, labels: Iterable[str], path: Path) -> Diagnostic:
     found = _unknown("label", label, labels, path)
     return Diagnostic(
@@ -251,6 +298,19 @@ def _part_of_total(
     """A ratio of one metric divides events its total counts by the total: a part that
     selects label values the total leaves out counts events the total does not."""
     in_total = {m.label: m.values for m in total}
+    filtered = {m.label for m in part}
+    for matcher in total:
+        if matcher.label not in filtered:
+            values = "|".join(matcher.values)
+            yield Diagnostic(
+                "references/part-outside-total",
+                f"the total counts only {matcher.label}={values}, the part every "
+                f"{matcher.label}: it counts events the total does not, and the ratio can "
+                "exceed 1",
+                path=path,
+                severity=Severity.WARNING,
+                hint=f"add {matcher.label}: {values} to the part's where",
+            )
     for matcher in part:
         counted = in_total.get(matcher.label)
         left_out = [v for v in matcher.values if counted is not None and v not in counted]

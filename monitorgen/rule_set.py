@@ -186,7 +186,7 @@ def default_description(spec: Spec, alert: Alert) -> str:
     text = f"{alert.summary.rstrip('.')}: {{{{ $value | {_value_format(alert)} }}}}"
     if alert.threshold is not None:
         text += f" (threshold {alert.threshold.comparison.value} {alert.threshold.text})"
-    labels = _identifying_labels(spec, alert)
+    labels = series_identity(spec, alert)
     if labels:
         text += " for " + ", ".join(f"{name} {{{{ $labels.{name} }}}}" for name in labels)
     return text + "."
@@ -206,7 +206,9 @@ def _value_format(alert: Alert) -> str:
     return "humanize"
 
 
-def _identifying_labels(spec: Spec, alert: Alert) -> tuple[str, ...]:
+def series_identity(spec: Spec, alert: Alert) -> tuple[str, ...]:
+    """The labels that tell the alert's series apart: a condition's `by`, or those a raw
+    expression's result is known to keep (none when it may keep any)."""
     if alert.query is not None:
         return alert.query.by
     from monitorgen.promql import PromQLError

@@ -8,11 +8,13 @@ spec's own: a critical alert mutes the warning of the same alert and instance
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
 from monitorgen.model import (
+    Alert,
     EmailConfig,
     InhibitRule,
     OpsgenieConfig,
@@ -27,6 +29,7 @@ from monitorgen.model import (
     TimeInterval,
     WebhookConfig,
 )
+from monitorgen.rule_set import series_identity
 from monitorgen.slo import Tier
 from monitorgen.targets.base import Artifact, header_lines, yaml_artifact
 
@@ -139,12 +142,24 @@ def identifying_labels(spec: Spec) -> tuple[str, ...]:
     names = {name for name, _ in spec.prometheus.external_labels}
     names.update(INSTANCE_LABELS)
     for alert in spec.alerts:
-        if alert.query is not None:
-            names.update(alert.query.by)
+        names.update(series_identity(spec, alert))
+        names.update(_labels_named_in_text(alert))
     for slo in spec.slos:
         names.update(slo.by)
     names.difference_update({"alertname", "service", "severity"})
     return ("alertname", "service", *sorted(names))
+
+
+#: `$labels.mountpoint` (or `.Labels.mountpoint`) in an alert's text.
+_LABEL_IN_TEXT = re.compile(r"(?:\$labels|\.Labels)\.([a-zA-Z_][a-zA-Z0-9_]*)")
+
+
+def _labels_named_in_text(alert: Alert) -> set[str]:
+    """The labels an alert's summary, description and annotations name: they tell its
+    instances apart even where its expression keeps labels unknown to the spec (the
+    `mountpoint` of an external filesystem metric)."""
+    texts = (alert.summary, alert.description, *(value for _, value in alert.annotations))
+    return {name for text in texts for name in _LABEL_IN_TEXT.findall(text)}
 
 
 def default_inhibit_rule(spec: Spec) -> InhibitRule:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from monitorgen import routing
 from monitorgen.model import Spec
 from monitorgen.targets import alertmanager
 from monitorgen.targets.base import header_lines
@@ -333,3 +334,38 @@ def test_no_routing_renders_nothing(tmp_path: Path) -> None:
     del document["routing"]
     document["receivers"] = []
     assert alertmanager.render(model_of(tmp_path, document)) == []
+
+
+def test_the_default_inhibition_compares_the_labels_each_alert_is_told_apart_by(
+    tmp_path: Path,
+) -> None:
+    """A critical disk alert on / must not mute the warning on /data: `mountpoint`,
+    which the alert's text names, and `volume`, which a raw `by` keeps, are compared."""
+    document = base_document()
+    document["external_metrics"] = ["node_filesystem_avail_bytes", "node_filesystem_size_bytes"]
+    ratio = "node_filesystem_avail_bytes / node_filesystem_size_bytes"
+    document["alerts"] = [
+        {
+            "name": "DiskFull",
+            "severity": severity,
+            "summary": "{{ $labels.mountpoint }} is filling up",
+            "expr": f"{ratio} < {limit}",
+        }
+        for severity, limit in (("warning", 0.2), ("critical", 0.05))
+    ] + [
+        {
+            "name": "VolumeSlow",
+            "severity": "warning",
+            "summary": "Slow volume",
+            "expr": "max by (volume) (shop_orders_total) > 1",
+        }
+    ]
+    spec = model_of(tmp_path, document)
+    (rule,) = alertmanager.inhibit_rules(spec)
+    assert {"mountpoint", "volume"} <= set(rule.equal)
+    host = {"alertname": "DiskFull", "service": "shop", "instance": "db-1:9100"}
+    root = {**host, "severity": "critical", "mountpoint": "/"}
+    assert routing.inhibited([rule], {**host, "severity": "warning", "mountpoint": "/"}, [root])
+    assert not routing.inhibited(
+        [rule], {**host, "severity": "warning", "mountpoint": "/data"}, [root]
+    )

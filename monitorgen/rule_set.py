@@ -7,6 +7,7 @@ that a finding about it should point at.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -182,14 +183,28 @@ def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
 
 
 def default_description(spec: Spec, alert: Alert) -> str:
-    """The value, the threshold and the labels that tell the series apart."""
-    text = f"{alert.summary.rstrip('.')}: {{{{ $value | {_value_format(alert)} }}}}"
+    """The summary with the value, the threshold and the labels that tell the series
+    apart, each unless the summary shows it already."""
+    text = alert.summary.rstrip(".")
+    if not _VALUE_IN_TEXT.search(text):
+        text += f": {{{{ $value | {_value_format(alert)} }}}}"
     if alert.threshold is not None:
         text += f" (threshold {alert.threshold.comparison.value} {alert.threshold.text})"
-    labels = series_identity(spec, alert)
+    shown = labels_named(alert.summary)
+    labels = [name for name in series_identity(spec, alert) if name not in shown]
     if labels:
         text += " for " + ", ".join(f"{name} {{{{ $labels.{name} }}}}" for name in labels)
     return text + "."
+
+
+#: `$value` (or `.Value`) and `$labels.name` (or `.Labels.name`) in a template.
+_VALUE_IN_TEXT = re.compile(r"(?:\$value|\.Value)\b")
+_LABEL_IN_TEXT = re.compile(r"(?:\$labels|\.Labels)\.([a-zA-Z_][a-zA-Z0-9_]*)")
+
+
+def labels_named(template: str) -> set[str]:
+    """The labels a template shows: `{{ $labels.mountpoint }}` names `mountpoint`."""
+    return set(_LABEL_IN_TEXT.findall(template))
 
 
 def _value_format(alert: Alert) -> str:
@@ -200,10 +215,22 @@ def _value_format(alert: Alert) -> str:
         return "humanize"
     if query.function is QueryFunction.RATIO:
         return "humanizePercentage"
+    if query.metric.endswith("_ratio") and query.function in _GAUGE_READINGS:
+        return "humanizePercentage"  # a gauge of a share, 0 to 1 by convention
     seconds = query.metric.endswith("_seconds") and not query.metric.endswith("_timestamp_seconds")
     if seconds and query.function is not QueryFunction.RATE:
         return "humanizeDuration"
     return "humanize"
+
+
+_GAUGE_READINGS = frozenset(
+    {
+        QueryFunction.VALUE,
+        QueryFunction.AVG_OVER_TIME,
+        QueryFunction.MAX_OVER_TIME,
+        QueryFunction.MIN_OVER_TIME,
+    }
+)
 
 
 def series_identity(spec: Spec, alert: Alert) -> tuple[str, ...]:

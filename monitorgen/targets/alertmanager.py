@@ -8,7 +8,6 @@ spec's own: a critical alert mutes the warning of the same alert and instance
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
@@ -29,7 +28,7 @@ from monitorgen.model import (
     TimeInterval,
     WebhookConfig,
 )
-from monitorgen.rule_set import series_identity
+from monitorgen.rule_set import labels_named, series_identity
 from monitorgen.slo import Tier
 from monitorgen.targets.base import Artifact, header_lines, yaml_artifact
 
@@ -150,16 +149,12 @@ def identifying_labels(spec: Spec) -> tuple[str, ...]:
     return ("alertname", "service", *sorted(names))
 
 
-#: `$labels.mountpoint` (or `.Labels.mountpoint`) in an alert's text.
-_LABEL_IN_TEXT = re.compile(r"(?:\$labels|\.Labels)\.([a-zA-Z_][a-zA-Z0-9_]*)")
-
-
 def _labels_named_in_text(alert: Alert) -> set[str]:
     """The labels an alert's summary, description and annotations name: they tell its
     instances apart even where its expression keeps labels unknown to the spec (the
     `mountpoint` of an external filesystem metric)."""
     texts = (alert.summary, alert.description, *(value for _, value in alert.annotations))
-    return {name for text in texts for name in _LABEL_IN_TEXT.findall(text)}
+    return {name for text in texts for name in labels_named(text)}
 
 
 def default_inhibit_rule(spec: Spec) -> InhibitRule:

@@ -4,14 +4,16 @@ labels, annotations, links and names checked against the spec."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitorgen.promql import format_duration, inspect, parse
+from monitorgen.rule_set import rule_groups
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource, rule_file
 
-from .helpers import SHAPES, SPEC_PATHS, load_spec, rules_by_name, rules_of
+from .helpers import SHAPES, SPEC_PATHS, load_spec, rules_by_name, rules_of, spec_from_text
 
 LLM = "specs/llm.yaml"
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
@@ -235,4 +237,32 @@ def test_an_alert_without_description_states_value_threshold_and_series() -> Non
     assert described["description"] == (
         "The API cannot be scraped: {{ $value | humanize }} "
         "for instance {{ $labels.instance }}, job {{ $labels.job }}."
+    )
+
+
+def test_a_default_description_leaves_out_what_the_summary_already_shows() -> None:
+    from dataclasses import replace
+
+    from monitorgen.rule_set import alert_rule
+
+    spec = load_spec("tests/specs/http_api.yaml")
+    structured = spec.alert("HttpSlowRequests")
+    assert structured is not None
+    summary = "{{ $labels.route }} answers in {{ $value | humanizeDuration }}"
+    described = alert_rule(spec, replace(structured, summary=summary, description=""))
+    assert described.annotation_map()["description"] == f"{summary} (threshold > 1.5)."
+
+
+def test_a_default_description_shows_a_ratio_gauge_as_a_percentage(tmp_path: Path) -> None:
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: disk\n"
+        "metrics:\n  - {name: disk_used_ratio, type: gauge, help: Share of the disk in use.}\n"
+        "alerts:\n  - name: DiskFull\n    severity: warning\n    summary: The disk fills up.\n"
+        "    condition: {metric: disk_used_ratio, above: 0.9}\n",
+    )
+    (group,) = [g for g in rule_groups(spec) if g.path == ("alerts",)]
+    (rule,) = group.rules
+    assert rule.annotation_map()["description"] == (
+        "The disk fills up: {{ $value | humanizePercentage }} (threshold > 0.9)."
     )

@@ -32,7 +32,7 @@ from monitorgen.promql_labels import (
 )
 from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expressions
-from monitorgen.slo import burn_windows, threshold_value, tiers
+from monitorgen.slo import Tier, burn_windows, decimal_text, threshold_value, tiers
 
 MAX_GROUP_INTERVAL_SECONDS = 300
 #: Functions that only ask whether a series exists, which is fine for counters.
@@ -91,6 +91,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates(rules)
     yield from _missing_recordings(spec, rules)
     yield from _unreachable_slo_alerts(spec)
+    yield from _burns_below_the_budget(spec)
 
 
 def _facts(expr: str) -> ExprFacts | None:
@@ -461,6 +462,31 @@ def _missing_recordings(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
                 path=path,
                 hint=f"recorded series: {', '.join(sorted(n for n in recorded if ':' in n))}",
             )
+
+
+def _burns_below_the_budget(spec: Spec) -> Iterator[Diagnostic]:
+    """The workbook's factors scale with the period: under about five days a page
+    factor falls below 1x, a burn that never spends the budget within the period, and
+    under three days the ticket's 3d window looks back past the period."""
+    for slo in spec.slos:
+        period = seconds(slo.period)
+        for tier, _setting in tiers(slo):
+            pairs = burn_windows(slo, tier)
+            slow = [w for w in pairs if tier is Tier.PAGE and w.factor < 1]
+            long = [w for w in pairs if seconds(w.long) > period]
+            said = [f"pages at {decimal_text(w.factor)}x over {w.long}" for w in slow]
+            said += [f"looks back {w.long}" for w in long]
+            why = ["a burn below 1x never spends the budget within the period"] if slow else []
+            why += ["a window longer than the period reads past it"] if long else []
+            if said:
+                yield Diagnostic(
+                    "lint/slo-short-period",
+                    f"with a period of {slo.period} the {tier.value} tier of SLO {slo.name} "
+                    f"{' and '.join(said)}: {', and '.join(why)}",
+                    path=(*slo.path, "period"),
+                    severity=Severity.WARNING,
+                    hint=f"use a period of 7d or more, or disable the {tier.value} tier",
+                )
 
 
 def _unreachable_slo_alerts(spec: Spec) -> Iterator[Diagnostic]:

@@ -152,6 +152,15 @@ CASES = [
         2,
         16,
     ),
+    (
+        "lint/slo-short-period",
+        "slos:\n  - name: ok\n    objective: 99.5\n    period: 3d\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n",
+        "slos:\n  - name: ok\n    objective: 99.5\n    period: 7d\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n",
+        3,
+        13,
+    ),
 ]
 
 
@@ -294,3 +303,31 @@ def test_the_shipped_specs_pass_every_rule_check(spec_path: str) -> None:
     (compiled,) = compile_spec(root / spec_path)
     assert compiled.spec is not None
     assert list(lint.check(compiled.spec)) == []
+
+
+@pytest.mark.parametrize(
+    ("period", "said"),
+    [
+        (
+            "1d",
+            [
+                "page tier of SLO ok pages at 0.48x over 1h and pages at 0.2x",
+                "ticket tier of SLO ok looks back 3d",
+            ],
+        ),
+        ("3d", ["page tier of SLO ok pages at 0.6x over 6h"]),
+        ("28d", []),
+    ],
+)
+def test_a_short_slo_period_says_which_tier_alerts_below_1x_or_reads_past_it(
+    tmp_path: Path, period: str, said: list[str]
+) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(
+        HEADER + f"slos:\n  - name: ok\n    objective: 99.9\n    period: {period}\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n"
+    )
+    (compiled,) = compile_spec(path)
+    found = [d.message for d in compiled.diagnostics if d.code == "lint/slo-short-period"]
+    assert len(found) == len(said)
+    assert all(part in message for part, message in zip(said, found, strict=True))

@@ -28,6 +28,7 @@ from monitorgen.semantic.promql_usage import find_facts
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import (
     SpecMap,
+    display_name,
     load_spec_file,
     overlay,
     path_at,
@@ -403,14 +404,15 @@ def build(
     name their spec from `root` (the output folder's parent; see `source_name`)."""
     parsed = ParseCache.default() if cache else None
     with _no_cycle_collection():
-        compiled = [
-            item
+        sourced = [
+            (path, item)
             for path in paths
             for item in _compile_spec(path, extra, rendering=render, cache=parsed, root=root)
         ]
+        compiled = [item for _path, item in sourced]
         tree: dict[str, list[Artifact]] = {}
         try:
-            _check_output_names(compiled)
+            _check_output_names(sourced)
             for item in compiled:  # every child of the compilation is forked by now
                 item.start_tools(extra)
             if render and all(c.ok for c in compiled):
@@ -454,17 +456,19 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _check_output_names(compiled: list[Compiled]) -> None:
-    seen: set[str] = set()
-    for item in compiled:
-        if item.output_name in seen:
-            where = Span(item.spec.source, 1, 1) if item.spec is not None else Span("<unknown>")
-            item.diagnostics.append(
-                Diagnostic(
-                    "names/output-clash",
-                    f"two specs write generated/{item.output_name}",
-                    where,
-                    hint="rename one of the spec files",
-                )
+def _check_output_names(sourced: list[tuple[Path, Compiled]]) -> None:
+    """Two spec files of one name (in two folders) would write one output folder."""
+    first: dict[str, Path] = {}
+    for path, item in sourced:
+        earlier = first.setdefault(item.output_name, path)
+        if earlier == path:
+            continue
+        item.diagnostics.append(
+            Diagnostic(
+                "names/output-clash",
+                f"{display_name(earlier)} and this spec both write the output folder "
+                f"{item.output_name}/",
+                Span(display_name(path), 1, 1),
+                hint="rename one of the spec files",
             )
-        seen.add(item.output_name)
+        )

@@ -364,10 +364,14 @@ def test_two_specs_that_would_write_the_same_folder_are_refused(workdir: Path) -
     second = _write(workdir, "team-b/shop.yaml", VALID)
     result = _run("build", first, second, "-o", "out")
     assert result.exit_code == 1
-    assert "team-b/shop.yaml:1:1: two specs write generated/shop [names/output-clash]" in (
-        result.output
-    )
+    assert (
+        "team-b/shop.yaml:1:1: team-a/shop.yaml and this spec both write the output folder "
+        "shop/ [names/output-clash]"
+    ) in result.output
     assert not (workdir / "out").exists()
+    broken = _write(workdir, "team-c/shop.yaml", INVALID)
+    result = _run("build", first, broken, "-o", "out")
+    assert "team-c/shop.yaml:1:1: team-a/shop.yaml and this spec both write" in result.output
 
 
 def test_a_spec_named_twice_is_built_once(workdir: Path) -> None:

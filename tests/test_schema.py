@@ -96,6 +96,8 @@ def test_bad_durations_say_why(value: str, code: str, reason: str) -> None:
     assert (finding.code, finding.path) == (code, ("prometheus", "scrape_interval"))
     assert (finding.span.line, finding.span.column) == (4, 20)
     assert reason in finding.message
+    if code == "schema/type":  # a bare number: the unit is what is missing, not quotes
+        assert finding.hint == f"a duration needs its unit: {value}s, {value}m or {value}h"
 
 
 @pytest.mark.parametrize(
@@ -262,3 +264,16 @@ def test_a_panel_query_is_checked_as_the_kind_its_required_key_names(
     assert finding.code == "schema/unknown-key"
     assert finding.path[-1] == key
     assert f"expected one of: {expected}" in finding.message
+
+
+def test_a_misspelt_required_key_is_reported_once_as_the_unknown_key() -> None:
+    """`sevrity` is one mistake: not also a missing `severity`."""
+    found = _findings(
+        "metrics: [{name: demo_up, type: gauge, help: Up.}]\nalerts:\n"
+        "  - {name: A, sevrity: critical, summary: s, expr: demo_up == 0}\n"
+        "  - {name: B, summary: s, expr: demo_up == 0}\n"
+    )
+    assert [(d.code, d.path, d.hint) for d in found] == [
+        ("schema/unknown-key", ("alerts", 0, "sevrity"), "did you mean 'severity'?"),
+        ("schema/required", ("alerts", 1), None),
+    ]

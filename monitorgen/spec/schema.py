@@ -91,6 +91,8 @@ def validate_document(document: Any) -> list[Diagnostic]:
     for error in _leaf_errors(document):
         if error.validator == "additionalProperties":
             found.extend(_unknown_keys(error, document))
+        elif error.validator == "required" and not _missing_keys(error):
+            continue  # each missing key is misspelt: the unknown key's finding says so
         else:
             found.append(_to_diagnostic(error, document))
     return found
@@ -266,6 +268,9 @@ def _hint(error: ValidationError) -> str | None:
     wanted = _value_of(error)
     wanted_text = wanted == "string" or (isinstance(wanted, list) and "string" in wanted)
     if error.validator == "type" and wanted_text and isinstance(error.instance, (int, float)):
+        if "ms|s|m|h|d|w|y" in _schema_of(error).get("pattern", ""):
+            number = error.instance
+            return f"a duration needs its unit: {number}s, {number}m or {number}h"
         return "YAML read it as a number (or true/false): put it in quotes to keep it text"
     return None
 
@@ -284,8 +289,19 @@ def _describe(error: ValidationError) -> str:
 
 
 def _missing_keys(error: ValidationError) -> str:
+    """The required keys missing, but those an unknown key of the mapping misspells."""
     instance = error.instance if isinstance(error.instance, dict) else {}
     missing = [k for k in _value_of(error) if k not in instance]
+    schema = _schema_of(error)
+    if schema.get("additionalProperties") is False:
+        known = sorted(schema.get("properties", {}))
+        unknown = [k for k in instance if k not in known and k not in SECRET_FIELDS]
+        misspelt = {
+            close
+            for key in unknown
+            for close in difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        }
+        missing = [k for k in missing if k not in misspelt]
     return "', '".join(missing)
 
 

@@ -36,7 +36,7 @@ def inputs_from_spec(spec: model.Spec | None) -> ReportInputs:
         return ReportInputs()
     settings = spec.report
     return ReportInputs(
-        title=settings.title if settings else DEFAULT_TITLE,
+        title=settings.title if settings else f"{spec.title} — Daily Report",
         pricing=_pricing(spec.pricing) if spec.pricing else None,
         baseline=_baseline(spec.baseline) if spec.baseline else None,
         mail=_mail(settings.mail) if settings and settings.mail else None,

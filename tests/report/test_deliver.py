@@ -467,3 +467,11 @@ def test_no_option_takes_the_password_itself() -> None:
     result = run_report("--send", "--smtp-password", PASSWORD)
     assert result.exit_code == 2
     assert "No such option" in result.output
+
+
+def test_a_spec_without_a_report_section_titles_the_report_after_itself(tmp_path: Path) -> None:
+    spec = tmp_path / "bot.yaml"
+    spec.write_text(MAIL_SPEC.format(smarthost="x:25").split("report:")[0])
+    result = run_report("--spec", spec)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# Bot — Daily Report\n")

@@ -148,7 +148,7 @@ def test_markdown_to_a_file(logs: Path, spec: Path, tmp_path: Path) -> None:
     result = run(logs / "trace_2026-11-26.jsonl", "--spec", spec, "-o", target)
     assert result.exit_code == 0 and result.stdout == ""
     text = target.read_text()
-    assert text.startswith("# LLM Token Optimization")
+    assert text.startswith("# Bot — Daily Report\n")  # the spec's title
     assert "**Date**: 2026-11-26" in text
     assert "| chat | 2 |" in text
     assert text == run(logs / "trace_2026-11-26.jsonl", "--spec", spec).stdout

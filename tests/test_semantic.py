@@ -440,3 +440,22 @@ def test_a_total_filtered_on_a_label_the_part_leaves_open_is_a_warning(tmp_path:
         (("slos", 0, "sli", "ratio", "errors", "where"), "add job: api to the part's where"),
     ]
     assert all("the total counts only job=api, the part every job" in d.message for d in warnings)
+
+
+def test_a_variable_names_a_metric_that_has_its_label(tmp_path: Path) -> None:
+    """`label_values(metric, label)` of a metric without the label is an empty dropdown."""
+    found = _findings(
+        tmp_path,
+        "dashboards:\n  - uid: d\n    title: D\n    variables:\n"
+        "      - {name: status, metric: demo_in_flight}\n"
+        "      - {name: status, metric: demo_request_total}\n"
+        "      - {name: status, metric: demo_requests_total}\n"
+        "      - {name: instance, metric: demo_in_flight}\n"
+        "    rows:\n      - title: R\n        panels:\n"
+        "          - {title: P, queries: [{metric: demo_requests_total, by: [status]}]}\n",
+    )
+    errors = [(d.code, d.path) for d in found if d.code.startswith("references/")]
+    assert errors == [
+        ("references/unknown-label", ("dashboards", 0, "variables", 0, "name")),
+        ("references/unknown-metric", ("dashboards", 0, "variables", 1, "metric")),
+    ]

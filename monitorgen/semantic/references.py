@@ -20,6 +20,7 @@ from monitorgen.model import (
     RatioSli,
     Route,
     Spec,
+    Variable,
 )
 
 
@@ -85,12 +86,27 @@ def _structured_queries(spec: Spec) -> Iterator[Diagnostic]:
                 if query.query:
                     yield from check_query(spec, query.query, (*panel.path, "queries", index))
         for index, variable in enumerate(dashboard.variables):
-            if not variable.metric:
-                yield Diagnostic(
-                    "references/unknown-label",
-                    f"no declared metric has label '{variable.name}' for this variable",
-                    path=(*dashboard.path, "variables", index),
-                )
+            yield from _variable_source(spec, variable, (*dashboard.path, "variables", index))
+
+
+def _variable_source(spec: Spec, variable: Variable, path: Path) -> Iterator[Diagnostic]:
+    """A variable lists the values of its label on a metric that has it: otherwise its
+    dropdown stays empty."""
+    if not variable.metric:
+        yield Diagnostic(
+            "references/unknown-label",
+            f"no declared metric has label '{variable.name}' for this variable",
+            path=path,
+        )
+        return
+    metric = spec.metric_for_series(variable.metric)
+    if metric is None:
+        if variable.metric not in spec.external_metrics:
+            names = [m.name for m in spec.metrics]
+            yield _unknown("metric", variable.metric, names, (*path, "metric"))
+        return
+    if variable.name not in metric.label_names and variable.name not in SCRAPE_LABELS:
+        yield _unknown_label(variable.name, metric.name, metric.label_names, (*path, "name"))
 
 
 def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:

@@ -252,6 +252,8 @@ class PanelQuery:
     legend: str = ""
     query: Query | None = None
     explicit_window: bool = False
+    distribution: bool = False
+    """A heatmap of a histogram: the rate of each bucket, not `query`'s quantile."""
 
 
 @dataclass(frozen=True)

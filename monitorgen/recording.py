@@ -18,7 +18,7 @@ rule-evaluation order, and stay testable on raw series.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from monitorgen.model import (
@@ -97,9 +97,12 @@ def _query_uses(spec: Spec) -> Iterator[QueryUse]:
         variables = tuple(v.name for v in dashboard.variables)
         for panel in dashboard.panels():
             for panel_query in panel.queries:
-                if panel_query.query:
-                    window = panel_query.query.window if panel_query.explicit_window else default
-                    yield QueryUse(panel_query.query, window, variables)
+                query = panel_query.query
+                if query:
+                    window = query.window if panel_query.explicit_window else default
+                    if panel_query.distribution:  # bucket rates: no quantile to record
+                        query = replace(query, function=QueryFunction.RATE)
+                    yield QueryUse(query, window, variables)
     for slo in spec.slos:
         yield from _slo_uses(slo.sli, slo.by, default)
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.model import Dashboard, Panel, Path, Spec
+from monitorgen.model import Dashboard, Panel, PanelQuery, PanelType, Path, Spec
 from monitorgen.panel_ids import numbered_panels
 from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect
 from monitorgen.targets.grafana.datasource import DATASOURCE, DATASOURCE_VARIABLE
@@ -80,7 +80,25 @@ def _panel(spec: Spec, dashboard: Dashboard, panel: Panel) -> Iterator[Diagnosti
         path = (*panel.path, "queries", index)
         yield from _rate_windows(query.expr, path)
         yield from _variables_applied(spec, dashboard, query.expr, path)
+        if panel.type is PanelType.HEATMAP:
+            yield from _heatmap_of_buckets(query, path)
     yield from _panel_thresholds(spec, panel)
+
+
+def _heatmap_of_buckets(query: PanelQuery, path: Path) -> Iterator[Diagnostic]:
+    """A heatmap draws how values are distributed, which a histogram's buckets give;
+    a structured query of anything else draws one line as a strip of colour."""
+    if query.query is None or query.distribution:
+        return
+    yield Diagnostic(
+        "dashboards/heatmap-without-buckets",
+        f"a heatmap of {query.query.function.value} of {query.query.metric} has no "
+        "buckets to spread: it draws a single strip of colour",
+        path=path,
+        severity=Severity.WARNING,
+        hint="show a histogram (rate or quantile, drawn as its bucket rates), "
+        "or use type: timeseries",
+    )
 
 
 def _unit(panel: Panel) -> Iterator[Diagnostic]:

@@ -318,12 +318,13 @@ def _panel_query(
     window = raw.get("window", "$__rate_interval")
     legend = raw.get("legend") or " - ".join("{{" + b + "}}" for b in query.by)
     distribution = query.function in (m.QueryFunction.QUANTILE, m.QueryFunction.RATE)
+    explicit_window = "window" in raw
     if heatmap and distribution and metric is not None and metric.type is m.MetricType.HISTOGRAM:
         expr = compile_distribution(query, metric, window, extra)
         legend = raw.get("legend") or "{{le}}"
-    else:
-        expr = compile_if_declared(query, metrics, window=window, extra=extra)
-    return m.PanelQuery(expr, legend, query, explicit_window="window" in raw)
+        return m.PanelQuery(expr, legend, query, explicit_window, distribution=True)
+    expr = compile_if_declared(query, metrics, window=window, extra=extra)
+    return m.PanelQuery(expr, legend, query, explicit_window)
 
 
 def _panel(

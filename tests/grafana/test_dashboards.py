@@ -289,3 +289,24 @@ def test_alerts_sharing_a_name_draw_a_threshold_for_each_severity(tmp_path: Path
         r["annotations"]["dashboard"] for g in rules["groups"] for r in g["rules"] if "alert" in r
     ]
     assert links == [f"https://grafana.example.com/d/tiers?viewPanel={panel['id']}"] * 2
+
+
+def test_a_heatmap_of_a_histogram_records_and_describes_its_buckets_not_a_quantile(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "heat.yaml"
+    source.write_text(
+        "version: 1\nservice: heat\n"
+        "metrics:\n  - {name: heat_wait_seconds, type: histogram, help: Wait., buckets: [1, 10]}\n"
+        "dashboards:\n  - uid: heat\n    title: Heat\n    rows:\n      - title: R\n"
+        "        panels:\n          - {title: Wait, type: heatmap, unit: s, "
+        "queries: [{metric: heat_wait_seconds}]}\n",
+        encoding="utf-8",
+    )
+    files = {a.path: a.content for a in render_all(spec_of(source))}
+    rules = yaml.safe_load(files["prometheus/rules.yml"])
+    recorded = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert recorded and not any("histogram_quantile" in expr for expr in recorded)
+    assert any("heat_wait_seconds_bucket" in expr for expr in recorded)
+    (panel,) = panels(json.loads(files[f"{DASHBOARDS_DIR}/heat.json"]))
+    assert panel["description"].startswith("distribution of heat_wait_seconds: Wait.")

@@ -397,3 +397,27 @@ def test_threshold_steps_are_reported_as_the_generated_json_shows_them(
         "threshold values [-1.0, 5.0, 5.0] are not numbers in ascending order"
     )
     assert finding.field_path == "dashboards[0].rows[0].panels[0]"
+
+
+def test_a_heatmap_without_buckets_to_spread_is_a_warning(tmp_path: Path) -> None:
+    heatmap = """\
+    - title: Wait
+      description: How long orders wait.
+      unit: s
+      type: heatmap
+      queries:
+        - {metric: queue_depth}
+        - {metric: order_wait_seconds}
+        - {metric: order_wait_seconds, quantile: 0.9}
+        - {expr: 'sum by (le) (rate(order_wait_seconds_bucket[5m]))'}
+    """
+    head = HEAD.replace(
+        "alerts:",
+        "  - {name: order_wait_seconds, type: histogram, help: Wait., buckets: [1, 10]}\nalerts:",
+    )
+    path = tmp_path / "shop.yaml"
+    path.write_text(head + textwrap.indent(textwrap.dedent(heatmap), " " * 10))
+    (compiled,) = compile_spec(path)
+    found = [d for d in compiled.diagnostics if d.code == "dashboards/heatmap-without-buckets"]
+    assert [d.field_path for d in found] == ["dashboards[0].rows[0].panels[0].queries[0]"]
+    assert found[0].severity is Severity.WARNING

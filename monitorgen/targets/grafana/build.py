@@ -208,7 +208,8 @@ def _query_summary(spec: Spec, panel: Panel) -> str:
     for query in panel.queries:
         metric = spec.metric(query.query.metric) if query.query else None
         if query.query and metric:
-            parts.append(f"{query.query.function.value} of {metric.name}: {metric.help}")
+            what = "distribution" if query.distribution else query.query.function.value
+            parts.append(f"{what} of {metric.name}: {metric.help}")
         else:
             parts.append(f"PromQL: {query.expr}")
     return " ".join(parts)

@@ -429,19 +429,25 @@ def nudged(threshold_text: str, up: bool) -> str:
     return format(result.normalize(), "f")
 
 
+def near(value: float, threshold: float) -> bool:
+    """Equal to the threshold up to floating-point noise, but not exactly: such a value
+    (0.3 + 5.6e-17 from 4.5 per 15 s) fires or stays silent by that noise alone, not by
+    the threshold, so no derived input rests on it."""
+    return value != threshold and abs(value - threshold) <= abs(threshold) * 1e-9
+
+
 def counter_steps(
     threshold: float, comparison: Comparison, value_of: Callable[[Fraction], float | None]
 ) -> tuple[Fraction | None, Fraction | None]:
     """The per-sample increases that make the steady value fire and stay silent, each as
-    close to the threshold as a 1/100 step of it allows."""
+    close to the threshold as a 1/100 step of it allows, and not merely by noise."""
     unit = _unit(threshold, value_of)
     if unit is None:
         return None, None
     above = _first_above(threshold, unit, value_of)
-    below = _last_below(threshold, unit, value_of, above)
-    if comparison is Comparison.ABOVE:
-        return above, below
-    return below, above
+    if comparison is Comparison.ABOVE:  # silent at the threshold too: a flat counter for 0
+        return above, _last_under(threshold, unit, value_of, above, or_equal=True)
+    return _last_under(threshold, unit, value_of, above, or_equal=False), above
 
 
 def _unit(threshold: float, value_of: Callable[[Fraction], float | None]) -> Fraction | None:
@@ -458,29 +464,40 @@ def _unit(threshold: float, value_of: Callable[[Fraction], float | None]) -> Fra
 def _first_above(
     threshold: float, unit: Fraction, value_of: Callable[[Fraction], float | None]
 ) -> Fraction | None:
+    """The smallest step whose steady value is above the threshold, not by noise."""
+
+    def above(step: Fraction) -> bool:
+        value = _steady(value_of, step)
+        return value > threshold and not near(value, threshold)
+
     low, high = 0, 1
-    while _steady(value_of, unit * high) <= threshold:
+    while not above(unit * high):
         high *= 2
         if high > 2**50:
             return None
     while high - low > 1:
         middle = (low + high) // 2
-        if _steady(value_of, unit * middle) > threshold:
+        if above(unit * middle):
             high = middle
         else:
             low = middle
     return unit * high
 
 
-def _last_below(
+def _last_under(
     threshold: float,
     unit: Fraction,
     value_of: Callable[[Fraction], float | None],
     above: Fraction | None,
+    *,
+    or_equal: bool,
 ) -> Fraction | None:
+    """The largest step below `above` whose steady value is under the threshold by more
+    than noise (or, `or_equal`, exactly on it)."""
     candidate = (above or unit) - unit
     while candidate >= 0:
-        if _steady(value_of, candidate) < threshold:
+        value = _steady(value_of, candidate)
+        if (value < threshold or (or_equal and value == threshold)) and not near(value, threshold):
             return candidate
         candidate -= unit
     return None

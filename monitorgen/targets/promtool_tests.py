@@ -42,6 +42,7 @@ from monitorgen.rule_inputs import (
     duration_seconds,
     gauge_scenarios,
     histogram_scenarios,
+    near,
     nudged,
     ratio_scenarios,
     timeline,
@@ -165,6 +166,13 @@ class Condition(NamedTuple):
 
     def holds(self, value: float | None) -> bool:
         return value is not None and COMPARE[self.op](value, self.threshold)
+
+    def clearly_holds(self, value: float | None) -> bool:
+        """Holds, and not by floating-point noise: an input to derive, not a simulation."""
+        return self.holds(value) and not near(value or 0.0, self.threshold)
+
+    def clearly_fails(self, value: float | None) -> bool:
+        return value is not None and not self.holds(value) and not near(value, self.threshold)
 
 
 def alert_test_groups(
@@ -616,23 +624,27 @@ def _knob_pair(
     low, high = value_of(0), value_of(top)
     if condition.op not in _ORDERED or low is None or high is None:
         values = [(knob, value_of(knob)) for knob in range(top + 1)]
-        firing = [k for k, v in values if condition.holds(v)]
-        silent = [k for k, v in values if v is not None and not condition.holds(v)]
+        firing = [k for k, v in values if condition.clearly_holds(v)]
+        silent = [k for k, v in values if condition.clearly_fails(v)]
         return _closest_to(firing, silent) if firing else None
     fires_high = _ORDERED[condition.op]
-    if not condition.holds(high if fires_high else low):
+    if not condition.clearly_holds(high if fires_high else low):
         return None
-    if condition.holds(low if fires_high else high):
+    if condition.clearly_holds(low if fires_high else high):
         return 0, None
-    # Invariant: `silent_end` is silent and `firing_end` fires; they close in on the edge.
+    # Invariant: `firing_end` clearly fires and `silent_end` does not; they close in on
+    # the edge. A knob on the threshold itself (up to noise) is then stepped over.
     silent_end, firing_end = (0, top) if fires_high else (top, 0)
     while abs(firing_end - silent_end) > 1:
         middle = (silent_end + firing_end) // 2
-        if condition.holds(value_of(middle)):
+        if condition.clearly_holds(value_of(middle)):
             firing_end = middle
         else:
             silent_end = middle
-    return firing_end, silent_end
+    away = -1 if fires_high else 1
+    while 0 <= silent_end <= top and not condition.clearly_fails(value_of(silent_end)):
+        silent_end += away
+    return firing_end, silent_end if 0 <= silent_end <= top else None
 
 
 def _closest_to(firing: list[int], silent: list[int]) -> tuple[int, int | None]:

@@ -360,3 +360,37 @@ def test_a_recorded_structured_ratio_records_nothing_when_quiet_and_its_alert_is
     assert "Not tested" not in tests and "Errors fires when > 0.1" in tests
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_derived_inputs_are_past_the_threshold_by_more_than_rounding(tmp_path: Path) -> None:
+    """4.5 per 15 s is 0.3 per second only up to floating-point noise: an input on the
+    threshold would fire or stay silent by that noise, so the inputs step past it. A
+    flat counter keeps `rate > 0` silent."""
+    thresholds = ("0.3", "0.6", "0.15", "0.7", "0")
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: edge\n"
+        "prometheus: {scrape_interval: 15s, evaluation_interval: 1m}\n"
+        "metrics:\n  - {name: edge_requests_total, type: counter, help: Requests.}\n"
+        "alerts:\n"
+        + "".join(
+            f"  - {{name: Rate{i}, severity: info, summary: s, "
+            f"condition: {{metric: edge_requests_total, above: {t}}}}}\n"
+            for i, t in enumerate(thresholds)
+        ),
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    text = (folder / "rules.test.yml").read_text()
+    assert "Not tested" not in text
+    groups = {t["name"]: t for t in yaml.safe_load(text)["tests"]}
+    for index, threshold in enumerate(float(t) for t in thresholds):
+        for kind in ("fires when >", "stays silent when not >"):
+            (group,) = [g for name, g in groups.items() if name.startswith(f"Rate{index} {kind}")]
+            (series,) = group["input_series"]
+            per_second = float(series["values"].split("+")[1].split("x")[0]) / 15
+            if kind.startswith("fires"):
+                assert per_second - threshold > abs(threshold) * 1e-6, series
+            else:
+                assert threshold - per_second > abs(threshold) * 1e-6 or per_second == 0, series
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -189,14 +189,16 @@ def alert_test_groups(
         if recorded_labels:
             firing = _with_labels(firing, recorded_labels)
             silent = None if silent is None else _with_labels(silent, recorded_labels)
-        window = int(seconds(alert.query.window))
+        ranged = alert.query.function is not QueryFunction.VALUE
+        window = int(seconds(alert.query.window)) if ranged else 0
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
         window = 0
     siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
-    groups = [_firing_group(spec, rule, firing, condition, tl, horizon, siblings)]
+    filled = window  # from here on, the window holds inputs only: the value is steady
+    groups = [_firing_group(spec, rule, firing, condition, tl, horizon, siblings, filled)]
     if silent is not None:
         groups.append(_silent_group(spec, rule, silent, condition, tl, horizon, siblings))
     return groups
@@ -384,27 +386,49 @@ def _firing_group(
     tl: Timeline,
     horizon: int,
     siblings: tuple[Sibling, ...] = (),
+    filled: int = 0,
 ) -> dict[str, Any]:
+    """Silent one evaluation before the alert first fires, firing then; and, when it
+    first fires on a window still filling (a `below` on a rate, with a short `for`),
+    firing at the horizon too, on the steady value just past the threshold: that one
+    pins the threshold, as the value of a half-empty window does not."""
     key = _simulation_key("first firing", scenario, condition, rule, tl, horizon)
     first = _remembered(spec, key, lambda: first_firing(scenario, condition, rule, tl, horizon))
     if first is None or first.value is None:
         raise NotDerivable("the derived inputs do not make it fire")
-    expected = expected_alert(rule, scenario.labels, first.value)
     checks = []
     if first.at >= tl.evaluation:
         before = first.at - tl.evaluation
         checks.append(
             alert_check(before, rule.name, _siblings_firing(siblings, scenario, before, tl))
         )
-    others = _siblings_firing(siblings, scenario, first.at, tl)
-    checks.append(alert_check(first.at, rule.name, [expected, *others]))
+    checks.append(_firing_check(rule, scenario, first.at, first.value, siblings, tl))
+    until = first.at
+    if first.at < filled <= horizon:
+        steady_key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
+        if _remembered(spec, steady_key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
+            value = _value(scenario, horizon)
+            checks.append(_firing_check(rule, scenario, horizon, value, siblings, tl))
+            until = horizon
     return unit_test_group(
         f"{_title(rule, siblings)} fires when {_shown(condition)}",
         scenario.series,
         tl,
-        first.at,
+        until,
         checks,
     )
+
+
+def _firing_check(
+    rule: Rule,
+    scenario: Scenario,
+    at: int,
+    value: float,
+    siblings: tuple[Sibling, ...],
+    tl: Timeline,
+) -> dict[str, Any]:
+    expected = expected_alert(rule, scenario.labels, value)
+    return alert_check(at, rule.name, [expected, *_siblings_firing(siblings, scenario, at, tl)])
 
 
 def _silent_group(

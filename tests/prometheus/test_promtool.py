@@ -394,3 +394,27 @@ def test_derived_inputs_are_past_the_threshold_by_more_than_rounding(tmp_path: P
                 assert threshold - per_second > abs(threshold) * 1e-6 or per_second == 0, series
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_below_alert_that_fires_while_its_window_fills_is_also_checked_when_full(
+    tmp_path: Path,
+) -> None:
+    """`rate(x[1h]) < 2` with `for: 5m` fires at 6m on a half-empty window's low value:
+    the test also expects it firing on the steady value, which pins the threshold."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: few\n"
+        "prometheus: {scrape_interval: 15s, evaluation_interval: 1m}\n"
+        "metrics:\n  - {name: few_requests_total, type: counter, help: Requests.}\n"
+        "alerts:\n  - name: FewRequests\n    severity: warning\n    for: 5m\n    summary: s\n"
+        "    condition: {metric: few_requests_total, window: 1h, below: 2}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    (firing, _silent) = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    assert [check["eval_time"] for check in firing["alert_rule_test"]] == ["5m", "6m", "1h7m"]
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    rules.write_text(rules.read_text().replace("[1h])) < 2\n", "[1h])) < 1.2\n"))
+    failed = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert failed.returncode == 1
+    assert "FewRequests fires when < 2" in failed.stdout + failed.stderr

@@ -419,11 +419,12 @@ _PER_SAMPLE, _STILL = Fraction(60), Fraction(0)
 
 @lru_cache(maxsize=1 << 12)
 def nudged(threshold_text: str, up: bool) -> str:
-    """A number just beside the threshold in its last written digit (500 -> 510, 0.8 -> 0.81)."""
+    """A number 1% of its magnitude beside the threshold (100 -> 101, 0.8 -> 0.801), so
+    that a test fails when the threshold moves by more than that."""
     value = Decimal(threshold_text)
     if value == 0:
         return "1" if up else "-1"
-    exponent = math.floor(math.log10(abs(value))) - 1
+    exponent = math.floor(math.log10(abs(value))) - 2
     step = Decimal(1).scaleb(exponent)
     result = value + step if up else value - step
     return format(result.normalize(), "f")

@@ -26,6 +26,7 @@ from monitorgen.model import (
     Comparison,
     Metric,
     MetricType,
+    Query,
     QueryFunction,
     Spec,
 )
@@ -42,6 +43,7 @@ from monitorgen.rule_inputs import (
     duration_seconds,
     gauge_scenarios,
     histogram_scenarios,
+    label_value,
     near,
     nudged,
     ratio_scenarios,
@@ -557,12 +559,58 @@ def structured_scenarios(
     steady = math.ceil(max(seconds(query.window), tl.step) / tl.evaluation) * tl.evaluation
     fn = query.function
     if fn in _GAUGE_FUNCTIONS:
-        return _gauge_pair(spec, metric, alert)
+        return _with_decoys(metric, query, *_gauge_pair(spec, metric, alert))
     if fn in (QueryFunction.RATE, QueryFunction.INCREASE):
-        return _counter_pair(spec, metric, alert, tl, int(steady))
+        return _with_decoys(metric, query, *_counter_pair(spec, metric, alert, tl, int(steady)))
     if fn is QueryFunction.RATIO:
         return _ratio_pair(spec, metric, alert, tl, int(steady))
     return _quantile_pair(spec, metric, alert, tl, int(steady))
+
+
+def _with_decoys(
+    metric: Metric, query: Query, firing: Scenario, silent: Scenario | None
+) -> tuple[Scenario, Scenario | None]:
+    """Each test also feeds series the `where` leaves out, carrying the other test's
+    values: a rule that lost its `where` counts them, so one of the two tests fails
+    (the silent one fires, or the firing one does not). The expected values stay
+    those of the selected series alone."""
+    if silent is None:
+        return firing, silent
+    outside = _outside_where(metric, query)
+    if outside is None:
+        return firing, silent
+    label, value = outside
+
+    def moved(series: list[Series]) -> list[Series]:
+        return [
+            Series(
+                s.name, _relabelled(s.labels, label, value), s.start, s.step_increase, s.start_text
+            )
+            for s in series
+        ]
+
+    return (
+        replace(firing, series=[*firing.series, *moved(silent.series)]),
+        replace(silent, series=[*silent.series, *moved(firing.series)]),
+    )
+
+
+def _outside_where(metric: Metric, query: Query) -> tuple[str, str] | None:
+    """A label the `where` selects on and a value it leaves out, unless the query
+    groups by that label (each group would then be a series of its own)."""
+    for matcher in query.where:
+        if matcher.label in query.by:
+            continue
+        other = label_value(metric, matcher.label, avoid=matcher.values)
+        if other is not None:
+            return matcher.label, other
+    return None
+
+
+def _relabelled(
+    labels: tuple[tuple[str, str], ...], label: str, value: str
+) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({**dict(labels), label: value}.items()))
 
 
 def _gauge_pair(spec: Spec, metric: Metric, alert: Alert) -> tuple[Scenario, Scenario | None]:

@@ -418,3 +418,44 @@ def test_a_below_alert_that_fires_while_its_window_fills_is_also_checked_when_fu
     failed = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert failed.returncode == 1
     assert "FewRequests fires when < 2" in failed.stdout + failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("condition", "selector"),
+    [
+        (
+            "{metric: pick_requests_total, where: {status: [error, timeout]}, by: [route], "
+            "above: 1}",
+            'pick_requests_total{status=~"error|timeout"}',
+        ),
+        (
+            "{metric: pick_temperature_celsius, where: {zone: a}, aggregation: min, above: 30}",
+            'pick_temperature_celsius{zone="a"}',
+        ),
+        (
+            "{metric: pick_temperature_celsius, where: {zone: a}, below: 5}",
+            'pick_temperature_celsius{zone="a"}',
+        ),
+    ],
+    ids=["rate-above", "min-above", "max-below"],
+)
+def test_the_tests_fail_when_a_rule_loses_its_where(
+    tmp_path: Path, condition: str, selector: str
+) -> None:
+    """Each test also feeds series the `where` leaves out: a rule counting them fails."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: pick\n"
+        "metrics:\n"
+        "  - name: pick_requests_total\n    type: counter\n    help: Requests.\n"
+        "    labels: [{name: status, values: [ok, error, timeout]}, route]\n"
+        "  - {name: pick_temperature_celsius, type: gauge, help: T., labels: [zone]}\n"
+        f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert selector in text
+    rules.write_text(text.replace(selector, selector.split("{")[0]))
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1

@@ -3,10 +3,11 @@ prints and never writes (the CLI renders, the writer writes)."""
 
 from __future__ import annotations
 
+import difflib
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -199,7 +200,7 @@ def _compile_spec(
     for name in sorted(document.get("environments", {})):
         env = Environment(name, document["environments"][name])
         merged = _environment(document, name)
-        results.append(_model(merged, path, source, env, extra, rendering))
+        results.append(_model(merged, path, source, env, extra, rendering, base=document))
     return results
 
 
@@ -238,10 +239,13 @@ def _model(
     extra: ExtraChecks,
     rendering: bool,
     worker: Forked[list[Artifact]] | None = None,
+    base: SpecMap | None = None,
 ) -> Compiled:
     output_name = path.stem if env is None else f"{path.stem}.{env.name}"
     problems = validate_document(document) if env else []
     if problems:
+        if base is not None:
+            problems = [_named_like_the_spec(item, document, base) for item in problems]
         return Compiled(output_name, None, _placed(problems, document, env))
     spec = _spec_of(document, path, source, env.name if env else None)
     # Started before the checks, so both run at once; dropped if the checks find errors.
@@ -255,6 +259,29 @@ def _model(
         raise
     compiled.rendering = worker
     return compiled
+
+
+def _named_like_the_spec(found: Diagnostic, merged: SpecMap, base: SpecMap) -> Diagnostic:
+    """A finding inside an item an environment added because no item of the spec has
+    its name: a misspelt name makes a new, incomplete item, so the hint names the
+    spec's item it most likely meant."""
+    if found.hint or len(found.path) < 2 or not isinstance(found.path[1], int):
+        return found
+    key, index = str(found.path[0]), found.path[1]
+    items, known = merged.get(key), base.get(key)
+    if not isinstance(items, list) or not isinstance(known, list) or index >= len(items):
+        return found
+    name = items[index].get("name") if isinstance(items[index], dict) else None
+    names = [item.get("name") for item in known if isinstance(item, dict)]
+    if not isinstance(name, str) or name in names:
+        return found
+    close = difflib.get_close_matches(name, [n for n in names if isinstance(n, str)], n=1)
+    if not close:
+        return found
+    return replace(
+        found,
+        hint=f"'{name}' names no item of the spec, so this adds one: did you mean '{close[0]}'?",
+    )
 
 
 def _checked(

@@ -531,3 +531,18 @@ def test_other_commands_exit_as_usual() -> None:
     assert done.returncode == 0
     assert json.loads(done.stdout.removesuffix("teardown ran\n"))["type"] == "object"
     assert done.stdout.endswith("teardown ran\n")
+
+
+def test_an_environment_item_with_a_misspelt_name_hints_at_the_one_meant(workdir: Path) -> None:
+    """A name no item of the spec has makes a new, incomplete item: the findings on it
+    say which item the name most likely meant."""
+    spec = _write(
+        workdir,
+        "shop.yaml",
+        VALID
+        + "environments:\n  staging:\n    alerts:\n      - {name: ShopOrderFailure, for: 1h}\n",
+    )
+    result = _run("validate", spec)
+    assert result.exit_code == 1
+    hint = "'ShopOrderFailure' names no item of the spec, so this adds one: did you mean "
+    assert f"{hint}'ShopOrderFailures'?" in result.output

@@ -137,6 +137,12 @@ def test_aliases_are_refused_once_per_anchor_but_plain_anchors_are_harmless() ->
     assert [_where(p) for p in problems] == [(2, 5, "yaml/alias"), (5, 4, "yaml/alias")]
 
 
+def test_an_alias_is_reported_with_the_other_problems_of_the_file() -> None:
+    """Refusing an alias does not stop the reading: its other problems come at once."""
+    problems = _problems("a: &x 1\nb: *x\nc: .nan\n")
+    assert sorted(_where(p) for p in problems) == [(2, 4, "yaml/alias"), (3, 4, "yaml/not-finite")]
+
+
 def test_billion_laughs_is_refused_without_expanding() -> None:
     levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for n in range(1, 30):
@@ -200,7 +206,7 @@ def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int
             "a: !!python/name:os x\na: [\n",
             [(3, 1, "yaml/syntax", "invalid YAML: did not find expected node content")],
         ),
-        ("a: *x\nb: 1\nb: 2\n", [(1, 4, "yaml/alias", None)]),
+        ("a: *x\nb: 1\nb: 2\n", [(1, 4, "yaml/alias", None), (3, 1, "yaml/duplicate-key", None)]),
         (
             "x: *a\n" + "y: " + "[" * 70 + "]" * 70 + "\n",
             [(1, 4, "yaml/alias", None), (2, 67, "yaml/depth", None)],
@@ -220,7 +226,7 @@ def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int
         "syntax-in-second-document",
         "alias-in-second-document",
         "syntax-before-unknown-tag",
-        "alias-before-duplicate-key",
+        "alias-with-duplicate-key",
         "aliases-and-depth",
         "repeated-anchor-before-duplicate-key",
         "no-document",
@@ -241,7 +247,10 @@ def test_a_value_that_is_not_kept_is_still_refused_for_aliases_but_not_reported_
     # is wrong inside them is not a finding of its own; an alias anywhere still is.
     problems = _problems("a: 1\na: {b: 1, b: 2, c: !!int x}\n? [a]\n: {d: 1, d: 2}\n")
     assert [_where(p) for p in problems] == [(2, 1, "yaml/duplicate-key"), (3, 3, "yaml/key")]
-    assert [_where(p) for p in _problems("a: 1\na: [*x]\n")] == [(2, 5, "yaml/alias")]
+    assert [_where(p) for p in _problems("a: 1\na: [*x]\n")] == [
+        (2, 5, "yaml/alias"),
+        (2, 1, "yaml/duplicate-key"),
+    ]
 
 
 def test_tags_and_repeated_texts_keep_their_own_values() -> None:

@@ -563,8 +563,8 @@ def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | 
         raise SpecError([_syntax_error(file, problem, mark)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml/syntax", f"invalid YAML: {exc}", Span(file))]) from None
-    if builder.refusals:
-        raise SpecError(builder.refusals)
+    if builder.refusals:  # the rest was read all the same: report its problems too
+        raise SpecError(builder.refusals + builder.problems)
     if builder.uncomposable is not None:
         raise SpecError([builder.uncomposable])
     if root is None:

@@ -391,7 +391,8 @@ def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:
     """What a query measures: rates are per second whatever their window, while an
     increase or an `*_over_time` depends on its window. The aggregation counts too: a
     sum over replicas is not their max. The groups do not: a panel may show finer or
-    coarser groups of the measure an alert watches."""
+    coarser groups of the measure an alert watches, and the scale does not either (a
+    share in percent is the share): the panel draws the threshold in its own scale."""
     per_second = query.function in (
         m.QueryFunction.RATE,
         m.QueryFunction.RATIO,
@@ -406,7 +407,6 @@ def _measure(query: m.Query, explicit_window: bool) -> tuple[Any, ...]:
         quantile,
         query.where,
         query.total_where,
-        query.scale,
         window,
         query.aggregation,
     )

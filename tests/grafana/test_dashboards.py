@@ -310,3 +310,30 @@ def test_a_heatmap_of_a_histogram_records_and_describes_its_buckets_not_a_quanti
     assert any("heat_wait_seconds_bucket" in expr for expr in recorded)
     (panel,) = panels(json.loads(files[f"{DASHBOARDS_DIR}/heat.json"]))
     assert panel["description"].startswith("distribution of heat_wait_seconds: Wait.")
+
+
+def test_an_alert_in_another_scale_is_drawn_in_the_panels(tmp_path: Path) -> None:
+    """An error share alerted on in percent (`scale: 100, above: 2`) is drawn at 0.02 on
+    a panel of the share, and at 2 on a panel in percent."""
+    source = tmp_path / "share.yaml"
+    ratio = "metric: share_requests_total, function: ratio, where: {code: '500'}"
+    source.write_text(
+        "version: 1\nservice: share\n"
+        "metrics:\n  - {name: share_requests_total, type: counter, help: Requests., "
+        "labels: [{name: code, values: ['200', '500']}]}\n"
+        "alerts:\n  - name: Errors\n    severity: critical\n    summary: Errors.\n"
+        f"    condition: {{{ratio}, scale: 100, above: 2}}\n"
+        "dashboards:\n  - uid: share\n    title: Share\n    rows:\n      - title: R\n"
+        "        panels:\n"
+        f"          - {{title: Share, unit: percentunit, queries: [{{{ratio}}}]}}\n"
+        f"          - {{title: Percent, unit: percent, queries: [{{{ratio}, scale: 100}}]}}\n",
+        encoding="utf-8",
+    )
+    board = json.loads(
+        {a.path: a.content for a in render_all(spec_of(source))}[f"{DASHBOARDS_DIR}/share.json"]
+    )
+    drawn = {
+        p["title"]: [s["value"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+        for p in panels(board)
+    }
+    assert drawn == {"Share": [None, 0.02], "Percent": [None, 2]}

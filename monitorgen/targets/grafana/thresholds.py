@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from monitorgen.model import Alert, Comparison, Panel, Severity, Spec
-from monitorgen.promql import PromQLError, inspect
+from monitorgen.promql import PromQLError, format_number, inspect
 
 OK_COLOR = "green"
 SEVERITY_COLORS = {Severity.CRITICAL: "red", Severity.WARNING: "orange", Severity.INFO: "blue"}
@@ -49,16 +49,35 @@ def alert_lines(spec: Spec, panel: Panel) -> tuple[AlertLine, ...]:
     lines = []
     for name in panel.alerts:
         for alert in spec.alerts_named(name):
-            line = _line(alert)
+            line = _line(alert, _rescaling(panel, alert))
             if line is not None:
                 lines.append(line)
     return tuple(lines)
 
 
-def _line(alert: Alert) -> AlertLine | None:
+def _rescaling(panel: Panel, alert: Alert) -> tuple[float, float]:
+    """The panel's scale and the alert's: a share alerted on in percent (`scale: 100`)
+    is drawn at a hundredth of its threshold on a panel of the share."""
+    query = alert.query
+    if query is None:
+        return 1.0, 1.0
+    for shown in panel.queries:
+        if shown.query and (shown.query.metric, shown.query.function) == (
+            query.metric,
+            query.function,
+        ):
+            return shown.query.scale or 1.0, query.scale or 1.0
+    return 1.0, 1.0
+
+
+def _line(alert: Alert, scales: tuple[float, float] = (1.0, 1.0)) -> AlertLine | None:
     if alert.threshold is not None:
         t = alert.threshold
-        return AlertLine(alert, t.comparison, t.value, t.text)
+        shown, alerted = scales
+        if shown == alerted:
+            return AlertLine(alert, t.comparison, t.value, t.text)
+        value = t.value * shown / alerted  # dividing last: 3 / 100 is 0.03, not 0.0300...04
+        return AlertLine(alert, t.comparison, value, format_number(value))
     return _raw_line(alert)
 
 

@@ -203,7 +203,64 @@ def alert_test_groups(
     groups = [_firing_group(spec, rule, firing, condition, tl, horizon, siblings, filled)]
     if silent is not None:
         groups.append(_silent_group(spec, rule, silent, condition, tl, horizon, siblings))
+        kept = _keeps_firing_group(alert, rule, firing, silent, condition, tl, siblings)
+        if kept is not None:
+            groups.append(kept)
     return groups
+
+
+def _keeps_firing_group(
+    alert: Alert,
+    rule: Rule,
+    firing: Scenario,
+    silent: Scenario,
+    condition: Condition,
+    tl: Timeline,
+    siblings: tuple[Sibling, ...],
+) -> dict[str, Any] | None:
+    """For `keep_firing_for` on a gauge's value: the value falls back short of the
+    threshold one evaluation after the alert fires; the alert keeps firing (with the
+    value it last had) for `keep_firing_for`, then resolves. None where the inputs
+    cannot show it (another function, or alerts of the same name)."""
+    keep = duration_seconds(rule.keep_firing_for)
+    if not keep or siblings or alert.query is None:
+        return None
+    if alert.query.function is not QueryFunction.VALUE:
+        return None
+    lit, quiet = firing.series[0], silent.series[0]
+    if lit.start_text is None or quiet.start_text is None or lit.labels != quiet.labels:
+        return None
+    hold = duration_seconds(rule.for_)
+    first = first_firing(firing, condition, rule, tl, hold + 2 * tl.evaluation)
+    if first is None or first.value is None:
+        return None
+    cleared, value = first.at + tl.evaluation, first.value
+    quiet_value = silent.value_at(cleared)
+    scenario = replace(firing, value_at=lambda at: value if at < cleared else quiet_value)
+    end = cleared + keep + 2 * tl.evaluation
+    states = list(simulate(scenario, condition, rule, tl, end))
+    last = max(state.at for state in states if state.firing)
+    resolved = next((s.at for s in states if s.at > last and not s.firing), None)
+    if last < cleared or resolved is None:
+        return None
+    before, after = cleared // tl.step, (end - cleared) // tl.step + 1
+    values = f"{_repeated(lit.start_text, before)} {_repeated(quiet.start_text, after)}"
+    expected = expected_alert(rule, firing.labels, value)
+    return {
+        "name": f"{_title(rule, siblings)} keeps firing for {rule.keep_firing_for} "
+        f"once not {_shown(condition)}",
+        "interval": duration_text(tl.step),
+        "input_series": [{"series": lit.selector(), "values": values}],
+        "alert_rule_test": [
+            alert_check(last, rule.name, [expected]),
+            alert_check(resolved, rule.name, []),
+        ],
+    }
+
+
+def _repeated(text: str, count: int) -> str:
+    """`count` samples of one value in promtool's notation (`axn` writes n + 1)."""
+    return text if count == 1 else f"{text}x{count - 1}"
 
 
 @dataclass(frozen=True)

@@ -459,3 +459,27 @@ def test_the_tests_fail_when_a_rule_loses_its_where(
     assert selector in text
     rules.write_text(text.replace(selector, selector.split("{")[0]))
     assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
+
+
+def test_keep_firing_for_is_tested_by_a_value_that_falls_back(tmp_path: Path) -> None:
+    """The gauge falls short of the threshold one evaluation after the alert fires: the
+    alert still fires `keep_firing_for` later, less one evaluation, then resolves."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: deep\n"
+        "prometheus: {scrape_interval: 15s, evaluation_interval: 1m}\n"
+        "metrics:\n  - {name: deep_queue_depth, type: gauge, help: Depth.}\n"
+        "alerts:\n  - name: Deep\n    severity: warning\n    for: 5m\n"
+        "    keep_firing_for: 10m\n    summary: Deep.\n"
+        "    condition: {metric: deep_queue_depth, above: 7}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    (kept,) = [t for t in tests if "keeps firing for 10m" in t["name"]]
+    checks = [(c["eval_time"], len(c["exp_alerts"])) for c in kept["alert_rule_test"]]
+    assert checks == [("15m", 1), ("16m", 0)]  # fired at 5m, fell back at 6m
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    rules.write_text(rules.read_text().replace("    keep_firing_for: 10m\n", ""))
+    failed = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert failed.returncode == 1 and "keeps firing for 10m" in failed.stdout + failed.stderr

@@ -133,6 +133,8 @@ class ExprFacts:
     aggregations: tuple[tuple[str, tuple[str, ...]], ...]
     """(operator, `by` labels) of each aggregation."""
     top_is_comparison: bool
+    """The expression keeps only the series that pass a comparison (`x > 1`, not
+    `x > bool 1`, which keeps every series as 0 or 1)."""
     divisions: int
     division_inside_aggregation: bool
     """A division right inside an aggregation one NaN turns NaN (NAN_SPREADING_AGGREGATIONS)."""
@@ -166,9 +168,8 @@ def parsed_facts(expr: str) -> ExprFacts:
     tree = parse(expr)
     walker = _Walker()
     walker.walk(tree)
-    top = without_brackets(tree)
-    is_comparison = type(top).__name__ == "BinaryExpr" and str(top.op).strip() in _COMPARISONS
-    return walker.facts(is_comparison)
+    # `x > bool 10` compares but filters nothing: 0 or 1 for every series, like no comparison
+    return walker.facts(is_filtering_comparison(without_brackets(tree)))
 
 
 def children(node: Any) -> list[Any]:

@@ -98,7 +98,7 @@ def test_matcher_operators() -> None:
 
 @pytest.mark.parametrize(
     ("expr", "compares"),
-    [("x > 1", True), ("((x > 1))", True), ("x > bool 1", True), ("(x > 1) + 1", False)],
+    [("x > 1", True), ("((x > 1))", True), ("x > bool 1", False), ("(x > 1) + 1", False)],
 )
 def test_top_level_comparison(expr: str, compares: bool) -> None:
     assert inspect(expr).top_is_comparison is compares

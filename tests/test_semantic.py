@@ -101,6 +101,7 @@ def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, co
         ("max(demo_in_flight) and demo_in_flight > 3", True),
         ("absent(demo_in_flight) or max(demo_in_flight)", True),
         ("max(demo_in_flight) > 3", False),
+        ("max(demo_in_flight) > bool 3", True),  # 0 or 1 for every series: fires always
         ("demo_in_flight > 3 and demo_in_flight < 10", False),
         ("demo_in_flight > 3 unless demo_in_flight > 100", False),
         ("absent(demo_in_flight == 1)", False),
@@ -459,3 +460,28 @@ def test_a_variable_names_a_metric_that_has_its_label(tmp_path: Path) -> None:
         ("references/unknown-label", ("dashboards", 0, "variables", 0, "name")),
         ("references/unknown-metric", ("dashboards", 0, "variables", 1, "metric")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("condition", "verdict"),
+    [
+        ("{metric: demo_requests_total, below: 0}", "the alert never fires"),
+        ("{metric: demo_requests_total, above: -1}", "the alert always fires"),
+        ("{metric: demo_duration_seconds, above: -0.5}", "the alert always fires"),
+        ("{metric: demo_requests_total, above: 0}", None),
+        ("{metric: demo_in_flight, below: 0}", None),  # a gauge may go negative
+    ],
+)
+def test_a_threshold_on_the_wrong_side_of_zero_is_a_warning(
+    tmp_path: Path, condition: str, verdict: str | None
+) -> None:
+    found = _findings(
+        tmp_path,
+        f"alerts:\n  - name: A\n    severity: info\n    summary: s\n    condition: {condition}\n",
+    )
+    said = [d.message for d in found if d.code == "references/unreachable-threshold"]
+    if verdict is None:
+        assert said == []
+    else:
+        (message,) = said
+        assert verdict in message

@@ -32,6 +32,8 @@ BUILTIN_SERIES = frozenset(
 )
 #: Labels Prometheus attaches to every scraped series.
 TARGET_LABELS = frozenset({"job", "instance", "__name__"})
+#: `> bool 10`: a comparison that keeps every series, as 0 or 1.
+_BOOL_COMPARISON = re.compile(r"(?:[<>]=?|[!=]=)\s*bool\b")
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,19 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
             for use in facts.selectors:
                 yield from _selector(spec, use, known, expr.path)
         if expr.is_alert and not facts.top_is_comparison and not always_compares(expr.text):
+            filters_nothing = _BOOL_COMPARISON.search(expr.text) is not None
             yield Diagnostic(
                 "promql/alert-comparison",
-                "this alert has no comparison, so it fires for every series the expression returns",
+                "this alert's `bool` comparison returns 0 or 1 for every series instead of "
+                "keeping those that pass, so it fires for every series"
+                if filters_nothing
+                else "this alert has no comparison, so it fires for every series the "
+                "expression returns",
                 path=expr.path,
                 severity=Severity.WARNING,
-                hint="end the expression with a threshold such as > 0.05",
+                hint="drop `bool`"
+                if filters_nothing
+                else "end the expression with a threshold such as > 0.05",
             )
 
 

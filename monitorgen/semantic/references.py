@@ -77,6 +77,7 @@ def _structured_queries(spec: Spec) -> Iterator[Diagnostic]:
             yield from check_query(spec, alert.query, (*alert.path, "condition"))
             yield from _reachable_share(alert)
             yield from _reachable_quantile(spec, alert)
+            yield from _never_negative(alert)
     for rule in spec.recording_rules:
         if rule.query:
             yield from check_query(spec, rule.query, (*rule.path, "query"))
@@ -243,6 +244,37 @@ def _reachable_share(alert: Alert) -> Iterator[Diagnostic]:
             severity=Severity.WARNING,
             hint="write the share as a fraction (0.05 for 5%), or scale: 100 for percent",
         )
+
+
+#: Functions whose result is never negative (a counter only grows; a quantile of
+#: durations or sizes starts at 0 with the first bucket).
+_NON_NEGATIVE = frozenset(
+    {QueryFunction.RATE, QueryFunction.INCREASE, QueryFunction.RATIO, QueryFunction.QUANTILE}
+)
+
+
+def _never_negative(alert: Alert) -> Iterator[Diagnostic]:
+    """A rate, an increase, a share or a quantile is never negative: `below: 0` never
+    fires and `above: -1` always does."""
+    query, threshold = alert.query, alert.threshold
+    if query is None or threshold is None or query.function not in _NON_NEGATIVE:
+        return
+    if (query.scale or 1) < 0:
+        return
+    above = threshold.comparison is Comparison.ABOVE
+    counted = query.function in (QueryFunction.RATE, QueryFunction.INCREASE)
+    if above and threshold.value < 0:
+        verdict = "so every series is above it: the alert always fires"
+    elif not above and threshold.value <= 0 and counted:  # the others: checks above
+        verdict = "so it is never below it: the alert never fires"
+    else:
+        return
+    yield Diagnostic(
+        "references/unreachable-threshold",
+        f"a {query.function.value} is never negative, {verdict}",
+        path=(*alert.path, "condition", "above" if above else "below"),
+        severity=Severity.WARNING,
+    )
 
 
 def _reachable_quantile(spec: Spec, alert: Alert) -> Iterator[Diagnostic]:

@@ -303,6 +303,10 @@ def test_an_environment_builds_its_own_folder_with_its_overrides(workdir: Path) 
     assert staging["ShopNoOrders"] == prod["ShopNoOrders"]
     assert "ShopStagingOnly" in staging
     assert "ShopStagingOnly" not in prod
+    # The application imports one module name in every environment.
+    for folder in ("shop", "shop.staging"):
+        module = workdir / "out" / folder / "python" / "shop_metrics.py"
+        assert module.is_file() and "ShopMetrics" in module.read_text()
 
 
 def test_each_environment_output_names_its_environment(workdir: Path) -> None:

@@ -49,8 +49,10 @@ _BASE_ATTRIBUTES = {
 
 
 def module_name(spec: Spec) -> str:
-    """The generated module's import name: `<spec name>_metrics`."""
-    return identifier(f"{spec.name}_metrics")
+    """The generated module's import name: `<spec name>_metrics`, the same in every
+    environment's folder, so the application imports one name wherever it runs."""
+    base = spec.name.removesuffix(f".{spec.environment}") if spec.environment else spec.name
+    return identifier(f"{base}_metrics")
 
 
 def class_name(spec: Spec) -> str:

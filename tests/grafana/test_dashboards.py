@@ -256,9 +256,17 @@ def test_alert_dashboard_links_open_the_panel_that_draws_the_alert(path: Path) -
     assert linked or spec.grafana.url is None, "links need grafana.url"
 
 
+def _files_of_text(tmp_path: Path, name: str, text: str) -> dict[str, bytes]:
+    """Every generated file of a spec written out as `text`, by its path."""
+    source = tmp_path / f"{name}.yaml"
+    source.write_text(text, encoding="utf-8")
+    return {a.path: a.content for a in render_all(spec_of(source))}
+
+
 def test_alerts_sharing_a_name_draw_a_threshold_for_each_severity(tmp_path: Path) -> None:
-    source = tmp_path / "tiers.yaml"
-    source.write_text(
+    files = _files_of_text(
+        tmp_path,
+        "tiers",
         "version: 1\nservice: tiers\ngrafana: {url: https://grafana.example.com}\n"
         "metrics:\n  - name: tiers_latency_seconds\n    type: histogram\n    help: Latency.\n"
         "    buckets: [0.1, 0.5, 1, 5]\n"
@@ -271,9 +279,7 @@ def test_alerts_sharing_a_name_draw_a_threshold_for_each_severity(tmp_path: Path
         "        panels:\n          - title: P99\n            description: The 99th percentile.\n"
         "            unit: s\n"
         "            queries: [{metric: tiers_latency_seconds, quantile: 0.99}]\n",
-        encoding="utf-8",
     )
-    files = {a.path: a.content for a in render_all(spec_of(source))}
     board = json.loads(files[f"{DASHBOARDS_DIR}/tiers.json"])
     (panel,) = panels(board)
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
@@ -294,16 +300,15 @@ def test_alerts_sharing_a_name_draw_a_threshold_for_each_severity(tmp_path: Path
 def test_a_heatmap_of_a_histogram_records_and_describes_its_buckets_not_a_quantile(
     tmp_path: Path,
 ) -> None:
-    source = tmp_path / "heat.yaml"
-    source.write_text(
+    files = _files_of_text(
+        tmp_path,
+        "heat",
         "version: 1\nservice: heat\n"
         "metrics:\n  - {name: heat_wait_seconds, type: histogram, help: Wait., buckets: [1, 10]}\n"
         "dashboards:\n  - uid: heat\n    title: Heat\n    rows:\n      - title: R\n"
         "        panels:\n          - {title: Wait, type: heatmap, unit: s, "
         "queries: [{metric: heat_wait_seconds}]}\n",
-        encoding="utf-8",
     )
-    files = {a.path: a.content for a in render_all(spec_of(source))}
     rules = yaml.safe_load(files["prometheus/rules.yml"])
     recorded = [r["expr"] for g in rules["groups"] for r in g["rules"]]
     assert recorded and not any("histogram_quantile" in expr for expr in recorded)
@@ -315,9 +320,10 @@ def test_a_heatmap_of_a_histogram_records_and_describes_its_buckets_not_a_quanti
 def test_an_alert_in_another_scale_is_drawn_in_the_panels(tmp_path: Path) -> None:
     """An error share alerted on in percent (`scale: 100, above: 2`) is drawn at 0.02 on
     a panel of the share, and at 2 on a panel in percent."""
-    source = tmp_path / "share.yaml"
     ratio = "metric: share_requests_total, function: ratio, where: {code: '500'}"
-    source.write_text(
+    files = _files_of_text(
+        tmp_path,
+        "share",
         "version: 1\nservice: share\n"
         "metrics:\n  - {name: share_requests_total, type: counter, help: Requests., "
         "labels: [{name: code, values: ['200', '500']}]}\n"
@@ -327,11 +333,8 @@ def test_an_alert_in_another_scale_is_drawn_in_the_panels(tmp_path: Path) -> Non
         "        panels:\n"
         f"          - {{title: Share, unit: percentunit, queries: [{{{ratio}}}]}}\n"
         f"          - {{title: Percent, unit: percent, queries: [{{{ratio}, scale: 100}}]}}\n",
-        encoding="utf-8",
     )
-    board = json.loads(
-        {a.path: a.content for a in render_all(spec_of(source))}[f"{DASHBOARDS_DIR}/share.json"]
-    )
+    board = json.loads(files[f"{DASHBOARDS_DIR}/share.json"])
     drawn = {
         p["title"]: [s["value"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
         for p in panels(board)

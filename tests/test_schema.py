@@ -277,3 +277,17 @@ def test_a_misspelt_required_key_is_reported_once_as_the_unknown_key() -> None:
         ("schema/unknown-key", ("alerts", 0, "sevrity"), "did you mean 'severity'?"),
         ("schema/required", ("alerts", 1), None),
     ]
+
+
+def test_an_environment_may_not_include_choose_layers_or_nest() -> None:
+    """Those act when the spec is read: in an environment they would be ignored."""
+    found = _findings(
+        "environments:\n  staging:\n    include: [extra.yaml]\n    layers: [infrastructure]\n"
+        "    environments: {nested: {}}\n  Prod: {}\n"
+    )
+    assert sorted((d.span.line, d.span.column, d.code, d.path) for d in found) == [
+        (5, 5, "schema/not", ("environments", "staging", "include")),
+        (6, 5, "schema/not", ("environments", "staging", "layers")),
+        (7, 5, "schema/not", ("environments", "staging", "environments")),
+        (8, 3, "schema/pattern", ("environments", "Prod")),
+    ]

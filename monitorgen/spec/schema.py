@@ -259,7 +259,11 @@ def _is_required_choice(error: ValidationError) -> bool:
 
 def _to_diagnostic(error: ValidationError, document: Any) -> Diagnostic:
     path = tuple(error.absolute_path)
-    span = span_of(document, path)
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        path = (*path, error.instance)  # a key that is no valid name here: point at it
+        span = key_span_of(document, path)
+    else:
+        span = span_of(document, path)
     return Diagnostic(f"schema/{error.validator}", _describe(error), span, path, hint=_hint(error))
 
 
@@ -367,6 +371,8 @@ def _describe_value(error: ValidationError) -> str:
         return "must not be empty"
     if kind == "false":
         return "this key is not allowed here"
+    if kind == "not" and "description" in _schema_of(error):
+        return f"this key is not allowed here: {_schema_of(error)['description']}"
     if kind == "format" and str(_value_of(error)).startswith("duration"):
         reason = f": {error.cause}" if error.cause else ""
         return f"{shown} is not a valid duration{reason} ({DURATION_PATTERN_HINT})"

@@ -275,7 +275,8 @@ def _named_like_the_spec(found: Diagnostic, merged: SpecMap, base: SpecMap) -> D
     names = [item.get("name") for item in known if isinstance(item, dict)]
     if not isinstance(name, str) or name in names:
         return found
-    close = difflib.get_close_matches(name, [n for n in names if isinstance(n, str)], n=1)
+    known_names = [n for n in names if isinstance(n, str)]
+    close = difflib.get_close_matches(name, known_names, n=1, cutoff=0.8)  # a slip of a key
     if not close:
         return found
     return replace(

@@ -569,3 +569,22 @@ def test_an_override_setting_one_of_exclusive_keys_replaces_the_others(
     assert isinstance(result, SpecMap)
     (alert,) = result["alerts"]
     assert {k: v for k, v in alert.items() if k in ("expr", "condition")} == kept
+
+
+def test_an_override_of_an_alerts_expression_leaves_out_the_tests_written_for_the_old_one() -> None:
+    """An alert's own tests state what its expression does: an environment that changes
+    the expression keeps them only if it gives them again."""
+    base = (
+        "alerts:\n  - name: A\n    severity: warning\n    expr: up == 0\n"
+        "    tests: [{name: down, series: {up: '0x10'}, at: 5m, fires: [{}]}]\n"
+    )
+    for override, kept in (
+        ("alerts: [{name: A, condition: {metric: m, above: 1}}]\n", False),
+        ("alerts: [{name: A, expr: 'up < 1'}]\n", False),
+        ("alerts: [{name: A, for: 5m}]\n", True),
+        ("alerts: [{name: A, expr: 'up < 1', tests: []}]\n", True),
+    ):
+        result = overlay(parse_yaml(base, "base.yaml"), parse_yaml(override, "env.yaml"))
+        assert isinstance(result, SpecMap)
+        (alert,) = result["alerts"]
+        assert ("tests" in alert) is kept, override

@@ -1026,13 +1026,19 @@ def overlay(base: Any, override: Any) -> Any:
 
 
 def _replaced_keys(override: SpecMap) -> set[str]:
-    """The base keys an override replaces by setting another key of their group."""
+    """The base keys an override replaces by setting another key of their group, and an
+    alert's own `tests` when the override changes what they were written for."""
     replaced: set[str] = set()
     for group in _EXCLUSIVE_KEYS:
         given = group & override.keys()
         if given:
             replaced |= group - given
+    if _EXPRESSION_KEYS & override.keys() and "tests" not in override:
+        replaced.add("tests")
     return replaced
+
+
+_EXPRESSION_KEYS = _EXCLUSIVE_KEYS[0]
 
 
 def _all_named(items: SpecList) -> bool:

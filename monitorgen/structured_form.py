@@ -301,16 +301,19 @@ def _without_zero_part(shape: Any) -> Any:
 
 
 def _shape(node: Any) -> Any:
-    """The tree without its brackets, in nested tuples."""
+    """The tree without its brackets, in nested tuples; the labels of a grouping in
+    their sorted order, which does not change what it means."""
     kind = _kind(node)
     if kind == "ParenExpr":
         return _shape(node.expr)
     if kind == "BinaryExpr":
         modifier = str(node.modifier) if node.modifier is not None else ""
         return (kind, str(node.op), modifier, _shape(node.lhs), _shape(node.rhs))
-    if kind == "AggregateExpr":
+    if kind == "AggregateExpr":  # `by (tenant, le)` groups as `by (le, tenant)` does
         param = _shape(node.param) if node.param is not None else None
-        return (kind, str(node.op), str(node.modifier), param, _shape(node.expr))
+        modifier = node.modifier
+        grouping = (str(modifier.type), tuple(sorted(modifier.labels))) if modifier else None
+        return (kind, str(node.op), grouping, param, _shape(node.expr))
     if kind == "Call":
         return (kind, node.func.name, tuple(_shape(arg) for arg in node.args))
     if kind == "UnaryExpr":

@@ -63,6 +63,7 @@ def test_every_structured_condition_is_read_back_from_its_expression(tmp_path: P
         '(sum(rate(shapes_events_total{kind="bad"}[5m])))'
         " / (sum(rate(shapes_events_total[5m]))) > 0.1",
         "histogram_quantile(0.9, sum by (le) (rate(shapes_wait_seconds_bucket[5m]))) * 1000 > 250",
+        "histogram_quantile(0.9, sum by (job, le) (rate(shapes_wait_seconds_bucket[5m]))) > 1",
         'sum(rate(shapes_events_total{kind="bad"}[5m]))'
         " / (sum(rate(shapes_events_total[5m])) > 0) > 0.1",
         '(sum(rate(shapes_events_total{kind="bad"}[5m])) or 0 * sum(rate(shapes_events_total[5m])))'

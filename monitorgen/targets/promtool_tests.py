@@ -621,7 +621,7 @@ def structured_scenarios(
         return _with_decoys(metric, query, *_counter_pair(spec, metric, alert, tl, int(steady)))
     if fn is QueryFunction.RATIO:
         return _ratio_pair(spec, metric, alert, tl, int(steady))
-    return _quantile_pair(spec, metric, alert, tl, int(steady))
+    return _with_decoys(metric, query, *_quantile_pair(spec, metric, alert, tl, int(steady)))
 
 
 def _with_decoys(
@@ -653,11 +653,10 @@ def _with_decoys(
 
 
 def _outside_where(metric: Metric, query: Query) -> tuple[str, str] | None:
-    """A label the `where` selects on and a value it leaves out, unless the query
-    groups by that label (each group would then be a series of its own)."""
+    """A label the `where` selects on and a value it leaves out. (Grouped by that
+    label, the left-out series form a group of their own, which a rule that lost its
+    `where` alerts on, or not, as the other test's inputs do.)"""
     for matcher in query.where:
-        if matcher.label in query.by:
-            continue
         other = label_value(metric, matcher.label, avoid=matcher.values)
         if other is not None:
             return matcher.label, other

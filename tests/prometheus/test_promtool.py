@@ -436,8 +436,13 @@ def test_a_below_alert_that_fires_while_its_window_fills_is_also_checked_when_fu
             "{metric: pick_temperature_celsius, where: {zone: a}, below: 5}",
             'pick_temperature_celsius{zone="a"}',
         ),
+        (
+            "{metric: pick_latency_seconds, quantile: 0.99, by: [route], "
+            "where: {route: [checkout, cart]}, above: 2.5}",
+            'pick_latency_seconds_bucket{route=~"checkout|cart"}',
+        ),
     ],
-    ids=["rate-above", "min-above", "max-below"],
+    ids=["rate-above", "min-above", "max-below", "quantile-by-its-where-label"],
 )
 def test_the_tests_fail_when_a_rule_loses_its_where(
     tmp_path: Path, condition: str, selector: str
@@ -450,6 +455,8 @@ def test_the_tests_fail_when_a_rule_loses_its_where(
         "  - name: pick_requests_total\n    type: counter\n    help: Requests.\n"
         "    labels: [{name: status, values: [ok, error, timeout]}, route]\n"
         "  - {name: pick_temperature_celsius, type: gauge, help: T., labels: [zone]}\n"
+        "  - {name: pick_latency_seconds, type: histogram, help: L., buckets: [1, 2.5, 5], "
+        "labels: [{name: route, values: [checkout, cart, home]}]}\n"
         f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
     )
     folder = write_prometheus_files(spec, tmp_path)

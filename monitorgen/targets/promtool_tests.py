@@ -463,7 +463,8 @@ def _firing_group(
         )
     checks.append(_firing_check(rule, scenario, first.at, first.value, siblings, tl))
     until = first.at
-    if first.at < filled <= horizon:
+    # A share or a gauge reads the same on a filling window: only a changed value counts.
+    if first.at < filled <= horizon and scenario.value_at(horizon) != first.value:
         steady_key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
         if _remembered(spec, steady_key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
             value = _value(scenario, horizon)

@@ -1006,6 +1006,7 @@ _EXCLUSIVE_KEYS = (
     frozenset({"above", "below"}),
     frozenset({"ratio", "latency", "raw"}),
 )
+_EXPRESSION_KEYS = _EXCLUSIVE_KEYS[0]
 
 
 def overlay(base: Any, override: Any) -> Any:
@@ -1036,9 +1037,6 @@ def _replaced_keys(override: SpecMap) -> set[str]:
     if _EXPRESSION_KEYS & override.keys() and "tests" not in override:
         replaced.add("tests")
     return replaced
-
-
-_EXPRESSION_KEYS = _EXCLUSIVE_KEYS[0]
 
 
 def _all_named(items: SpecList) -> bool:

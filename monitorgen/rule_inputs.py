@@ -379,22 +379,31 @@ def gauge_scenarios(spec: Spec, metric: Metric, query: Query) -> Callable[[str],
 def histogram_scenarios(
     spec: Spec, metric: Metric, query: Query, tl: Timeline
 ) -> Callable[[int], Scenario]:
-    """Every observation falls in a given bucket (0-based; the last is +Inf). The
-    labels are worked out once for a whole search, and each bucket's still and
-    growing series made once, when a scenario first needs it."""
+    """Observations split between two neighbouring buckets (0-based; the last is +Inf),
+    by a knob from 0 to `mix_top(metric, query)`: with n = `mix_steps(query)`
+    observations per sample, knob k puts k % n of them in bucket k // n + 1 and the
+    rest in bucket k // n. The quantile grows with the knob, through each bucket and on
+    inside the next, so a search sets it just past or short of a threshold inside a
+    bucket, not only at one of the bucket's two ends. The labels are worked out once
+    for a whole search, and each series made once, when a scenario first needs it."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
     bounds = [*metric.buckets, math.inf]
     name = f"{metric.name}_bucket"
     per_bucket = [_sorted({**labels, "le": client_le(bound)}) for bound in bounds]
     window = int(seconds(query.window))
     shown = {b: labels[b] for b in query.by if b != "le"}
+    steps = mix_steps(query)
 
     @cache
-    def bucket_series(index: int, grows: bool) -> Series:
-        return Series(name, per_bucket[index], step_increase=_PER_SAMPLE if grows else _STILL)
+    def bucket_series(index: int, per_sample: int) -> Series:
+        return Series(name, per_bucket[index], step_increase=Fraction(per_sample))
 
-    def scenario(bucket: int) -> Scenario:
-        series = [bucket_series(index, index >= bucket) for index in range(len(bounds))]
+    def scenario(knob: int) -> Scenario:
+        lower, moved = divmod(knob, steps)
+        series = [
+            bucket_series(index, _cumulative(index, lower, moved, steps))
+            for index in range(len(bounds))
+        ]
 
         def value_at(at: int) -> float | None:
             rates = [counter_rate(s, at, window, tl.step) for s in series]
@@ -403,15 +412,37 @@ def histogram_scenarios(
             counts = [float(r) for r in rates if r is not None]
             return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
 
-        key = ("quantile", tuple(bounds), bucket, query.quantile, window, tl.step, query.scale)
+        key = ("quantile", tuple(bounds), knob, query.quantile, window, tl.step, query.scale)
         return Scenario(series, value_at, dict(shown), key)
 
     return scenario
 
 
-#: Per-sample growth of the cumulative buckets from the one that holds every
-#: observation up, and of the buckets below it.
-_PER_SAMPLE, _STILL = Fraction(60), Fraction(0)
+#: Observations in the buckets above a quantile's rank, per sample of a histogram's
+#: inputs: moved one at a time, they step the quantile through a tenth of a percent of
+#: a bucket or less.
+_TAIL_STEPS = 1000
+
+
+def mix_steps(query: Query) -> int:
+    """Observations per sample: a power of ten that puts `_TAIL_STEPS` or more above
+    the quantile's rank (10,000 for a median, 1,000,000 for a 0.999 quantile)."""
+    tail = 1 - (query.quantile or 0.5)
+    exponent = max(4, math.ceil(math.log10(_TAIL_STEPS / tail)))
+    return int(10**exponent)
+
+
+def mix_top(metric: Metric, query: Query) -> int:
+    """The highest knob of `histogram_scenarios`: every observation in the +Inf bucket."""
+    return len(metric.buckets) * mix_steps(query)
+
+
+def _cumulative(index: int, lower: int, moved: int, steps: int) -> int:
+    """Per-sample growth of the cumulative bucket `index` when `moved` of `steps`
+    observations are in bucket `lower + 1` and the others in bucket `lower`."""
+    if index < lower:
+        return 0
+    return steps - moved if index == lower else steps
 
 
 # ------------------------------------------------------------ choosing values

@@ -44,6 +44,7 @@ from monitorgen.rule_inputs import (
     gauge_scenarios,
     histogram_scenarios,
     label_value,
+    mix_top,
     near,
     nudged,
     ratio_scenarios,
@@ -788,7 +789,8 @@ def _closest_to(firing: list[int], silent: list[int]) -> tuple[int, int | None]:
 def _quantile_pair(
     spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
 ) -> tuple[Scenario, Scenario | None]:
-    """All observations in one bucket: the quantile interpolates inside it."""
+    """Observations in two neighbouring buckets, the quantile just past and just short
+    of the threshold inside the bucket that holds it."""
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
     if metric.type is not MetricType.HISTOGRAM:
@@ -811,7 +813,7 @@ def _quantile_pair(
         steady,
     )
     found = _remembered(
-        spec, search, lambda: _knob_pair(len(metric.buckets), steady_value, condition)
+        spec, search, lambda: _knob_pair(mix_top(metric, query), steady_value, condition)
     )
     if found is None:
         raise NotDerivable("no bucket puts the quantile past the threshold")

@@ -50,6 +50,11 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
+        # A quantile's threshold inside a bucket (1 to 2.5), moved by 1%, and one on a
+        # bucket's bound, moved just below it.
+        ("tests/specs/http_api.yaml", "[5m]))) > 1.5", "[5m]))) > 1.515", "HttpSlowRequests"),
+        ("tests/specs/http_api.yaml", "[5m]))) > 1.5", "[5m]))) > 1.485", "HttpSlowRequests"),
+        ("tests/specs/queue_worker.yaml", "[10m]))) > 120", "[10m]))) > 119", "SlowJobs"),
         (SHAPES, "< 0.9", "<= 0.9", "FewGoodEvents"),
         (
             SHAPES,

@@ -19,7 +19,7 @@ from monitorgen.gotemplate import render as expand
 from monitorgen.model import Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
-from monitorgen.rule_inputs import NotDerivable, Scenario, Series, Timeline
+from monitorgen.rule_inputs import NotDerivable, Scenario, Series, Timeline, timeline
 from monitorgen.rule_set import Rule
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
@@ -34,7 +34,7 @@ from monitorgen.targets.promtool_tests import (
 )
 from monitorgen.targets.promtool_tests import render as render_tests
 
-from .helpers import SHAPES, SPEC_PATHS, load_spec
+from .helpers import SHAPES, SPEC_PATHS, load_spec, spec_from_text
 
 
 def generated(spec_path: str) -> tuple[str, dict[str, Any]]:
@@ -272,3 +272,41 @@ def test_an_alert_the_spec_tests_itself_gets_its_tests_written_out() -> None:
     assert alert["exp_labels"] == {"room": "lab", "service": "shapes", "severity": "warning"}
     assert alert["exp_annotations"]["description"] == "lab will be at 100 degrees in an hour."
     assert steady["alert_rule_test"][0]["exp_alerts"] == []
+
+
+QUANTILES = """\
+version: 1
+service: pin
+metrics:
+  - {name: pin_seconds, type: histogram, help: Time., buckets: [0.1, 0.5, 1, 2.5, 5, 10]}
+alerts:
+  - name: Slow
+    severity: warning
+    summary: Slow.
+    condition: {metric: pin_seconds, quantile: QUANTILE, COMPARISON: THRESHOLD}
+"""
+
+
+@pytest.mark.parametrize("quantile", ["0.5", "0.9", "0.99", "0.999"])
+@pytest.mark.parametrize(
+    ("comparison", "threshold"),
+    [("above", "1.5"), ("above", "0.3"), ("below", "4"), ("above", "2.5"), ("below", "0.3")],
+)
+def test_a_quantile_is_driven_just_past_and_just_short_of_its_threshold(
+    quantile: str, comparison: str, threshold: str, tmp_path: Path
+) -> None:
+    """Observations split between two buckets set the quantile anywhere inside a bucket:
+    both inputs sit within 1% of the threshold, not at the two ends of its bucket."""
+    text = QUANTILES.replace("QUANTILE", quantile).replace("COMPARISON", comparison)
+    spec = spec_from_text(tmp_path, text.replace("THRESHOLD", threshold))
+    (alert,) = spec.alerts
+    firing, silent = promtool_tests.structured_scenarios(spec, alert, timeline(spec))
+    assert silent is not None
+    steady = int(seconds("5m"))
+    fire_value, quiet_value = firing.value_at(steady), silent.value_at(steady)
+    assert fire_value is not None and quiet_value is not None
+    limit = float(threshold)
+    condition = Condition(">" if comparison == "above" else "<", limit)
+    assert condition.holds(fire_value) and not condition.holds(quiet_value)
+    assert abs(fire_value - limit) <= 0.01 * limit, fire_value
+    assert abs(quiet_value - limit) <= 0.01 * limit, quiet_value

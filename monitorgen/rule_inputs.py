@@ -461,6 +461,12 @@ def nudged(threshold_text: str, up: bool) -> str:
     return format(result.normalize(), "f")
 
 
+@lru_cache(maxsize=1 << 12)
+def plain_number(text: str) -> str:
+    """A number as a series value: positional notation, no trailing zeros (1e3 -> 1000)."""
+    return format(Decimal(text).normalize(), "f")
+
+
 def near(value: float, threshold: float) -> bool:
     """Equal to the threshold up to floating-point noise, but not exactly: such a value
     (0.3 + 5.6e-17 from 4.5 per 15 s) fires or stays silent by that noise alone, not by

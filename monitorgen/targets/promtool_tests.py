@@ -47,6 +47,7 @@ from monitorgen.rule_inputs import (
     mix_top,
     near,
     nudged,
+    plain_number,
     ratio_scenarios,
     timeline,
 )
@@ -679,7 +680,8 @@ def _gauge_pair(spec: Spec, metric: Metric, alert: Alert) -> tuple[Scenario, Sce
     above = threshold.comparison is Comparison.ABOVE
     scenario = gauge_scenarios(spec, metric, query)
     firing = scenario(nudged(threshold.text, up=above))
-    silent = scenario(nudged(threshold.text, up=not above))
+    # Exactly on the threshold, where `>` and `>=` (or `<` and `<=`) part.
+    silent = scenario(plain_number(threshold.text))
     return firing, silent
 
 

@@ -46,10 +46,12 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
     [
         ("specs/llm.yaml", "> 10000", "> 10500", "HighTokenUsage"),
         ("specs/llm.yaml", "task type {{ $labels", "task {{ $labels", "HighTokenUsage"),
+        ("specs/llm.yaml", "(llm_quality_score) < 0.8", "(llm_quality_score) <= 0.8", "Quality"),
         ("tests/specs/http_api.yaml", "(6 * 0.001)", "(4 * 0.001)", "SLO availability"),
         ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),
+        ("tests/specs/queue_worker.yaml", "[10m])) > 5000", "[10m])) >= 5000", "Critical"),
         # A quantile's threshold inside a bucket (1 to 2.5), moved by 1%, and one on a
         # bucket's bound, moved just below it.
         ("tests/specs/http_api.yaml", "[5m]))) > 1.5", "[5m]))) > 1.515", "HttpSlowRequests"),

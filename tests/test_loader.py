@@ -117,6 +117,17 @@ def test_numbers_that_are_not_finite_are_refused_at_each_place() -> None:
     assert found[0].message.startswith("'.nan' is not a finite number")
 
 
+def test_integers_too_large_for_a_float_are_refused_and_quoted_by_their_start() -> None:
+    """Checks and targets compare numbers with floats: 10**400 made them raise."""
+    huge = "1" + "0" * 400
+    found = _problems(f"a: {huge}\nb: [1, -{huge}]\nc: {10**308}\n")
+    assert [(_where(p), p.path) for p in found] == [
+        ((1, 4, "yaml/not-finite"), ("a",)),
+        ((2, 8, "yaml/not-finite"), ("b", 1)),
+    ]
+    assert found[0].message.startswith("'10000000000000000000... (401 characters)' is not")
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 

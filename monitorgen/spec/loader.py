@@ -13,6 +13,7 @@ import marshal
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -265,11 +266,18 @@ _StrictLoader.add_implicit_resolver(
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT_TAG = "tag:yaml.org,2002:int"
+_LARGEST_FLOAT = sys.float_info.max
 
 
 class _NotFinite(ValueError):
     """A float scalar that reads as NaN or an infinity: JSON, and so the spec's schema,
     has no such numbers, and a threshold of `.nan` would make an alert that never fires."""
+
+
+def _shortened(text: str, longest: int = 40) -> str:
+    """`text` as a message quotes it: a number of hundreds of digits by its start."""
+    return text if len(text) <= longest else f"{text[:20]}... ({len(text)} characters)"
 
 
 _UNRESOLVED = object()
@@ -367,8 +375,8 @@ class _Builder:
                 return self.scalar(event)
             except _NotFinite:
                 message = (
-                    f"'{event.value}' is not a finite number: spec numbers must be finite "
-                    "(a histogram's +Inf bucket is implicit)"
+                    f"'{_shortened(event.value)}' is not a finite number: spec numbers must be "
+                    "finite and fit a float (a histogram's +Inf bucket is implicit)"
                 )
                 problem = Diagnostic(
                     "yaml/not-finite", message, self.span(event), _child(parent, part)
@@ -419,6 +427,8 @@ class _Builder:
         value = self.constructor.construct_object(node)
         if tag == _FLOAT_TAG and not math.isfinite(value):
             raise _NotFinite(event.value)
+        if tag == _INT_TAG and not -_LARGEST_FLOAT <= value <= _LARGEST_FLOAT:
+            raise _NotFinite(event.value)  # checks and targets compare it with floats
         return value
 
     def mapping(

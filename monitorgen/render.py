@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.semantic.receivers import secret_in_url
+from monitorgen.spec.schema import SECRET_FIELDS
 
 
 @cache
@@ -26,7 +29,8 @@ def text(diagnostic: Diagnostic, *, excerpt: bool = True) -> str:
     if excerpt and diagnostic.span.line:
         source = _source_lines(diagnostic.span.file)
         if 0 < diagnostic.span.line <= len(source):
-            shown, caret = excerpt_of(source[diagnostic.span.line - 1], diagnostic.span.column)
+            line = without_secrets(source[diagnostic.span.line - 1])
+            shown, caret = excerpt_of(line, diagnostic.span.column)
             lines.append(f"    {shown}")
             lines.append("    " + " " * caret + "^")
     if diagnostic.hint:
@@ -43,6 +47,22 @@ EXCERPT_WIDTH = 120
 #: The most characters of a hint shown (one naming a long expression, say).
 LONGEST_HINT = 300
 _CUT = "..."
+
+
+REDACTED = "<redacted>"
+#: A secret field's value in a line of YAML (block or flow style).
+_SECRET_VALUE = re.compile(
+    r"(?<![\w-])((?:" + "|".join(map(re.escape, SECRET_FIELDS)) + r")\s*:[ \t]+)[^,}#\n]+"
+)
+_URL = re.compile(r"[A-Za-z][\w+.-]*://[^\s,}\"']+")
+
+
+def without_secrets(line: str) -> str:
+    """A source line as an excerpt may show it to a terminal or CI log: the values of
+    secret fields and URLs that embed a secret replaced by REDACTED (a spec that holds a
+    secret is refused, and its findings must not spread it)."""
+    line = _SECRET_VALUE.sub(lambda found: found.group(1) + REDACTED, line)
+    return _URL.sub(lambda found: REDACTED if secret_in_url(found.group()) else found.group(), line)
 
 
 def excerpt_of(line: str, column: int) -> tuple[str, int]:

@@ -177,3 +177,25 @@ def test_check_command_flag(tmp_path: Path) -> None:
     report = json.loads(flagged.output)
     found = [d for d in report["diagnostics"] if d["code"] == "secrets/missing-file"]
     assert [d["severity"] for d in found] == ["warning"]
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        ({"api_url": "https://hooks.slack.com/services/T0/B0/S3cretPart"}, "- api_url: <redacted>"),
+        ({"url": "https://bot:S3cretPart@hooks.example.com/x"}, "- url: <redacted>"),
+    ],
+    ids=["plaintext", "token-in-url"],
+)
+def test_the_excerpt_of_a_secret_finding_hides_the_secret(
+    tmp_path: Path, config: dict[str, str], shown: str
+) -> None:
+    """The finding goes to terminals and CI logs: its source line must not carry the
+    secret it is about (the message names the field, never the value)."""
+    kind = "slack" if "api_url" in config else "webhook"
+    path = write_spec(tmp_path, _with_receiver(kind, config))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "S3cretPart" not in result.output
+    assert shown in result.output
+    assert "secrets/" in result.output

@@ -193,6 +193,11 @@ def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int
     assert (problem.code, (problem.span.line, problem.span.column)) == (code, where)
 
 
+def test_a_single_value_for_a_spec_is_quoted_not_named_by_its_python_type() -> None:
+    [problem] = _problems("hello\n")
+    assert problem.message.endswith("not the single value 'hello'")
+
+
 @pytest.mark.parametrize(
     ("text", "found"),
     [

@@ -105,7 +105,10 @@ def test_bad_durations_say_why(value: str, code: str, reason: str) -> None:
     [
         ("{url: 'https://x.example'}", "expected a list, got a mapping"),
         ("[[]]", "expected a mapping, got a list"),
+        ("[null]", "the value is empty, expected a mapping"),
+        ("\n      -", "the value is empty, expected a mapping"),
     ],
+    ids=["mapping", "list", "null", "bare-dash"],
 )
 def test_a_mapping_or_list_of_the_wrong_kind_says_what_was_expected(
     value: str, message: str

@@ -582,7 +582,9 @@ def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | 
     if builder.problems:
         raise SpecError(builder.problems)
     if not isinstance(data, SpecMap):
-        kind = "a list" if isinstance(data, SpecList) else f"a {type(data).__name__}"
+        kind = (
+            "a list" if isinstance(data, SpecList) else f"the single value {_shortened(repr(data))}"
+        )
         raise SpecError(
             [
                 Diagnostic(

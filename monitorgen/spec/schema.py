@@ -346,6 +346,8 @@ def _describe_value(error: ValidationError) -> str:
         expected = _type_words(_value_of(error))
         if isinstance(value, (dict, list)):  # shown by its kind alone
             return f"expected {expected}, got {_article(value)}"
+        if value is None:  # `key:` with nothing after it, or a bare `-`
+            return f"the value is empty, expected {expected}"
         return f"{shown} is {_article(value)}, expected {expected}"
     if kind == "pattern":
         what = _pattern_meaning(_schema_of(error))

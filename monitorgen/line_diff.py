@@ -32,11 +32,19 @@ def unified_diff(path: str, old: bytes, new: bytes) -> str:
         )
         for tag, start_before, end_before, start_after, end_after in hunk:
             if tag == "equal":
-                lines += [f" {line}" for line in before[start_before:end_before]]
+                lines += [_line(" ", line) for line in before[start_before:end_before]]
                 continue
-            lines += [f"-{line}" for line in before[start_before:end_before]]
-            lines += [f"+{line}" for line in after[start_after:end_after]]
+            lines += [_line("-", line) for line in before[start_before:end_before]]
+            lines += [_line("+", line) for line in after[start_after:end_after]]
     return "".join(lines)
+
+
+def _line(mark: str, line: str) -> str:
+    """A line of a hunk; a last line without a line break says so, as `diff -u` does,
+    or it would run into the next line of the diff."""
+    if line.endswith(("\n", "\r")):
+        return f"{mark}{line}"
+    return f"{mark}{line}\n\\ No newline at end of file\n"
 
 
 def _lines(start: int, end: int) -> str:

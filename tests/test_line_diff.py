@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,12 @@ def _patched(old: list[str], diff: str) -> list[str]:
     """`old` with the unified diff applied; every context and removed line must match."""
     if not diff:
         return old
-    lines = diff.splitlines(keepends=True)
+    lines: list[str] = []
+    for line in diff.splitlines(keepends=True):
+        if line == NO_NEWLINE:  # the line before it ends without a line break
+            lines[-1] = lines[-1].removesuffix("\n")
+        else:
+            lines.append(line)
     assert lines[:2] == ["--- a/f (on disk)\n", "+++ b/f (from spec)\n"]
     result: list[str] = []
     position = 0
@@ -34,6 +40,9 @@ def _patched(old: list[str], diff: str) -> list[str]:
                 result.append(line[1:])
             position += 1
     return result + old[position:]
+
+
+NO_NEWLINE = "\\ No newline at end of file\n"
 
 
 def _diff(before: list[str], after: list[str]) -> str:
@@ -170,4 +179,24 @@ def test_an_edit_in_every_alert_of_a_large_file_shows_each_changed_line_once() -
     assert removed == [old for old, new in pairs if old != new]
     assert added == [new for old, new in pairs if old != new]
     assert len(added) == count + len(range(0, count, 7))
+    assert _patched(before, diff) == after
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (["a\n", "b\n", "c"], ["a\n", "b\n", "c\n"]),
+        (["a\n", "b\n", "c\n"], ["a\n", "b\n", "c"]),
+        (["a\n", "b"], ["a\n", "b\n", "d\n"]),
+        (["x\n", "y"], ["x\n", "z"]),
+    ],
+    ids=["disk-lacks-it", "spec-lacks-it", "then-more", "both-lack-it"],
+)
+def test_a_last_line_without_a_line_break_is_marked_and_the_diff_still_applies(
+    before: list[str], after: list[str]
+) -> None:
+    """`diff -u` marks such a line; without the mark it ran into the next line."""
+    diff = _diff(before, after)
+    assert NO_NEWLINE in diff
+    assert all(line.endswith("\n") for line in diff.splitlines(keepends=True))
     assert _patched(before, diff) == after

@@ -464,6 +464,16 @@ def test_include_problems_are_reported_not_raised(
     assert problem.span.line == 1
 
 
+def test_an_included_folder_is_said_to_be_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    spec = _files(tmp_path, {"main.yaml": "include: [parts, nope.yaml]\n"})
+    with pytest.raises(SpecError) as caught:
+        load_spec_file(spec)
+    folder, missing = caught.value.diagnostics
+    assert folder.message.startswith("included file 'parts' is a folder")
+    assert missing.message == "included file 'nope.yaml' does not exist"
+
+
 def test_every_broken_include_is_reported_at_once(tmp_path: Path) -> None:
     spec = _files(
         tmp_path,

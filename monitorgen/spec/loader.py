@@ -755,7 +755,7 @@ def _with_includes(
             problems.append(
                 Diagnostic(
                     "include/missing",
-                    f"included file '{item}' does not exist",
+                    f"included file '{item}' {_why_not_a_file(target)}",
                     span,
                     ("include", index),
                 )
@@ -977,6 +977,15 @@ def _included_file(spec: Path, item: str) -> Path | None:
         return (spec.parent / item).resolve()
     except (OSError, ValueError):
         return None
+
+
+def _why_not_a_file(path: Path) -> str:
+    try:
+        if path.is_dir():
+            return "is a folder: include names files (one spec fragment each)"
+    except (OSError, ValueError):
+        pass
+    return "does not exist"
 
 
 def _is_file(path: Path) -> bool:

@@ -259,12 +259,26 @@ def _is_required_choice(error: ValidationError) -> bool:
 
 def _to_diagnostic(error: ValidationError, document: Any) -> Diagnostic:
     path = tuple(error.absolute_path)
+    message = _describe(error)
+    dependency = _dependency(error) if error.validator == "dependentRequired" else None
     if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
         path = (*path, error.instance)  # a key that is no valid name here: point at it
         span = key_span_of(document, path)
+    elif dependency is not None:
+        key, needed = dependency
+        path = (*path, key)  # at the key that needs the other, which is not there to point at
+        span = key_span_of(document, path)
+        message = f"'{key}' needs '{needed}' beside it"
     else:
         span = span_of(document, path)
-    return Diagnostic(f"schema/{error.validator}", _describe(error), span, path, hint=_hint(error))
+    return Diagnostic(f"schema/{error.validator}", message, span, path, hint=_hint(error))
+
+
+def _dependency(error: ValidationError) -> tuple[str, str] | None:
+    """The key present and the key it needs, of a dependentRequired error (None when its
+    message is not the library's usual one)."""
+    found = re.fullmatch(r"'(.+)' is a dependency of '(.+)'", error.message)
+    return (found[2], found[1]) if found else None
 
 
 def _hint(error: ValidationError) -> str | None:

@@ -65,7 +65,9 @@ def test_basic_auth_needs_both_the_user_and_the_password_file() -> None:
     )
     (finding,) = _findings(body)
     assert finding.code == "schema/dependentRequired"
-    assert "auth_password_file" in finding.message
+    assert finding.message == "'auth_username' needs 'auth_password_file' beside it"
+    assert finding.field_path == "retention.remote_write.auth_username"
+    assert finding.span.line == 6  # the key that needs the other, not the mapping
 
 
 def test_an_empty_section_gets_the_tiers_of_the_design(tmp_path: Path) -> None:

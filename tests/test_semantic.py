@@ -94,6 +94,22 @@ def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, co
     assert (finding.span.line, finding.span.column) == (25, 11)
 
 
+def test_a_dashboard_query_that_does_not_parse_is_shown_as_written_at_its_expr(
+    tmp_path: Path,
+) -> None:
+    """Checked with Grafana's variables filled in, but reported as the user wrote it."""
+    found = _findings(
+        tmp_path,
+        "dashboards:\n  - uid: d\n    title: D\n    rows:\n      - title: R\n        panels:\n"
+        "          - title: P\n            queries:\n"
+        "              - expr: 'sum(rate(demo_requests_total{route=~\"$route\"}[$__range])'\n",
+    )
+    (syntax,) = [d for d in found if d.code == "promql/syntax"]
+    assert syntax.path == ("dashboards", 0, "rows", 0, "panels", 0, "queries", 0, "expr")
+    assert syntax.hint == 'expression: sum(rate(demo_requests_total{route=~"$route"}[$__range])'
+    assert (syntax.span.line, syntax.span.column) == (29, 23)
+
+
 @pytest.mark.parametrize(
     ("expr", "flagged"),
     [

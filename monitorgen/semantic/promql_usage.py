@@ -46,6 +46,9 @@ class Expression:
     structured: bool = False
     """Compiled from a structured query, whose metric, labels and function
     `references.check_query` already checks against the spec."""
+    written: str | None = None
+    """The text as the spec writes it, when `text` is another (a dashboard query's, with
+    Grafana's variables filled in so that it parses)."""
 
 
 def expressions(spec: Spec) -> tuple[Expression, ...]:
@@ -66,10 +69,13 @@ def _expressions(spec: Spec) -> Iterator[Expression]:
     for dashboard in spec.dashboards:
         for panel in dashboard.panels():
             for index, query in enumerate(panel.queries):
+                structured = query.query is not None
+                where = (*panel.path, "queries", index)
                 yield Expression(
                     expand_grafana(query.expr),
-                    (*panel.path, "queries", index),
-                    structured=query.query is not None,
+                    where if structured else (*where, "expr"),
+                    structured=structured,
+                    written=query.expr,
                 )
     for slo in spec.slos:
         if isinstance(slo.sli, RawSli):
@@ -95,7 +101,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
                 "promql/syntax",
                 f"PromQL does not parse: {exc}{_likely_cause(expr.text)}",
                 path=expr.path,
-                hint=f"expression: {expr.text}",
+                hint=f"expression: {expr.written or expr.text}",
             )
             continue
         if not expr.structured:

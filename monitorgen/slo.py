@@ -72,7 +72,23 @@ REFERENCE_WINDOWS: dict[Tier, tuple[tuple[str, str, str], ...]] = {
 
 
 def burn_windows(slo: Slo, tier: Tier) -> tuple[BurnWindow, ...]:
-    """The window pairs of a tier, with factors scaled to the SLO's period."""
+    """The window pairs of a tier, with factors scaled to the SLO's period and never
+    below 1x: a burn below 1x leaves budget at the end of the period, so alerting on it
+    would page or open a ticket while the SLO is met (a 7d SLO's ticket would open at
+    0.23x over 3d)."""
+    return tuple(
+        BurnWindow(pair.long, pair.short, max(pair.factor, SUSTAINABLE))
+        for pair in scaled_burn_windows(slo, tier)
+    )
+
+
+#: The burn rate that spends exactly the budget over the period.
+SUSTAINABLE = Decimal(1)
+
+
+def scaled_burn_windows(slo: Slo, tier: Tier) -> tuple[BurnWindow, ...]:
+    """The window pairs of a tier with the workbook's factors scaled by period/30d, so
+    each pair spends the same share of the budget (13.44x over 1h for 28d)."""
     scale = Decimal(int(seconds(slo.period))) / Decimal(REFERENCE_PERIOD_SECONDS)
     return tuple(
         BurnWindow(long, short, _tidy(Decimal(factor) * scale))

@@ -32,7 +32,15 @@ from monitorgen.promql_labels import (
 )
 from monitorgen.rule_set import Field, Rule, RuleGroup, rule_groups
 from monitorgen.semantic.promql_usage import BUILTIN_SERIES, TARGET_LABELS, expressions
-from monitorgen.slo import Tier, burn_windows, decimal_text, threshold_value, tiers
+from monitorgen.slo import (
+    SUSTAINABLE,
+    Tier,
+    burn_windows,
+    decimal_text,
+    scaled_burn_windows,
+    threshold_value,
+    tiers,
+)
 
 MAX_GROUP_INTERVAL_SECONDS = 300
 #: Functions that only ask whether a series exists, which is fine for counters.
@@ -464,6 +472,12 @@ def _missing_recordings(spec: Spec, rules: Rules) -> Iterator[Diagnostic]:
             )
 
 
+BELOW_SUSTAINABLE = (
+    "a burn below 1x never spends the budget within the period, so the tier alerts at 1x "
+    "there, which is no fast burn"
+)
+
+
 def _burns_below_the_budget(spec: Spec) -> Iterator[Diagnostic]:
     """The workbook's factors scale with the period: under about five days a page
     factor falls below 1x, a burn that never spends the budget within the period, and
@@ -471,12 +485,12 @@ def _burns_below_the_budget(spec: Spec) -> Iterator[Diagnostic]:
     for slo in spec.slos:
         period = seconds(slo.period)
         for tier, _setting in tiers(slo):
-            pairs = burn_windows(slo, tier)
-            slow = [w for w in pairs if tier is Tier.PAGE and w.factor < 1]
+            pairs = scaled_burn_windows(slo, tier)
+            slow = [w for w in pairs if tier is Tier.PAGE and w.factor < SUSTAINABLE]
             long = [w for w in pairs if seconds(w.long) > period]
-            said = [f"pages at {decimal_text(w.factor)}x over {w.long}" for w in slow]
+            said = [f"scales to {decimal_text(w.factor)}x over {w.long}" for w in slow]
             said += [f"looks back {w.long}" for w in long]
-            why = ["a burn below 1x never spends the budget within the period"] if slow else []
+            why = [BELOW_SUSTAINABLE] if slow else []
             why += ["a window longer than the period reads past it"] if long else []
             if said:
                 yield Diagnostic(

@@ -311,11 +311,11 @@ def test_the_shipped_specs_pass_every_rule_check(spec_path: str) -> None:
         (
             "1d",
             [
-                "page tier of SLO ok pages at 0.48x over 1h and pages at 0.2x",
+                "page tier of SLO ok scales to 0.48x over 1h and scales to 0.2x",
                 "ticket tier of SLO ok looks back 3d",
             ],
         ),
-        ("3d", ["page tier of SLO ok pages at 0.6x over 6h"]),
+        ("3d", ["page tier of SLO ok scales to 0.6x over 6h"]),
         ("28d", []),
     ],
 )

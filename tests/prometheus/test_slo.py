@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 from monitorgen.gotemplate import go_float
 from monitorgen.model import Severity, SloTier
 from monitorgen.promql import client_le, inspect, parse
-from monitorgen.slo import Tier, bucket_matcher, burn_windows, error_budget, slo_rule_group, windows
+from monitorgen.slo import (
+    Tier,
+    bucket_matcher,
+    burn_windows,
+    decimal_text,
+    error_budget,
+    scaled_burn_windows,
+    slo_rule_group,
+    windows,
+)
 
 from .helpers import load_spec, rules_by_name
 
@@ -25,7 +34,7 @@ QUEUE = "tests/specs/queue_worker.yaml"
 
 def pairs(slo_path: str, index: int, tier: Tier) -> list[tuple[str, str, str]]:
     slo = load_spec(slo_path).slos[index]
-    return [(w.long, w.short, str(w.factor)) for w in burn_windows(slo, tier)]
+    return [(w.long, w.short, str(w.factor)) for w in scaled_burn_windows(slo, tier)]
 
 
 def test_a_30_day_slo_uses_the_workbook_windows_and_factors() -> None:
@@ -47,10 +56,27 @@ def test_other_periods_scale_the_factors_so_each_alert_spends_the_same_budget_sh
     assert [f for *_, f in pairs(spec_path, index, Tier.TICKET)] == ticket
     slo = load_spec(spec_path).slos[index]
     days = Decimal(int(slo.period.removesuffix("d")))
-    for window in burn_windows(slo, Tier.PAGE):
+    for window in scaled_burn_windows(slo, Tier.PAGE):
         hours = {"1h": 1, "6h": 6}[window.long]
         share = window.factor * hours / (days * 24)
         assert round(share, 3) == {"1h": Decimal("0.02"), "6h": Decimal("0.05")}[window.long]
+
+
+@pytest.mark.parametrize(
+    ("spec_path", "index", "ticket"),
+    [(HTTP, 1, ["2.8", "1"]), (QUEUE, 0, ["1", "1"])],  # 28 and 7 days
+)
+def test_no_alert_burns_below_1x_where_the_budget_lasts_the_period(
+    spec_path: str, index: int, ticket: list[str]
+) -> None:
+    """A 7d SLO's ticket scaled to 0.7x over 1d and 0.23x over 3d: it opened while the SLO
+    was met. Its alerts (and their rules) burn at 1x or more."""
+    slo = load_spec(spec_path).slos[index]
+    assert [str(w.factor) for w in burn_windows(slo, Tier.TICKET)] == ticket
+    rules = rules_by_name(load_spec(spec_path))[slo.alert_name]
+    (rule,) = [r for r in rules if r["labels"]["slo_tier"] == "ticket"]
+    assert "(0.9333 *" not in rule["expr"] and "(0.2333 *" not in rule["expr"]
+    assert f"(1 * {decimal_text(error_budget(slo))})" in rule["expr"]
 
 
 def test_the_error_budget_is_exact() -> None:

@@ -259,15 +259,23 @@ def _variables_applied(
         facts = inspect(expand_grafana(expr))
     except PromQLError:
         return
+    # A label one selector of a metric filters is one the query splits the metric by (a
+    # ratio's part filters it, its total must not): the variable does not apply there.
+    filtered: dict[str, set[str]] = {}
+    for use in facts.selectors:
+        metric = spec.metric_for_series(use.name) if use.name else None
+        if metric is not None:
+            filtered.setdefault(metric.name, set()).update(label for label, *_ in use.labels)
     reported: set[tuple[str, str]] = set()
     for use in facts.selectors:
         metric = spec.metric_for_series(use.name) if use.name else None
         if metric is None:
             continue
-        filtered = {label for label, _op, _value in use.labels}
         for variable in dashboard.variables:
             key = (metric.name, variable.name)
-            ignored = variable.name in metric.label_names and variable.name not in filtered
+            ignored = (
+                variable.name in metric.label_names and variable.name not in filtered[metric.name]
+            )
             if ignored and key not in reported:
                 reported.add(key)
                 yield Diagnostic(

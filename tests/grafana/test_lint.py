@@ -222,6 +222,25 @@ def test_undeclared_variable_is_an_error_and_unused_one_a_warning(tmp_path: Path
     ]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{metric: orders_total, function: ratio, where: {region: eu}}",
+        'expr: sum(rate(orders_total{region="eu"}[$__rate_interval]))'
+        " / sum(rate(orders_total[$__rate_interval]))",
+    ],
+    ids=["structured", "raw"],
+)
+def test_a_query_that_splits_by_the_variables_label_is_not_asked_to_apply_it(
+    tmp_path: Path, query: str
+) -> None:
+    """A ratio's part pins the label and its total must not: `region=~"$region"` on the
+    total, as the warning's hint said, would make every share 1."""
+    panels = GOOD.replace("- {metric: orders_total, function: rate}", f"- {query}")
+    found = lint(tmp_path, panels)
+    assert "dashboards/variable-not-applied" not in codes(found)
+
+
 def test_referenced_variables_know_every_syntax() -> None:
     expr = 'x{a=~"$a", b="${b}", c=~"${c:regex}", d="[[d]]"}[$__rate_interval]'
     assert referenced_variables(expr) == {"a", "b", "c", "d"}

@@ -504,19 +504,32 @@ def _burns_below_the_budget(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def _unreachable_slo_alerts(spec: Spec) -> Iterator[Diagnostic]:
-    """A burn threshold of 100% or more can never be crossed: the tier never alerts."""
+    """A burn threshold of 100% or more can never be crossed: that window pair never
+    alerts, and the tier never does when none of its pairs can."""
     for slo in spec.slos:
         for tier, _setting in tiers(slo):
-            for window in burn_windows(slo, tier):
-                if threshold_value(slo, window) < 1:
-                    continue
-                yield Diagnostic(
-                    "lint/slo-unreachable",
-                    f"the {tier.value} alert of SLO {slo.name} needs an error ratio over "
-                    f"{window.long} above {threshold_value(slo, window):g}, which is impossible "
-                    f"with an objective of {slo.objective_text}%",
-                    path=(*slo.path, "objective"),
-                    severity=Severity.WARNING,
-                    hint=f"raise the objective or disable the {tier.value} tier",
+            pairs = burn_windows(slo, tier)
+            unreachable = [w for w in pairs if threshold_value(slo, w) >= 1]
+            if not unreachable:
+                continue
+            first = unreachable[0]
+            needs = (
+                f"needs an error ratio over {first.long} above "
+                f"{threshold_value(slo, first):g}, which is impossible with an objective of "
+                f"{slo.objective_text}%"
+            )
+            if len(unreachable) == len(pairs):
+                message = f"the {tier.value} tier of SLO {slo.name} never alerts: it {needs}"
+            else:
+                through = ", ".join(w.long for w in pairs if w not in unreachable)
+                message = (
+                    f"the {tier.value} alert of SLO {slo.name} {needs}, so it alerts only "
+                    f"through its {through} window pair"
                 )
-                break
+            yield Diagnostic(
+                "lint/slo-unreachable",
+                message,
+                path=(*slo.path, "objective"),
+                severity=Severity.WARNING,
+                hint=f"raise the objective or disable the {tier.value} tier",
+            )

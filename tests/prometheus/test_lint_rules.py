@@ -331,3 +331,29 @@ def test_a_short_slo_period_says_which_tier_alerts_below_1x_or_reads_past_it(
     found = [d.message for d in compiled.diagnostics if d.code == "lint/slo-short-period"]
     assert len(found) == len(said)
     assert all(part in message for part, message in zip(said, found, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("objective", "said"),
+    [
+        # 30d: the page needs 14.4 x 10% = 1.44 over 1h, the 6h pair 0.6.
+        (
+            "90",
+            "page alert of SLO ok needs an error ratio over 1h above 1.44, which is "
+            "impossible with an objective of 90%, so it alerts only through its 6h window pair",
+        ),
+        # every page pair above 100%: 14.4 x 20% and 6 x 20%.
+        ("80", "page tier of SLO ok never alerts: it needs an error ratio over 1h above 2.88"),
+    ],
+)
+def test_an_unreachable_burn_window_says_whether_its_tier_still_alerts(
+    tmp_path: Path, objective: str, said: str
+) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(
+        HEADER + f"slos:\n  - name: ok\n    objective: {objective}\n"
+        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n"
+    )
+    (compiled,) = compile_spec(path)
+    found = [d.message for d in compiled.diagnostics if d.code == "lint/slo-unreachable"]
+    assert any(said in message for message in found), found

@@ -322,13 +322,7 @@ def test_the_shipped_specs_pass_every_rule_check(spec_path: str) -> None:
 def test_a_short_slo_period_says_which_tier_alerts_below_1x_or_reads_past_it(
     tmp_path: Path, period: str, said: list[str]
 ) -> None:
-    path = tmp_path / "demo.yaml"
-    path.write_text(
-        HEADER + f"slos:\n  - name: ok\n    objective: 99.9\n    period: {period}\n"
-        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n"
-    )
-    (compiled,) = compile_spec(path)
-    found = [d.message for d in compiled.diagnostics if d.code == "lint/slo-short-period"]
+    found = _slo_messages(tmp_path, f"objective: 99.9, period: {period}", "lint/slo-short-period")
     assert len(found) == len(said)
     assert all(part in message for part, message in zip(said, found, strict=True))
 
@@ -349,11 +343,16 @@ def test_a_short_slo_period_says_which_tier_alerts_below_1x_or_reads_past_it(
 def test_an_unreachable_burn_window_says_whether_its_tier_still_alerts(
     tmp_path: Path, objective: str, said: str
 ) -> None:
+    found = _slo_messages(tmp_path, f"objective: {objective}", "lint/slo-unreachable")
+    assert any(said in message for message in found), found
+
+
+def _slo_messages(tmp_path: Path, settings: str, code: str) -> list[str]:
+    """The messages of `code` about a latency SLO named ok with these settings."""
     path = tmp_path / "demo.yaml"
     path.write_text(
-        HEADER + f"slos:\n  - name: ok\n    objective: {objective}\n"
-        "    sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}\n"
+        HEADER + f"slos:\n  - {{name: ok, {settings},\n"
+        "     sli: {latency: {metric: demo_latency_seconds, threshold: 0.5}}}\n"
     )
     (compiled,) = compile_spec(path)
-    found = [d.message for d in compiled.diagnostics if d.code == "lint/slo-unreachable"]
-    assert any(said in message for message in found), found
+    return [d.message for d in compiled.diagnostics if d.code == code]

@@ -21,8 +21,23 @@ import promql_parser
 from monitorgen.gotemplate import go_float
 from monitorgen.model import Matcher, Metric, MetricType, Query, QueryFunction, Threshold
 
-#: Functions whose argument is a counter's range and that make its resets harmless.
-COUNTER_SAFE_FUNCTIONS = frozenset({"rate", "increase", "irate", "resets"})
+#: Functions a counter may be an argument of: they make its resets harmless, or they
+#: read whether and when it has samples, not its value.
+COUNTER_SAFE_FUNCTIONS = frozenset(
+    {
+        "rate",
+        "increase",
+        "irate",
+        "resets",
+        "changes",
+        # Whether and when the series has samples, never the value that only grows:
+        "absent",
+        "absent_over_time",
+        "present_over_time",
+        "count_over_time",
+        "timestamp",
+    }
+)
 #: Grafana macros and template variables replaced by parseable stand-ins before parsing.
 #: What a dashboard variable stands for when a query is read as PromQL: any value.
 ANY_VARIABLE_VALUE = ".*"

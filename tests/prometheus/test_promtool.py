@@ -185,14 +185,15 @@ def test_the_tests_of_an_slo_at_the_edges_pass(
 @pytest.mark.parametrize(
     ("scrape", "condition", "interval"),
     [
-        ("15s", "{metric: long_requests_total, function: increase, window: 2d, below: 1}", "30s"),
-        ("1s", "{metric: long_requests_total, window: 3h, below: 1}", "2s"),
+        ("15s", "{metric: long_requests_total, function: increase, window: 2d, below: 1}", "45s"),
+        ("1s", "{metric: long_requests_total, window: 3h, below: 1}", "3s"),
     ],
 )
 def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
     scrape: str, condition: str, interval: str, tmp_path: Path
 ) -> None:
-    """promtool lets a query load 10,000 samples: a 2d window at 15s holds 11,520."""
+    """promtool lets a query load 10,000 samples: a 2d window at 15s holds 11,520 of
+    each of the two series the tests feed the sum (at 45s, 3,840 each)."""
     spec = spec_from_text(
         tmp_path,
         "version: 1\nservice: long\n"
@@ -393,8 +394,8 @@ def test_derived_inputs_are_past_the_threshold_by_more_than_rounding(tmp_path: P
     for index, threshold in enumerate(float(t) for t in thresholds):
         for kind in ("fires when >", "stays silent when not >"):
             (group,) = [g for name, g in groups.items() if name.startswith(f"Rate{index} {kind}")]
-            (series,) = group["input_series"]
-            per_second = float(series["values"].split("+")[1].split("x")[0]) / 15
+            series = group["input_series"]  # two, summed
+            per_second = sum(float(s["values"].split("+")[1].split("x")[0]) for s in series) / 15
             if kind.startswith("fires"):
                 assert per_second - threshold > abs(threshold) * 1e-6, series
             else:
@@ -497,3 +498,67 @@ def test_keep_firing_for_is_tested_by_a_value_that_falls_back(tmp_path: Path) ->
     rules.write_text(rules.read_text().replace("    keep_firing_for: 10m\n", ""))
     failed = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert failed.returncode == 1 and "keeps firing for 10m" in failed.stdout + failed.stderr
+
+
+#: One alert of each kind the tests feed two series of a group, by name.
+_AGGREGATED = {
+    "GaugeAbove": "{metric: agg_temperature_celsius, by: [zone], above: 5}",
+    "GaugeBelow": "{metric: agg_temperature_celsius, below: 5}",
+    "GaugeNegative": "{metric: agg_temperature_celsius, above: -5}",
+    "RateAbove": "{metric: agg_requests_total, where: {status: error}, above: 2}",
+    "IncreaseBelow": "{metric: agg_requests_total, function: increase, by: [route], below: 30}",
+    "RateAcross": "{metric: agg_requests_total, where: {status: [error, timeout]}, above: 2}",
+}
+_AGGREGATIONS = ("sum", "avg", "max", "min")
+
+
+@pytest.mark.parametrize("aggregation", _AGGREGATIONS)
+def test_the_tests_fail_when_a_rule_aggregates_otherwise(aggregation: str, tmp_path: Path) -> None:
+    """The tests feed two series into the group a rule aggregates (halves for a sum,
+    double and zero for a mean, a lower or a higher one beside a max or a min): every
+    other aggregation changes what one of the alert's tests sees. For a sum and a mean,
+    a `where` narrowed to one of its values loses a series and fails them too."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: agg\n"
+        "metrics:\n"
+        "  - {name: agg_temperature_celsius, type: gauge, help: T., labels: [zone, room]}\n"
+        "  - {name: agg_requests_total, type: counter, help: R., "
+        "labels: [{name: status, values: [ok, error, timeout]}, route]}\n"
+        "alerts:\n"
+        + "".join(
+            f"  - {{name: {name}, severity: warning, summary: s, "
+            f"condition: {{aggregation: {aggregation}, {condition[1:]}}}\n"
+            for name, condition in _AGGREGATED.items()
+        ),
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    assert "Not tested" not in (folder / "rules.test.yml").read_text()
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules, tests = (
+        yaml.safe_load((folder / name).read_text()) for name in ("rules.yml", "rules.test.yml")
+    )
+    for name in _AGGREGATED:
+        (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == name]
+        assert rule["expr"].startswith(aggregation)
+        exprs = [
+            other + rule["expr"][len(aggregation) :]
+            for other in _AGGREGATIONS
+            if other != aggregation
+        ]
+        if name == "RateAcross" and aggregation in ("sum", "avg"):
+            exprs.append(rule["expr"].replace('status=~"error|timeout"', 'status="error"'))
+        for expr in exprs:
+            rule["expr"], written = expr, rule["expr"]
+            _write_yaml(folder / "rules.yml", rules)
+            _write_yaml(
+                folder / "mutated.test.yml",
+                {**tests, "tests": [t for t in tests["tests"] if t["name"].startswith(name)]},
+            )
+            result = promtool("test", "rules", "mutated.test.yml", cwd=folder)
+            assert result.returncode == 1, f"{name} passes with {expr}: {result.stdout}"
+            rule["expr"] = written
+
+
+def _write_yaml(path: Path, data: object) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))

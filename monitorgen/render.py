@@ -92,7 +92,24 @@ def json_report(diagnostics: Sequence[Diagnostic], **extra: object) -> str:
 def github(diagnostic: Diagnostic) -> str:
     """A GitHub Actions workflow command, so findings show up on the pull request."""
     kind = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(diagnostic.severity, "notice")
-    message = f"{diagnostic.field_path}: {diagnostic.message}".replace("\n", "%0A")
     span = diagnostic.span
-    where = f"file={span.file}" + (f",line={span.line},col={span.column}" if span.line else "")
-    return f"::{kind} {where},title={diagnostic.code}::{message}"
+    where = f"file={_property(span.file)}"
+    if span.line:
+        where += f",line={span.line},col={span.column}"
+    message = f"{diagnostic.field_path}: {diagnostic.message}"
+    return f"::{kind} {where},title={_property(diagnostic.code)}::{_data(message)}"
+
+
+def github_file(path: str, code: str, message: str) -> str:
+    """A workflow error about a whole file (an output file out of date)."""
+    return f"::error file={_property(path)},title={_property(code)}::{_data(message)}"
+
+
+def _data(text: str) -> str:
+    """A workflow command's message: `%`, CR and LF escaped, as the runner expects."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    """A workflow command's property value: also `:` and `,`, which end it."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")

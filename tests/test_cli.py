@@ -182,6 +182,17 @@ def test_github_format_prints_workflow_annotations(workdir: Path) -> None:
     assert first["message"].startswith("alerts[0].severity: 'urgent'")
 
 
+def test_github_annotations_escape_what_would_end_a_property_or_a_line(workdir: Path) -> None:
+    """`,` and `:` end a property, `%` starts an escape and a line break ends the
+    command: a file named `a,b:c.yaml` and a key written `x%0Ay` stay as they are."""
+    spec = _write(workdir, "a,b:c.yaml", VALID.replace("version: 1\n", "version: 1\nx%0Ay: 1\n"))
+    result = _run("validate", "--format", "github", spec)
+    assert result.exit_code == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("::error file=a%2Cb%3Ac.yaml,line=2,col=1,title=schema/unknown-key::")
+    assert "x%250Ay" in line
+
+
 def test_github_format_marks_warnings_as_warnings(workdir: Path) -> None:
     spec = _write(workdir, "shop.yaml", WARNING_ONLY)
     result = _run("validate", "--format", "github", spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Sequence
@@ -50,19 +51,42 @@ _CUT = "..."
 
 
 REDACTED = "<redacted>"
-#: A secret field's value in a line of YAML (block or flow style).
-_SECRET_VALUE = re.compile(
-    r"(?<![\w-])((?:" + "|".join(map(re.escape, SECRET_FIELDS)) + r")\s*:[ \t]+)[^,}#\n]+"
+#: A key's value in a line of YAML (block or flow style).
+_KEY_VALUE = re.compile(r"(?<![\w-])([A-Za-z_][\w-]*)(\s*:[ \t]+)([^,}#\n]+)")
+#: Last words that make a key a secret's name (`db_password`, `x-api-token`; not
+#: `token_type`).
+_SECRET_WORDS = re.compile(
+    r"(?:^|[_-])(?:pass(?:word|wd)|secret|token|api_?key|credentials?)$", re.IGNORECASE
 )
 _URL = re.compile(r"[A-Za-z][\w+.-]*://[^\s,}\"']+")
 
 
 def without_secrets(line: str) -> str:
     """A source line as an excerpt may show it to a terminal or CI log: the values of
-    secret fields and URLs that embed a secret replaced by REDACTED (a spec that holds a
-    secret is refused, and its findings must not spread it)."""
-    line = _SECRET_VALUE.sub(lambda found: found.group(1) + REDACTED, line)
+    secret-looking keys and URLs that embed a secret replaced by REDACTED (a spec that
+    holds a secret is refused, and its findings must not spread it)."""
+    line = _KEY_VALUE.sub(_redacted_value, line)
     return _URL.sub(lambda found: REDACTED if secret_in_url(found.group()) else found.group(), line)
+
+
+def _redacted_value(found: re.Match[str]) -> str:
+    key = found.group(1)
+    if not _names_a_secret(key):
+        return found.group()
+    return found.group(1) + found.group(2) + REDACTED
+
+
+@cache
+def _names_a_secret(key: str) -> bool:
+    """A secret field, a key that names a secret but no file, or a misspelt secret
+    field (`auth_pasword`: refused as unknown, its value still a secret)."""
+    if key in SECRET_FIELDS:
+        return True
+    if key.endswith("_file"):
+        return False
+    return bool(_SECRET_WORDS.search(key)) or bool(
+        difflib.get_close_matches(key, SECRET_FIELDS, n=1, cutoff=0.85)
+    )
 
 
 def excerpt_of(line: str, column: int) -> tuple[str, int]:

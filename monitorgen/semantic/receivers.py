@@ -41,9 +41,50 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         for kind, index, config in receiver_configs(receiver):
             for key, value in _string_fields(config):
                 path = (*receiver.path, kind, index, key)
-                yield from _token_in_url(kind, key, value, path)
+                yield from _token_in_url(f"{kind} '{key}'", value, path, kind)
         for index, email in enumerate(receiver.email):
             yield from _email_transport(email, (*receiver.path, "email", index))
+    for path, value in _texts_written_out(spec):
+        yield from _token_in_url(f"'{path[-1]}'", value, path)
+
+
+_OTHER_URL_HINT = (
+    "write the URL without its secret: the generated files (rule annotations, "
+    "dashboards, data sources) carry it as written"
+)
+
+
+def _texts_written_out(spec: Spec) -> Iterator[tuple[Path, str]]:
+    """The spec's URLs and texts, besides receivers and remote_write, that generated
+    files carry as written: field path and value."""
+    settings = (
+        (("prometheus", "url"), spec.prometheus.url),
+        (("grafana", "url"), spec.grafana.url),
+        (("runbook_base_url",), spec.runbook_base_url),
+        (("description",), spec.description),
+    )
+    yield from ((path, value) for path, value in settings if value)
+    base = f"{spec.runbook_base_url.rstrip('/')}/" if spec.runbook_base_url else None
+    for alert in spec.alerts:
+        texts = (("summary", alert.summary), ("description", alert.description))
+        yield from (((*alert.path, key), value) for key, value in texts if value)
+        derived = base is not None and (alert.runbook_url or "").startswith(base)
+        if alert.runbook_url and not derived:  # a derived one is checked as the base
+            yield (*alert.path, "runbook_url"), alert.runbook_url
+        for key, value in alert.annotations:
+            yield (*alert.path, "annotations", key), value
+    for slo in spec.slos:
+        if slo.runbook_url:
+            yield (*slo.path, "alerting", "runbook_url"), slo.runbook_url
+    for dashboard in spec.dashboards:
+        if dashboard.description:
+            yield (*dashboard.path, "description"), dashboard.description
+        for row in dashboard.rows:
+            for panel in row.panels:
+                if panel.description:
+                    yield (*panel.path, "description"), panel.description
+                for index, (_title, url) in enumerate(panel.links):
+                    yield (*panel.path, "links", index, "url"), url
 
 
 def receiver_configs(receiver: Receiver) -> Iterator[tuple[str, int, Any]]:
@@ -86,17 +127,21 @@ def _is_secret_parameter(name: str) -> bool:
     return lowered in _SECRET_WORDS or re.split(r"[_.-]", lowered)[-1] in _SECRET_WORDS
 
 
-def _token_in_url(kind: str, key: str, value: str, path: Path) -> Iterator[Diagnostic]:
+def _token_in_url(
+    subject: str, value: str, path: Path, receiver_kind: str | None = None
+) -> Iterator[Diagnostic]:
+    if "://" not in value:
+        return
     for url in _URL_IN_TEXT.findall(value):
         what = secret_in_url(url)
         if what is None:
             continue
         yield Diagnostic(
             "secrets/token-in-url",
-            f"{kind} '{key}' embeds a secret ({what}); secrets are never written into "
+            f"{subject} embeds a secret ({what}); secrets are never written into "
             "specs or generated files",
             path=path,
-            hint=_alternative(kind, what),
+            hint=_OTHER_URL_HINT if receiver_kind is None else _alternative(receiver_kind, what),
         )
         return
 

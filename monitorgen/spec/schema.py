@@ -403,8 +403,8 @@ def _pattern_meaning(schema: dict[str, Any]) -> str:
         return "a valid name (letters, digits and _, not starting with a digit)"
     if pattern == "^[a-zA-Z_:][a-zA-Z0-9_:]*$":
         return "a valid Prometheus metric name (letters, digits, _ and :)"
-    if pattern.startswith("^[^\\s/]+:[0-9]+"):
-        return "a host:port address"
+    if pattern.startswith("^[^\\s/@]+:[0-9]+"):
+        return "a host:port address (credentials have no place in it)"
     if "=~|!~" in pattern:
         return 'an Alertmanager matcher such as severity="critical"'
     if pattern.startswith("^https?"):

@@ -93,6 +93,81 @@ def test_url_without_secret_is_accepted(tmp_path: Path, url: str) -> None:
     assert codes(compiled.diagnostics, "secrets/") == []
 
 
+#: Every other place a spec writes a URL or a text that generated files carry as written.
+_WRITTEN_OUT = {
+    ("prometheus", "url"): {"prometheus": {"job": "shop", "targets": ["localhost:8000"]}},
+    ("grafana", "url"): {"grafana": {}},
+    ("runbook_base_url",): {},
+    ("alerts", 1, "runbook_url"): {},
+    ("alerts", 1, "description"): {},
+    ("alerts", 1, "annotations", "playbook"): {},
+    ("dashboards", 0, "rows", 0, "panels", 0, "links", 0, "url"): {
+        "dashboards": [
+            {
+                "uid": "shop",
+                "title": "Shop",
+                "rows": [
+                    {
+                        "title": "R",
+                        "panels": [
+                            {
+                                "title": "Up",
+                                "queries": [{"expr": "up"}],
+                                "links": [{"title": "Runbook"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("path", list(_WRITTEN_OUT), ids=lambda p: ".".join(map(str, p)))
+def test_a_secret_in_any_url_the_output_carries_is_refused(
+    tmp_path: Path, path: tuple[str | int, ...]
+) -> None:
+    """Generated rules, dashboards and data sources carry these as written: a token or
+    a password in one would land in every deployment repository."""
+    url = (
+        "https://admin:hunter2@example.com/x"
+        if str(path[-1]).endswith("url")
+        else ("see https://wiki.example.com/rb?access_token=abc123")
+    )
+    document = {**base_document(), **_WRITTEN_OUT[path]}
+    node: Any = document
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
+    node[path[-1]] = url
+    compiled = compile_one(tmp_path, document)
+    [finding] = [d for d in compiled.diagnostics if d.code == "secrets/token-in-url"]
+    assert finding.path == path
+    assert f"'{path[-1]}' embeds a secret" in finding.message
+    assert finding.span.line > 0
+    assert not compiled.ok
+
+
+def test_an_alertmanager_address_with_credentials_is_refused(tmp_path: Path) -> None:
+    document = base_document()
+    document["prometheus"] = {
+        "job": "shop",
+        "targets": ["localhost:8000"],
+        "alertmanagers": ["am:hunter2@localhost:9093"],
+    }
+    compiled = compile_one(tmp_path, document)
+    [finding] = [d for d in compiled.diagnostics if d.code == "schema/pattern"]
+    assert finding.path == ("prometheus", "alertmanagers", 0)
+    assert "is not a host:port address" in finding.message
+
+
+def test_a_runbook_derived_from_a_refused_base_is_reported_once(tmp_path: Path) -> None:
+    document = {**base_document(), "runbook_base_url": "https://rb.example.com/?token=abc"}
+    compiled = compile_one(tmp_path, document)
+    found = [d.path for d in compiled.diagnostics if d.code == "secrets/token-in-url"]
+    assert found == [("runbook_base_url",)]
+
+
 def test_slack_url_pasted_into_a_file_field_is_refused(tmp_path: Path) -> None:
     config = {"api_url_file": "https://hooks.slack.com/services/T0/B0/XYZ"}
     compiled = compile_one(tmp_path, _with_receiver("slack", config))
@@ -180,22 +255,41 @@ def test_check_command_flag(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "shown"),
+    ("config", "shown", "code"),
     [
-        ({"api_url": "https://hooks.slack.com/services/T0/B0/S3cretPart"}, "- api_url: <redacted>"),
-        ({"url": "https://bot:S3cretPart@hooks.example.com/x"}, "- url: <redacted>"),
+        (
+            {"api_url": "https://hooks.slack.com/services/T0/B0/S3cretPart"},
+            "- api_url: <redacted>",
+            "secrets/plaintext",
+        ),
+        (
+            {"url": "https://bot:S3cretPart@hooks.example.com/x"},
+            "- url: <redacted>",
+            "secrets/token-in-url",
+        ),
+        (
+            {"url": "https://hooks.example.com/x", "auth_pasword": "S3cretPart"},
+            "auth_pasword: <redacted>",
+            "schema/unknown-key",
+        ),
+        (
+            {"url": "https://hooks.example.com/x", "db_password": "S3cretPart"},
+            "db_password: <redacted>",
+            "schema/unknown-key",
+        ),
     ],
-    ids=["plaintext", "token-in-url"],
+    ids=["plaintext", "token-in-url", "misspelt-secret-key", "unknown-secret-key"],
 )
 def test_the_excerpt_of_a_secret_finding_hides_the_secret(
-    tmp_path: Path, config: dict[str, str], shown: str
+    tmp_path: Path, config: dict[str, str], shown: str, code: str
 ) -> None:
     """The finding goes to terminals and CI logs: its source line must not carry the
-    secret it is about (the message names the field, never the value)."""
+    secret it is about (the message names the field, never the value), nor one under
+    a misspelt or unknown key that names a secret."""
     kind = "slack" if "api_url" in config else "webhook"
     path = write_spec(tmp_path, _with_receiver(kind, config))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 1
     assert "S3cretPart" not in result.output
     assert shown in result.output
-    assert "secrets/" in result.output
+    assert f"[{code}]" in result.output

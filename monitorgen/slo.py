@@ -22,7 +22,6 @@ from monitorgen.model import (
     Matcher,
     RatioSli,
     RawSli,
-    Selector,
     Severity,
     Slo,
     SloTier,
@@ -204,17 +203,13 @@ def _latency_query(sli: LatencySli, by: tuple[str, ...], window: str) -> PromQL:
 def _sli_series(slo: Slo) -> tuple[PromQL, ...]:
     """The selectors whose absence means the SLI cannot be measured."""
     sli = slo.sli
+    # Every matcher, a list's regex too: absent() of `x{a=~"b|c"}` fires when no series
+    # has b or c, though the series it returns carries only the labels `=` fixes.
     if isinstance(sli, RatioSli):
-        return (selector_expr(sli.total.stored, _equalities(sli.total)),)
+        return (selector_expr(sli.total.stored, sli.total.where),)
     if isinstance(sli, LatencySli):
-        where = _equalities(Selector(sli.metric, sli.where))
-        return (selector_expr(f"{sli.metric}_count", where),)
+        return (selector_expr(f"{sli.metric}_count", sli.where),)
     return tuple(selector_expr(name) for name in _raw_selectors(sli))
-
-
-def _equalities(source: Selector) -> tuple[Matcher, ...]:
-    """absent() can only name the labels an equality matcher fixes; keep those."""
-    return tuple(m for m in source.where if not m.is_regex)
 
 
 def _raw_selectors(sli: RawSli) -> tuple[str, ...]:

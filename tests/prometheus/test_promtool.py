@@ -562,3 +562,65 @@ def test_the_tests_fail_when_a_rule_aggregates_otherwise(aggregation: str, tmp_p
 
 def _write_yaml(path: Path, data: object) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_an_slo_absent_alert_fires_when_only_series_outside_its_where_remain(
+    tmp_path: Path,
+) -> None:
+    """Writes stopped but reads go on: the SLI over `operation=~"insert|update"` records
+    nothing, so its burn alerts cannot fire, and the absent alert must."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: orders\n"
+        "metrics:\n"
+        "  - {name: orders_query_seconds, type: histogram, help: Q., buckets: [0.1, 0.25, 1], "
+        "labels: [{name: operation, values: [select, insert, update]}, "
+        "{name: db, values: [primary, replica]}]}\n"
+        "slos:\n"
+        "  - name: writes\n    objective: 99\n"
+        "    sli: {latency: {metric: orders_query_seconds, threshold: 0.25, "
+        "where: {operation: [insert, update], db: primary}}}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    (absent,) = [
+        r
+        for g in yaml.safe_load((folder / "rules.yml").read_text())["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "OrdersWritesSliAbsent"
+    ]
+    assert absent["expr"] == (
+        'absent(orders_query_seconds_count{db="primary",operation=~"insert|update"})'
+    )
+    reads = 'orders_query_seconds_count{db="primary",instance="i",job="orders",operation="select"}'
+    (folder / "absent.test.yml").write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": ["rules.yml"],
+                "evaluation_interval": "1m",
+                "tests": [
+                    {
+                        "interval": "1m",
+                        "input_series": [{"series": reads, "values": "0+10x20"}],
+                        "alert_rule_test": [
+                            {
+                                "eval_time": "15m",
+                                "alertname": "OrdersWritesSliAbsent",
+                                "exp_alerts": [
+                                    {
+                                        "exp_labels": {
+                                            "db": "primary",
+                                            **{k: v for k, v in absent["labels"].items()},
+                                        },
+                                        "exp_annotations": absent["annotations"],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+            sort_keys=False,
+        )
+    )
+    result = promtool("test", "rules", "absent.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr

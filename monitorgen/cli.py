@@ -49,11 +49,17 @@ output_opt = click.option(
     show_default=True,
     help="Folder that holds one sub-folder per spec.",
 )
+_CACHE_PLACE = "$MONITORGEN_CACHE_DIR, else $XDG_CACHE_HOME/monitorgen, else ~/.cache/monitorgen"
 no_cache_opt = click.option(
     "--no-cache",
     is_flag=True,
+    help=f"Neither reuse nor keep spec files as parsed (kept under {_CACHE_PLACE}).",
+)
+check_no_cache_opt = click.option(
+    "--no-cache",
+    is_flag=True,
     help="Neither reuse nor keep spec files as parsed, nor what amtool accepted "
-    "(kept under $MONITORGEN_CACHE_DIR, else $XDG_CACHE_HOME/monitorgen).",
+    f"(kept under {_CACHE_PLACE}).",
 )
 
 
@@ -193,7 +199,7 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, no_cache:
     help="Routing cases `amtool config routes test` confirms: the spec's routing.tests, "
     "also every distinct routing situation of its alerts (thorough, for CI), or none.",
 )
-@no_cache_opt
+@check_no_cache_opt
 def check(
     specs: Sequence[Path],
     output: Path,

@@ -561,3 +561,11 @@ def test_an_environment_item_with_a_misspelt_name_hints_at_the_one_meant(workdir
     assert result.exit_code == 1
     hint = "'ShopOrderFailure' names no item of the spec, so this adds one: did you mean "
     assert f"{hint}'ShopOrderFailures'?" in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "build", "check"])
+def test_no_cache_help_names_what_the_command_keeps_and_where(command: str) -> None:
+    help_text = " ".join(_run(command, "--help").output.split())
+    option = help_text[help_text.index("--no-cache") :]
+    assert "~/.cache/monitorgen" in option
+    assert ("amtool" in option) == (command == "check")

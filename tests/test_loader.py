@@ -185,12 +185,25 @@ def test_nesting_is_bounded() -> None:
         ("a: 1\n b: 2\n", "yaml/syntax", (2, 3)),
         ("a: !!python/object:os.system x\n", "yaml/syntax", (1, 4)),
         ("? [a, b]\n: 1\n", "yaml/key", (1, 3)),
+        ("version: 1\x00\nservice: x\n", "yaml/syntax", (1, 11)),
+        ('a: 1\nb: "x\x07y"\n', "yaml/syntax", (2, 6)),
     ],
-    ids=["empty", "comment", "list", "scalar", "unclosed", "indent", "python-tag", "list-key"],
+    ids=[
+        *("empty", "comment", "list", "scalar", "unclosed", "indent", "python-tag", "list-key"),
+        *("nul", "bell"),
+    ],
 )
 def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int]) -> None:
     [problem] = _problems(text)
     assert (problem.code, (problem.span.line, problem.span.column)) == (code, where)
+
+
+def test_a_control_character_is_named_by_its_code_point() -> None:
+    [problem] = _problems("a: 1\x07\n")
+    assert problem.message == (
+        "invalid YAML: the character U+0007 is not allowed (of the control characters, "
+        "YAML takes only tab and line breaks)"
+    )
 
 
 def test_a_single_value_for_a_spec_is_quoted_not_named_by_its_python_type() -> None:

@@ -294,6 +294,21 @@ def _child(path: _Path, part: str | int | None) -> _Path:
     return path if part is None else (*path, part)
 
 
+def _unreadable_character(file: str, text: str, error: yaml.reader.ReaderError) -> Diagnostic:
+    """A character YAML refuses (NUL, a bell, ...), at its line and column: the reader
+    reports only its offset in the text."""
+    at = min(max(error.position, 0), len(text))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    code = error.character if isinstance(error.character, int) else ord(error.character)
+    return Diagnostic(
+        "yaml/syntax",
+        f"invalid YAML: the character U+{code:04X} is not allowed (of the control "
+        "characters, YAML takes only tab and line breaks)",
+        Span(file, line, column),
+    )
+
+
 def _syntax_error(file: str, problem: object, mark: _Mark | None) -> Diagnostic:
     span = _span_at(file, mark) if mark is not None else Span(file)
     return Diagnostic("yaml/syntax", f"invalid YAML: {problem}", span)
@@ -571,6 +586,8 @@ def parse_yaml(text: str, file: str, on_top_level: Callable[[str, Any], None] | 
         mark = exc.problem_mark or exc.context_mark
         problem = _explained(exc.problem or exc.context, text, mark)
         raise SpecError([_syntax_error(file, problem, mark)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_unreadable_character(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml/syntax", f"invalid YAML: {exc}", Span(file))]) from None
     if builder.refusals:  # the rest was read all the same: report its problems too

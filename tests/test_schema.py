@@ -247,6 +247,32 @@ def test_every_independent_problem_is_reported_at_once() -> None:
     ]
 
 
+def test_every_problem_of_an_item_that_may_be_text_or_a_mapping_is_reported() -> None:
+    """A label, a variable or a retained series may be a name or a mapping: a mapping is
+    checked as a mapping, and each of its problems is reported, not just the first."""
+    found = _findings(
+        "metrics:\n"
+        "  - name: demo_requests_total\n    type: counter\n    help: R.\n"
+        '    labels: [status, "2bad", {name: 9x, values: ok, max_values: x}]\n'  # line 7
+        "retention:\n  series: [{metric: 5, by: task_type, extra: 1}]\n"  # line 9
+        "dashboards:\n  - uid: d\n    title: D\n"
+        "    variables: [task_type, {name: 5, multi: maybe, include_all: 3}]\n"  # line 13
+        "    rows: [{title: R, panels: [{title: P, queries: [{expr: up}]}]}]\n"
+    )
+    assert sorted((f.span.line, ".".join(map(str, f.path)), f.code) for f in found) == [
+        (7, "metrics.0.labels.1", "schema/pattern"),
+        (7, "metrics.0.labels.2.max_values", "schema/type"),
+        (7, "metrics.0.labels.2.name", "schema/pattern"),
+        (7, "metrics.0.labels.2.values", "schema/type"),
+        (9, "retention.series.0.by", "schema/type"),
+        (9, "retention.series.0.extra", "schema/unknown-key"),
+        (9, "retention.series.0.metric", "schema/type"),
+        (13, "dashboards.0.variables.1.include_all", "schema/type"),
+        (13, "dashboards.0.variables.1.multi", "schema/type"),
+        (13, "dashboards.0.variables.1.name", "schema/type"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "key", "expected"),
     [

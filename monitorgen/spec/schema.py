@@ -191,48 +191,89 @@ class _PythonPattern:
 def _leaf_errors(document: Any) -> list[ValidationError]:
     errors = []
     for error in _validator().iter_errors(document):
-        errors.append(_most_relevant(error))
+        errors.extend(_most_relevant(error))
     return errors
 
 
-def _most_relevant(error: ValidationError) -> ValidationError:
-    """For oneOf/anyOf, descend into the branch that got furthest."""
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        if _is_required_choice(error):
-            return error
-        from jsonschema.exceptions import best_match
+def _most_relevant(error: ValidationError) -> list[ValidationError]:
+    """For oneOf/anyOf, the errors of the branch the value was meant for, every one
+    (a label mapping with a bad name and bad values has both reported); when no branch
+    is clearly meant, the one error of the branch that got furthest."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    if _is_required_choice(error):
+        return [error]
+    meant = _branch_meant(error)
+    if meant is not None:
+        inside = [e for e in error.context if e.relative_schema_path[0] == meant]
+        return [leaf for e in inside for leaf in _most_relevant(e)] or [error]
+    from jsonschema.exceptions import best_match
 
-        deeper = best_match(_errors_of_the_branch_meant(error))
-        if deeper is not None and len(deeper.absolute_path) >= len(error.absolute_path):
-            return _most_relevant(deeper)
-    return error
+    deeper = best_match(error.context)
+    if deeper is not None and len(deeper.absolute_path) >= len(error.absolute_path):
+        return _most_relevant(deeper)
+    return [error]
 
 
-def _errors_of_the_branch_meant(error: ValidationError) -> list[ValidationError]:
-    """The errors of the one branch whose required keys the mapping has (a panel query
-    with `metric` is a structured one, whatever else is wrong), else of all branches."""
+def _branch_meant(error: ValidationError) -> int | None:
+    """The one branch whose required keys the mapping has (a panel query with `metric`
+    is a structured one, whatever else is wrong), or the one branch of the value's
+    type (a mapping where a string or a mapping may stand); None when not one."""
     instance = error.instance
     branches = _value_of(error)
-    if not isinstance(instance, dict) or not isinstance(branches, list):
-        return list(error.context or ())
-    meant = [
+    if not isinstance(branches, list):
+        return None
+    if isinstance(instance, dict):
+        by_keys = [
+            index
+            for index, branch in enumerate(branches)
+            if (required := _required_keys(branch)) and required <= instance.keys()
+        ]
+        if len(by_keys) == 1:
+            return by_keys[0]
+    by_type = [
         index
         for index, branch in enumerate(branches)
-        if (required := _required_keys(branch)) and required <= instance.keys()
+        if _json_type(instance) in _branch_types(branch)
     ]
-    if len(meant) != 1:
-        return list(error.context or ())
-    return [e for e in error.context or () if e.relative_schema_path[0] == meant[0]]
+    return by_type[0] if len(by_type) == 1 else None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, int):
+        return "integer"
+    return "number" if isinstance(value, float) else "null"
+
+
+def _branch_types(branch: Any) -> frozenset[str]:
+    """The JSON types a branch names, through a local `$ref` (an integer is a number)."""
+    branch = _resolved(branch)
+    named = branch.get("type", ())
+    types = frozenset([named] if isinstance(named, str) else named)
+    return types | {"integer"} if "number" in types else types
+
+
+def _resolved(branch: Any) -> dict[str, Any]:
+    if not isinstance(branch, dict):
+        return {}
+    reference = branch.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        found: dict[str, Any] = _definitions().get(reference.removeprefix("#/$defs/"), {})
+        return found
+    return branch
 
 
 def _required_keys(branch: Any) -> frozenset[str]:
     """The keys a branch requires, through a local `$ref`."""
-    if not isinstance(branch, dict):
-        return frozenset()
-    reference = branch.get("$ref")
-    if isinstance(reference, str) and reference.startswith("#/$defs/"):
-        branch = _definitions().get(reference.removeprefix("#/$defs/"), {})
-    return frozenset(branch.get("required", ()))
+    return frozenset(_resolved(branch).get("required", ()))
 
 
 @cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitorgen.model import Alert, Path, QueryFunction, RecordingRule, Spec
@@ -184,7 +184,15 @@ def _alert_annotations(spec: Spec, alert: Alert) -> dict[str, Field]:
 
 def default_description(spec: Spec, alert: Alert) -> str:
     """The summary with the value, the threshold and the labels that tell the series
-    apart, each unless the summary shows it already."""
+    apart, each unless the summary shows it already. A raw expression that is what a
+    structured condition compiles to is described as that condition (a share of
+    events as a percentage, with its threshold)."""
+    if alert.query is None:
+        from monitorgen.structured_form import structured_form
+
+        form = structured_form(spec, alert.expr)
+        if form is not None:
+            alert = replace(alert, query=form.query, threshold=form.threshold)
     text = alert.summary.rstrip(".")
     if not _VALUE_IN_TEXT.search(text):
         text += f": {{{{ $value | {_value_format(alert)} }}}}"

@@ -59,7 +59,15 @@ class StructuredForm:
 
 
 def structured_form(spec: Spec, expr: str) -> StructuredForm | None:
-    """What `expr` is as a structured condition, or None when it is not one."""
+    """What `expr` is as a structured condition, or None when it is not one.
+    Remembered per spec: the rule file's descriptions and the promtool tests ask."""
+    known: dict[str, StructuredForm | None] = spec.derived("structured_form", dict)
+    if expr not in known:
+        known[expr] = _read_off(spec, expr)
+    return known[expr]
+
+
+def _read_off(spec: Spec, expr: str) -> StructuredForm | None:
     try:
         tree = without_brackets(parse(expr))
     except PromQLError:

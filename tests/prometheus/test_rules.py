@@ -266,3 +266,25 @@ def test_a_default_description_shows_a_ratio_gauge_as_a_percentage(tmp_path: Pat
     assert rule.annotation_map()["description"] == (
         "The disk fills up: {{ $value | humanizePercentage }} (threshold > 0.9)."
     )
+
+
+def test_a_raw_expression_a_condition_compiles_to_is_described_as_that_condition(
+    tmp_path: Path,
+) -> None:
+    """5.1% of requests failing read "51m" through humanize, with no threshold."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: edge\n"
+        "metrics:\n  - name: edge_requests_total\n    type: counter\n    help: Requests.\n"
+        "    labels: [{name: code, values: [2xx, 5xx]}, pop]\n"
+        "alerts:\n  - name: EdgeErrors\n    severity: warning\n    summary: 5xx at the edge.\n"
+        '    expr: (sum by (pop) (rate(edge_requests_total{code="5xx"}[5m])) or 0 * sum by '
+        "(pop) (rate(edge_requests_total[5m]))) / sum by (pop) (rate(edge_requests_total[5m]))"
+        " > 0.05\n",
+    )
+    (group,) = [g for g in rule_groups(spec) if g.path == ("alerts",)]
+    (rule,) = group.rules
+    assert rule.annotation_map()["description"] == (
+        "5xx at the edge: {{ $value | humanizePercentage }} (threshold > 0.05) "
+        "for pop {{ $labels.pop }}."
+    )

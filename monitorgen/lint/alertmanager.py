@@ -6,25 +6,34 @@
 - `alertmanager/shadowed-route`: a route an earlier sibling without `continue` always wins.
 - `alertmanager/catch-all-only`: an alert no route matches, left to the default receiver.
 - `alertmanager/no-grouping`: `group_by: ['...']`, one notification per alert.
+- `alertmanager/inhibit-never-equal`: an inhibit rule whose `equal` names a label the
+  spec's source alerts carry and its target alerts never do (or the reverse): a missing
+  label is empty, so the values never match and the rule never mutes.
+- `alertmanager/critical-only-at-times`: critical alerts whose every route is muted or
+  active at times only: outside those times they reach nobody.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from monitorgen.diagnostics import Diagnostic, Severity, format_path
 from monitorgen.lint.rules import Rules, label_lookup
-from monitorgen.model import Route, RouteMatcher, Spec
+from monitorgen.model import Path, Route, RouteMatcher, Routing, Spec
 from monitorgen.promql import PromQLError
 from monitorgen.promql_labels import output_labels
 from monitorgen.routing import (
+    AlertLabels,
+    MatchedRoute,
     RoutingKey,
     alert_label_sets,
     invalid_regexes,
     match,
     matcher_matches,
+    notifies_at,
     routed_labels,
     routing_key,
     walk,
@@ -47,6 +56,8 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     for route in walk(spec.routing.root):
         yield from _shadowed_children(route)
     yield from _catch_all_only(spec)
+    yield from _inhibit_never_equal(spec)
+    yield from _critical_only_at_times(spec)
 
 
 def _unused_receivers(spec: Spec) -> Iterator[Diagnostic]:
@@ -182,6 +193,145 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="add a route for it, or disable this check if the default is intended",
             )
+
+
+def _inhibit_never_equal(spec: Spec) -> Iterator[Diagnostic]:
+    """Judged on the spec's own alerts, when both sides of a rule match some (sources
+    may come from elsewhere; then nothing is said)."""
+    assert spec.routing is not None
+    alerts = alert_label_sets(spec)
+    presence = _label_presence(spec)
+    for rule in spec.routing.inhibit_rules:
+        sources = [a for a in alerts if _may_match(rule.source, a, presence)]
+        targets = [a for a in alerts if _may_match(rule.target, a, presence)]
+        if not rule.equal or not sources or not targets:
+            continue
+        for label in rule.equal:
+            in_sources = {presence(a, label) for a in sources}
+            in_targets = {presence(a, label) for a in targets}
+            if None in in_sources | in_targets or len(in_sources | in_targets) != 2:
+                continue
+            if len(in_sources) == 1 and len(in_targets) == 1:
+                carrying, lacking = (sources, targets) if True in in_sources else (targets, sources)
+                yield Diagnostic(
+                    "alertmanager/inhibit-never-equal",
+                    f"this inhibit rule never mutes: '{label}' is on every "
+                    f"{_side(carrying, sources)} alert ({_names(carrying)}) and on no "
+                    f"{_side(lacking, sources)} alert ({_names(lacking)}), and a missing "
+                    "label is empty, so the values are never equal",
+                    path=(*rule.path, "equal"),
+                    severity=Severity.WARNING,
+                    hint=f"drop '{label}' from 'equal', or list labels both sides carry",
+                )
+                break
+
+
+def _side(alerts: list[AlertLabels], sources: list[AlertLabels]) -> str:
+    return "source" if alerts is sources else "target"
+
+
+def _names(alerts: list[AlertLabels]) -> str:
+    names = list(dict.fromkeys(a.alertname for a in alerts))
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+Presence = Callable[[AlertLabels, str], "bool | None"]
+
+
+def _label_presence(spec: Spec) -> Presence:
+    """Whether an alert arrives with a label: set by the rule (or an external label),
+    carried by every series of its expression, or neither; None when its series may
+    carry labels the spec does not know."""
+    lookup = label_lookup(spec, Rules(rule_groups(spec)))
+
+    @cache
+    def output(expr: str) -> tuple[frozenset[str], bool]:
+        try:
+            found = output_labels(expr, lookup)
+        except PromQLError:
+            return frozenset(), True
+        return found.names, found.open
+
+    def presence(alert: AlertLabels, label: str) -> bool | None:
+        if label in alert.as_dict():
+            return True
+        names, is_open = output(alert.expr)
+        if label in names:
+            return True
+        return None if is_open else False
+
+    return presence
+
+
+def _may_match(matchers: tuple[RouteMatcher, ...], alert: AlertLabels, presence: Presence) -> bool:
+    """Whether an alert matches, counting a matcher on a label its series may bring (a
+    value known only at run time) as a match."""
+    labels = alert.as_dict()
+    for matcher in matchers:
+        if matcher.label not in labels and presence(alert, matcher.label) is not False:
+            continue
+        if not matcher_matches(matcher, labels):
+            return False
+    return True
+
+
+def _critical_only_at_times(spec: Spec) -> Iterator[Diagnostic]:
+    """Once per route, naming the critical alerts it leaves unsent at times."""
+    routing = spec.routing
+    assert routing is not None
+    if not any(_timed(route) for route in walk(routing.root)):
+        return
+    names = routed_labels(routing)
+    stranded: dict[Path, tuple[Route, datetime, list[str]]] = {}
+    unsent: dict[RoutingKey, tuple[Route, datetime] | None] = {}
+    for alert in alert_label_sets(spec):
+        if alert.severity != "critical":
+            continue
+        key = routing_key(alert.labels, names)
+        if key not in unsent:
+            unsent[key] = _unsent_at_times(routing, match(routing, alert.as_dict()))
+        found = unsent[key]
+        if found is not None:
+            route, when = found
+            stranded.setdefault(route.path, (route, when, []))[2].append(alert.alertname)
+    for route, when, alertnames in stranded.values():
+        shown = list(dict.fromkeys(alertnames))
+        yield Diagnostic(
+            "alertmanager/critical-only-at-times",
+            f"critical alerts ({', '.join(shown[:3])}{' ...' if len(shown) > 3 else ''}) "
+            f"reach no receiver at times (on {when:%A at %H:%M} UTC, say): every route they "
+            "match is muted then or not active, and Alertmanager does not fall back to "
+            "another route",
+            path=route.path,
+            severity=Severity.WARNING,
+            hint="route them on with 'continue: true' to a route that is never muted, "
+            "or accept that they wait for the interval",
+        )
+
+
+def _timed(route: Route) -> bool:
+    return bool(route.mute_time_intervals or route.active_time_intervals)
+
+
+#: Time intervals are checked every quarter of an hour over nine weeks: every weekday
+#: and time of day, and two months' days.
+_SAMPLE_STEP = timedelta(minutes=15)
+_SAMPLE_STEPS = 9 * 7 * 24 * 4
+_SAMPLE_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _unsent_at_times(
+    routing: Routing, matched: list[MatchedRoute]
+) -> tuple[Route, datetime] | None:
+    """The first route an alert is matched to and a time none of its routes notifies,
+    when every route is timed and there is such a time."""
+    if not matched or not all(_timed(m.route) for m in matched):
+        return None
+    for step in range(_SAMPLE_STEPS):
+        when = _SAMPLE_START + step * _SAMPLE_STEP
+        if not any(notifies_at(routing, m, when) for m in matched):
+            return matched[0].route, when
+    return None
 
 
 def _series_labels(spec: Spec) -> Callable[[str], frozenset[str]]:

@@ -276,3 +276,105 @@ def test_no_grouping(tmp_path: Path) -> None:
     assert _findings(tmp_path, routing, "alertmanager/") == [
         ("alertmanager/no-grouping", 19, "routing.group_by")
     ]
+
+
+_AGGREGATED_ALERT = """\
+metrics:
+  - {name: shop_orders_total, type: counter, help: Orders.}
+"""
+
+
+def _with_orders_alert(routing: str) -> str:
+    return (
+        SHOP_WITHOUT_ROUTING.replace("alerts:\n", _AGGREGATED_ALERT + "alerts:\n")
+        + "  # appended\n"
+        + routing
+    ).replace(
+        "receivers:\n",
+        "  - name: ShopNoOrders\n    severity: warning\n    summary: No orders\n"
+        "    condition: {metric: shop_orders_total, below: 0.1}\nreceivers:\n",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("equal", "never"),
+    [("[instance]", True), ("[job, instance]", True), ("[severity]", False), ("[team]", False)],
+)
+def test_an_inhibit_rule_whose_equal_label_only_one_side_carries(
+    tmp_path: Path, equal: str, never: bool
+) -> None:
+    """ShopDown (`up == 0`) carries instance and job; the summed ShopNoOrders carries
+    neither: a missing label is empty, so `equal: [instance]` never holds. A label
+    neither side carries is equal (both empty), and one both set is left to run time."""
+    routing = CLEAN_ROUTING + (
+        "  inhibit_rules:\n"
+        "    - source: ['alertname=\"ShopDown\"']\n"
+        "      target: ['alertname=\"ShopNoOrders\"']\n"
+        f"      equal: {equal}\n"
+    )
+    compiled = compile_one(tmp_path, _with_orders_alert(routing))
+    found = [d for d in compiled.diagnostics if d.code == "alertmanager/inhibit-never-equal"]
+    assert [d.field_path for d in found] == (["routing.inhibit_rules[0].equal"] if never else [])
+    if never:
+        (finding,) = found
+        first = equal.strip("[]").split(",")[0]
+        assert f"'{first}' is on every source alert (ShopDown)" in finding.message
+        assert "on no target alert (ShopNoOrders)" in finding.message
+
+
+_OFFICE_HOURS = """\
+  time_intervals:
+    - name: office-hours
+      times: [{start: "09:00", end: "17:00"}]
+      weekdays: ["monday:friday"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("routes", "stranded"),
+    [
+        # Only during office hours: nights and weekends reach nobody.
+        (
+            "    - {matchers: ['severity=\"critical\"'], receiver: oncall, "
+            "active_time_intervals: [office-hours]}\n",
+            True,
+        ),
+        # Muted during office hours: those reach nobody.
+        (
+            "    - {matchers: ['severity=\"critical\"'], receiver: oncall, "
+            "mute_time_intervals: [office-hours]}\n",
+            True,
+        ),
+        # Office hours to one receiver, the rest of the week to another.
+        (
+            "    - {matchers: ['severity=\"critical\"'], receiver: oncall, continue: true, "
+            "active_time_intervals: [office-hours]}\n"
+            "    - {matchers: ['severity=\"critical\"'], receiver: chat, "
+            "mute_time_intervals: [office-hours]}\n",
+            False,
+        ),
+        # A route that is never muted after the timed one.
+        (
+            "    - {matchers: ['severity=\"critical\"'], receiver: oncall, continue: true, "
+            "active_time_intervals: [office-hours]}\n"
+            "    - {matchers: ['severity=\"critical\"'], receiver: chat}\n",
+            False,
+        ),
+    ],
+    ids=["active-only", "muted", "complementary", "fallback"],
+)
+def test_critical_alerts_whose_every_route_is_timed(
+    tmp_path: Path, routes: str, stranded: bool
+) -> None:
+    routing = "routing:\n  receiver: chat\n  routes:\n" + routes + _OFFICE_HOURS
+    found = _only(tmp_path, routing, "alertmanager/critical-only-at-times")
+    assert [d.field_path for d in found] == (["routing.routes[0]"] if stranded else [])
+    if stranded:
+        (finding,) = found
+        assert finding.message.startswith("critical alerts (ShopDown) reach no receiver")
+        when = finding.message.split("(on ")[1].split(" UTC")[0]
+        day, time = when.split(" at ")
+        weekday = day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+        office = weekday and "09:00" <= time < "17:00"
+        assert office == ("mute_time_intervals" in routes)

@@ -199,6 +199,8 @@ def _inhibit_never_equal(spec: Spec) -> Iterator[Diagnostic]:
     """Judged on the spec's own alerts, when both sides of a rule match some (sources
     may come from elsewhere; then nothing is said)."""
     assert spec.routing is not None
+    if not any(rule.equal for rule in spec.routing.inhibit_rules):
+        return
     alerts = alert_label_sets(spec)
     presence = _label_presence(spec)
     for rule in spec.routing.inhibit_rules:

@@ -198,6 +198,11 @@ def test_what_is_not_a_spec_document(text: str, code: str, where: tuple[int, int
     assert (problem.code, (problem.span.line, problem.span.column)) == (code, where)
 
 
+def test_keys_yaml_reads_as_other_types_are_named_as_written() -> None:
+    data = parse_yaml("true: 1\nnull: 2\n1.5: 3\n", "spec.yaml")
+    assert list(data) == ["true", "null", "1.5"]
+
+
 def test_a_control_character_is_named_by_its_code_point() -> None:
     [problem] = _problems("a: 1\x07\n")
     assert problem.message == (
@@ -211,15 +216,18 @@ def test_a_single_value_for_a_spec_is_quoted_not_named_by_its_python_type() -> N
     assert problem.message.endswith("not the single value 'hello'")
 
 
+SECOND_DOCUMENT = "invalid YAML: a spec file holds one YAML document, and a second one starts here"
+
+
 @pytest.mark.parametrize(
     ("text", "found"),
     [
         ("a: &x 1\nb: &x 2\n", [(2, 4, "yaml/syntax", "invalid YAML: second occurrence")]),
-        ("a: 1\n---\nb: 2\n", [(2, 1, "yaml/syntax", "invalid YAML: but found another document")]),
+        ("a: 1\n---\nb: 2\n", [(2, 1, "yaml/syntax", SECOND_DOCUMENT)]),
         # Anchors count per document, and only the first document is read for them.
         (
             "a: &x 1\n---\nb: &x 2\n",
-            [(2, 1, "yaml/syntax", "invalid YAML: but found another document")],
+            [(2, 1, "yaml/syntax", SECOND_DOCUMENT)],
         ),
         (
             "a: &x 1\nb: &x 2\n---\nc: 3\n",
@@ -298,7 +306,7 @@ def test_tags_and_repeated_texts_keep_their_own_values() -> None:
         "h": "",
         "i": None,
         "5": 5,
-        "None": None,
+        "null": None,  # the key as written
     }
     assert isinstance(document["f"], float)
     assert [type(document[k]) for k in "ae"] == [int, int]

@@ -247,6 +247,24 @@ def test_every_independent_problem_is_reported_at_once() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "alerts: [{name: 9Bad, severity: warning, summary: s, expr: up > 1}]\n",
+            "'9Bad' is not a valid name here (letters, digits and _, starting with a letter)",
+        ),
+        (
+            "pricing: {currency: usd, models: {}}\n",
+            "'usd' is not a currency code of three capital letters (USD, EUR)",
+        ),
+    ],
+    ids=["alert-name", "currency"],
+)
+def test_a_pattern_is_explained_in_words(body: str, message: str) -> None:
+    assert _one(body).message == message
+
+
 def test_every_problem_of_an_item_that_may_be_text_or_a_mapping_is_reported() -> None:
     """A label, a variable or a retained series may be a name or a mapping: a mapping is
     checked as a mapping, and each of its problems is reported, not just the first."""

@@ -367,7 +367,9 @@ class _Builder:
         event = get()
         if not isinstance(event, yaml.StreamEndEvent) and self.uncomposable is None:
             self.uncomposable = _syntax_error(
-                self.file, "but found another document", event.start_mark
+                self.file,
+                "a spec file holds one YAML document, and a second one starts here",
+                event.start_mark,
             )
         self.anchors = None
         while isinstance(event, yaml.DocumentStartEvent):
@@ -465,7 +467,7 @@ class _Builder:
                 if key.__class__ is not str:
                     key = self.node(event, path)
                     if key.__class__ is not str:
-                        key = str(key)
+                        key = _key_text(key)
             else:
                 self.not_a_key(event, path)
             value_event = get()
@@ -553,6 +555,16 @@ class _Builder:
             "(aliases can expand without bound); repeat the value or use include"
         )
         self.refusals.append(Diagnostic("yaml/alias", message, self.span(event)))
+
+
+def _key_text(key: object) -> str:
+    """A key that YAML reads as another type, as it is written: `true:` and `null:`
+    are the keys 'true' and 'null', not the Python names True and None."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
 
 
 def _explained(problem: object, text: str, mark: _Mark | None) -> object:

@@ -452,6 +452,12 @@ def _pattern_meaning(schema: dict[str, Any]) -> str:
         return "an http(s) URL"
     if pattern == "^[a-z][a-z0-9_]*$":
         return "a valid name here (lowercase letters, digits and _, starting with a letter)"
+    if pattern == "^[A-Za-z][A-Za-z0-9_]*$":
+        return "a valid name here (letters, digits and _, starting with a letter)"
+    if pattern == "^[A-Z]{3}$":
+        return "a currency code of three capital letters (USD, EUR)"
+    if pattern == "^/":
+        return "an absolute path (starting with /)"
     if "description" in schema:
         return f"valid here ({schema['description'].rstrip('.')}; expected to match {pattern})"
     return f"valid here (expected to match {pattern})"

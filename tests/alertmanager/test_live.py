@@ -149,7 +149,8 @@ def test_each_alert_reaches_the_receivers_monitorgen_predicts(
         for labels in posted
         for receiver in _notified(spec, labels, posted)
     }
-    assert len({case for _, case in expected}) >= len(spec.alerts)
+    # Every alert is posted; which are delivered depends on the hour (time intervals).
+    assert {labels["alertname"] for labels in posted} >= {alert.name for alert in spec.alerts}
     am = _start(alertmanager_factory, spec, capture_server, smtp_capture)
     am.post_alerts([_alert(labels) for labels in posted])
     assert _wait_for_deliveries(am, capture_server, smtp_capture, expected) == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property, lru_cache
 from typing import Any
@@ -19,7 +19,15 @@ from typing import Any
 import promql_parser
 
 from monitorgen.gotemplate import go_float
-from monitorgen.model import Matcher, Metric, MetricType, Query, QueryFunction, Threshold
+from monitorgen.model import (
+    Comparison,
+    Matcher,
+    Metric,
+    MetricType,
+    Query,
+    QueryFunction,
+    Threshold,
+)
 
 #: Functions a counter may be an argument of: they make its resets harmless, or they
 #: read whether and when it has samples, not its value.
@@ -797,6 +805,37 @@ def _compiled(
     series = selector_expr(name, query.where, extra)
     inner = series if fn is QueryFunction.VALUE else range_function(fn.value, series, rng)
     return _scaled(aggregation(query.aggregation, query.by, inner), query.scale)
+
+
+def compile_condition(query: Query, metric: Metric, threshold: Threshold) -> str:
+    """PromQL for an alert's condition. A rate or an increase of events a `where`
+    picks, compared `below`, counts a group without such events yet as 0 (`or 0 *` the
+    same over all its events): "no successful run today" must fire for a job whose
+    only series so far count failures, where the bare query returns nothing."""
+    text = compile_query(query, metric)
+    if not needs_zero_guard(query, threshold):
+        return with_threshold(text, threshold)
+    rng = query.window
+    part = _compiled(query, metric, rng, ())
+    total = _compiled(replace(query, where=_group_matchers(query)), metric, rng, ())
+    zero = binary(number("0"), "*", parenthesized(total) if query.scale is not None else total)
+    guarded = parenthesized(binary(part, "or", zero))
+    return emit(binary(guarded, threshold.comparison.value, number(threshold.text)))
+
+
+def needs_zero_guard(query: Query, threshold: Threshold) -> bool:
+    """A `below` on a rate or an increase whose `where` picks among a group's series."""
+    return (
+        threshold.comparison is Comparison.BELOW
+        and query.function in (QueryFunction.RATE, QueryFunction.INCREASE)
+        and _group_matchers(query) != query.where
+    )
+
+
+def _group_matchers(query: Query) -> tuple[Matcher, ...]:
+    """The `where` matchers on labels the query groups by: they choose which groups
+    exist, which the zero guard must not widen (the other matchers choose events)."""
+    return tuple(m for m in query.where if m.label in query.by)
 
 
 def _quantile(query: Query, metric: Metric, rng: str, extra: tuple[str, ...]) -> PromQL:

@@ -7,7 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitorgen import model as m
-from monitorgen.promql import compile_distribution, compile_query, format_number, with_threshold
+from monitorgen.promql import (
+    compile_condition,
+    compile_distribution,
+    compile_query,
+    format_number,
+)
 
 _ROUTE_MATCHER = re.compile(
     r"^\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
@@ -165,8 +170,11 @@ def _query(raw: Mapping[str, Any], metrics: Mapping[str, m.Metric]) -> m.Query:
 
 def compile_if_declared(query: m.Query, metrics: Mapping[str, m.Metric], **kw: Any) -> str:
     """PromQL for a query; an undeclared metric compiles as a counter (checks report it)."""
-    metric = metrics.get(query.metric) or m.Metric(query.metric, m.MetricType.COUNTER, "")
-    return compile_query(query, metric, **kw)
+    return compile_query(query, _declared(query, metrics), **kw)
+
+
+def _declared(query: m.Query, metrics: Mapping[str, m.Metric]) -> m.Metric:
+    return metrics.get(query.metric) or m.Metric(query.metric, m.MetricType.COUNTER, "")
 
 
 def _threshold(raw: Mapping[str, Any]) -> m.Threshold:
@@ -182,7 +190,7 @@ def _alert(
     if "condition" in raw:
         query = _query(raw["condition"], metrics)
         threshold = _threshold(raw["condition"])
-        expr = with_threshold(compile_if_declared(query, metrics), threshold)
+        expr = compile_condition(query, _declared(query, metrics), threshold)
     else:
         expr = raw["expr"].strip()
     runbook = raw.get("runbook_url")

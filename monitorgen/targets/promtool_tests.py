@@ -30,7 +30,7 @@ from monitorgen.model import (
     QueryFunction,
     Spec,
 )
-from monitorgen.promql import PromQLError, parse, seconds, without_brackets
+from monitorgen.promql import PromQLError, needs_zero_guard, parse, seconds, without_brackets
 from monitorgen.rule_inputs import (
     COMPARE,
     NotDerivable,
@@ -49,6 +49,8 @@ from monitorgen.rule_inputs import (
     nudged,
     plain_number,
     ratio_scenarios,
+    selected_by,
+    series_name,
     spread_over_two,
     timeline,
 )
@@ -187,6 +189,11 @@ def alert_test_groups(
     """A firing and a silent test group for one alert (whose rule is `rule`, when
     given); NotDerivable when impossible."""
     recorded_labels: tuple[tuple[str, str], ...] = ()
+    guarded = (  # what the spec wrote, not a raw text read as a condition
+        alert.query is not None
+        and alert.threshold is not None
+        and needs_zero_guard(alert.query, alert.threshold)
+    )
     if alert.query is None:
         alert, recorded_labels = _as_structured(spec, alert)
     if alert.query is not None and alert.threshold is not None:
@@ -212,7 +219,41 @@ def alert_test_groups(
         kept = _keeps_firing_group(alert, rule, firing, silent, condition, tl, siblings)
         if kept is not None:
             groups.append(kept)
+    if guarded:
+        groups.append(_no_matching_events_group(spec, alert, rule, tl, horizon, siblings))
     return groups
+
+
+def _no_matching_events_group(
+    spec: Spec, alert: Alert, rule: Rule, tl: Timeline, horizon: int, siblings: tuple[Sibling, ...]
+) -> dict[str, Any]:
+    """For a `below` guarded with `or 0 *` (see `promql.compile_condition`): events the
+    `where` leaves out, and none it picks, count as 0 for their group, which fires."""
+    query = alert.query
+    metric = spec.metric(query.metric) if query is not None else None
+    assert query is not None and metric is not None
+    outside = next(
+        (
+            (m.label, other)
+            for m in query.where
+            if m.label not in query.by
+            and (other := label_value(metric, m.label, avoid=m.values)) is not None
+        ),
+        None,
+    )
+    if outside is None:
+        raise NotDerivable("every value of the `where` labels is picked")
+    labels = {**selected_by(base_labels(spec, metric), query.where), outside[0]: outside[1]}
+    series = Series(series_name(metric), tuple(sorted(labels.items())), step_increase=Fraction(1))
+    shown = {b: labels[b] for b in query.by}
+    scenario = Scenario([series], lambda at: 0.0 if at >= tl.step else None, shown)
+    return unit_test_group(
+        f"{_title(rule, siblings)} fires when no event matches yet",
+        scenario.series,
+        tl,
+        horizon,
+        [_firing_check(rule, scenario, horizon, 0.0, siblings, tl)],
+    )
 
 
 def _two_series_in_a_group(

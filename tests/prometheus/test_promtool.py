@@ -624,3 +624,40 @@ def test_an_slo_absent_alert_fires_when_only_series_outside_its_where_remain(
     )
     result = promtool("test", "rules", "absent.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_below_on_events_a_where_picks_counts_a_group_without_them_as_zero(
+    tmp_path: Path,
+) -> None:
+    """ "No successful run today" must fire for a job whose only series counts failures:
+    the bare sum over `status="success"` returns nothing for it, so the condition adds
+    `or 0 *` the sum over all its runs, and a generated test feeds only failures."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: batch\n"
+        "metrics:\n  - name: batch_runs_total\n    type: counter\n    help: Runs.\n"
+        "    labels: [{name: status, values: [success, failure]}, job_name]\n"
+        "alerts:\n  - name: NoSuccess\n    severity: warning\n    summary: No success.\n"
+        "    condition: {metric: batch_runs_total, function: increase, window: 1h, "
+        "where: {status: success}, by: [job_name], below: 1}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    guarded = (
+        '(sum by (job_name) (increase(batch_runs_total{status="success"}[1h])) or 0 * '
+        "sum by (job_name) (increase(batch_runs_total[1h]))) < 1"
+    )
+    assert guarded in text
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    (group,) = [t for t in tests if t["name"] == "NoSuccess fires when no event matches yet"]
+    assert [s["series"] for s in group["input_series"]] == [
+        'batch_runs_total{instance="localhost:8000",job="batch",job_name="job_name-1",'
+        'status="failure"}'
+    ]
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    bare = 'sum by (job_name) (increase(batch_runs_total{status="success"}[1h])) < 1'
+    rules.write_text(text.replace(guarded, bare))
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 1
+    assert "NoSuccess fires when no event matches yet" in result.stdout + result.stderr

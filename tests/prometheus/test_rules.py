@@ -288,3 +288,28 @@ def test_a_raw_expression_a_condition_compiles_to_is_described_as_that_condition
         "5xx at the edge: {{ $value | humanizePercentage }} (threshold > 0.05) "
         "for pop {{ $labels.pop }}."
     )
+
+
+@pytest.mark.parametrize(
+    ("condition", "guarded"),
+    [
+        ("{metric: g_runs_total, where: {status: ok}, below: 1}", True),
+        ("{metric: g_runs_total, function: increase, where: {status: ok}, below: 1}", True),
+        ("{metric: g_runs_total, where: {status: ok}, above: 1}", False),  # no events: quiet
+        ("{metric: g_runs_total, below: 1}", False),  # no where: nothing to count as 0
+        ("{metric: g_runs_total, by: [job_name], where: {job_name: a}, below: 1}", False),
+        ("{metric: g_level, where: {status: ok}, below: 1}", False),  # a gauge reads levels
+    ],
+)
+def test_only_a_below_on_events_a_where_picks_gets_the_zero_guard(
+    tmp_path: Path, condition: str, guarded: bool
+) -> None:
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: g\n"
+        "metrics:\n  - {name: g_runs_total, type: counter, help: R., labels: [status, job_name]}\n"
+        "  - {name: g_level, type: gauge, help: L., labels: [status]}\n"
+        f"alerts:\n  - {{name: G, severity: warning, summary: s, condition: {condition}}}\n",
+    )
+    (alert,) = spec.alerts
+    assert (" or 0 * " in alert.expr) == guarded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -30,10 +31,12 @@ def text(diagnostic: Diagnostic, *, excerpt: bool = True) -> str:
     if excerpt and diagnostic.span.line:
         source = _source_lines(diagnostic.span.file)
         if 0 < diagnostic.span.line <= len(source):
-            line = without_secrets(source[diagnostic.span.line - 1])
-            shown, caret = excerpt_of(line, diagnostic.span.column)
+            raw = source[diagnostic.span.line - 1]
+            line = without_secrets(raw)
+            column = len(without_secrets(raw[: max(diagnostic.span.column - 1, 0)])) + 1
+            shown, caret = excerpt_of(line, min(column, len(line) + 1))
             lines.append(f"    {shown}")
-            lines.append("    " + " " * caret + "^")
+            lines.append("    " + " " * _display_width(shown[:caret]) + "^")
     if diagnostic.hint:
         hint = diagnostic.hint
         if len(hint) > LONGEST_HINT:  # the whole stays in the JSON report
@@ -86,6 +89,15 @@ def _names_a_secret(key: str) -> bool:
         return False
     return bool(_SECRET_WORDS.search(key)) or bool(
         difflib.get_close_matches(key, SECRET_FIELDS, n=1, cutoff=0.85)
+    )
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns: wide characters (CJK, most emoji) take two, combining marks
+    none, so the caret lands under its character."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
     )
 
 

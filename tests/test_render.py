@@ -41,3 +41,30 @@ def test_a_long_expression_shows_its_neighbourhood_and_a_cut_hint(tmp_path: Path
     assert excerpt[caret.index("^") :].startswith("metric_1500")
     assert len(excerpt) < EXCERPT_WIDTH + 20
     assert hint == f"    hint: expression: {expr}"[: len("    hint: ") + LONGEST_HINT] + "..."
+
+
+@pytest.mark.parametrize(
+    ("line", "target", "before_caret"),
+    [
+        ('  - {name: "日本語", severity: urgent}', "urgent", '  - {name: "日本語", severity: '),
+        ("  title: 🚀 launch, severity: urgent", "urgent", "  title: 🚀 launch, severity: "),
+        ('  - {url: "https://a:b@x.example.com/h", max_alertz: 3}', "max_alertz", None),
+    ],
+    ids=["wide", "emoji", "redacted-before"],
+)
+def test_the_caret_sits_under_its_character_on_screen(
+    tmp_path: Path, line: str, target: str, before_caret: str | None
+) -> None:
+    """Wide characters take two columns, and a secret redacted before the column
+    changes the line's length: the caret still points at the finding."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"version: 1\n{line}\n", encoding="utf-8")
+    finding = Diagnostic("x/y", "m", Span(str(spec), 2, line.index(target) + 1), ("a",))
+    _, excerpt, caret = text(finding).splitlines()
+    on_screen = caret.index("^") - len("    ")
+    shown = excerpt[len("    ") :]
+    prefix = shown[: shown.index(target)]
+    if before_caret is not None:
+        assert prefix == before_caret
+    wide = sum(1 for ch in prefix if ord(ch) > 0x2E80)
+    assert on_screen == len(prefix) + wide

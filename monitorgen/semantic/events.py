@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
@@ -121,11 +122,13 @@ def _update_labels(
 
 
 def _unknown_field(name: str, event: Event, path: tuple[str | int, ...]) -> Diagnostic:
-    known = ", ".join(f.name for f in event.fields)
+    names = [f.name for f in event.fields]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return Diagnostic(
         "events/unknown-field",
-        f"event '{event.name}' has no field '{name}' (fields: {known})",
+        f"event '{event.name}' has no field '{name}' (fields: {', '.join(names)})",
         path=path,
+        hint=f"did you mean '{close[0]}'?" if close else None,
     )
 
 

@@ -33,6 +33,7 @@ from monitorgen.spec.loader import (
     load_spec_file,
     overlay,
     path_at,
+    paths_in_their_files,
     source_name,
     span_of,
 )
@@ -371,9 +372,10 @@ def _placed(
     """Give every finding a line and column from its field path, and name the
     environment; a finding on what an environment wrote gets the path it is written at."""
     placed = []
+    in_its_file = paths_in_their_files(document)
     for item in found:
         span = item.span if item.span.line else span_of(document, item.path)
-        path, message = item.path, item.message
+        path, message = in_its_file(item.path), item.message
         if env is not None:
             written = path_at(env.section, span)
             if written is not None:

@@ -190,6 +190,40 @@ def span_of(root: Any, path: tuple[str | int, ...]) -> Span:
     return span
 
 
+def paths_in_their_files(root: Any) -> Callable[[tuple[str | int, ...]], tuple[str | int, ...]]:
+    """What gives a path of the merged document with each list index counted among the
+    items written in the same file: the alert a spec file lists fifth is `alerts[4]`
+    there, however many alerts a layer or an include put before it. (Each list's
+    indexes are worked out once: a spec may have thousands of findings.)"""
+    local: dict[int, list[int]] = {}
+
+    def indexes(node: SpecList) -> list[int]:
+        found = local.get(id(node))
+        if found is None:
+            seen: dict[str, int] = {}
+            found = []
+            for span in node.item_spans:
+                found.append(seen.get(span.file, 0))
+                seen[span.file] = found[-1] + 1
+            local[id(node)] = found
+        return found
+
+    def in_its_file(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        node = root
+        written: list[str | int] = []
+        for part in path:
+            if isinstance(node, SpecList) and isinstance(part, int) and 0 <= part < len(node):
+                written.append(indexes(node)[part])
+                node = node[part]
+            else:
+                written.append(part)
+                has = isinstance(node, SpecMap) and isinstance(part, str) and part in node
+                node = node[part] if has else None
+        return tuple(written)
+
+    return in_its_file
+
+
 def path_at(root: Any, span: Span) -> tuple[str | int, ...] | None:
     """The path under `root` of the shallowest value (or key) written at `span`, or None."""
     level: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]

@@ -95,3 +95,22 @@ def test_a_spec_without_layers_loads_as_before(tmp_path: Path) -> None:
     path.write_text("version: 1\nservice: plain\n")
     document = load_spec_file(path)
     assert dict(document) == {"version": 1, "service": "plain"}
+
+
+def test_a_finding_names_the_item_by_its_place_in_the_file_that_writes_it(
+    tmp_path: Path,
+) -> None:
+    """The layer's five alerts come first in the merged spec; the spec's second alert is
+    still `alerts[1]` in the file the user edits, and an include's first is `alerts[0]`."""
+    (tmp_path / "more.yaml").write_text(
+        "alerts:\n  - {name: FromInclude, severity: info, summary: s, expr: vector(1) > 2, "
+        "for: soon}\n"
+    )
+    second = "  - {name: Second, severity: warning, summary: s, expr: up > 1, for: later}\n"
+    path = write_spec(tmp_path, "infrastructure", extra=second + "include: [more.yaml]\n")
+    found = {
+        (Path(d.span.file).name, d.field_path)
+        for d in compiled(path).diagnostics
+        if d.code == "schema/pattern"
+    }
+    assert found == {("shop.yaml", "alerts[1].for"), ("more.yaml", "alerts[0].for")}

@@ -194,8 +194,14 @@ def _files_under(root: Path, name: str) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): _LINK if p.is_symlink() else p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_symlink() or p.is_file()
+        if (p.is_symlink() or p.is_file()) and not _bytecode(p, folder)
     }
+
+
+def _bytecode(path: Path, folder: Path) -> bool:
+    """Python's cache of the generated module, made by importing it in place: not
+    output, and the next build replaces the folder without it."""
+    return "__pycache__" in path.relative_to(folder).parts
 
 
 def write_file(path: Path, content: bytes) -> None:

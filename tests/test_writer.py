@@ -420,3 +420,13 @@ def test_compare_tree_reports_nothing_for_what_write_tree_wrote(tmp_path: Path) 
     writer.write_tree(tmp_path, tree, prune=True)
     assert writer.compare_tree(tmp_path, tree, whole=True).clean
     assert (tmp_path / "svc.staging" / "a" / "one.yml").read_bytes() == b"# staging\n"
+
+
+def test_check_ignores_the_bytecode_of_the_generated_module(built: Path) -> None:
+    """An app's tests import the module in place before CI checks the output."""
+    (module,) = (built / "demo" / "python").glob("*.py")
+    cache = module.parent / "__pycache__"
+    cache.mkdir()
+    (cache / f"{module.stem}.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    result = _run("check")
+    assert result.exit_code == 0, result.output

@@ -28,11 +28,17 @@ class Severity(Enum):
     INFO = "info"
 
 
+#: What the generated module records instead of a value outside a label's `values` or
+#: past its `max_values`: a query may select it to watch for such values.
+OTHER_LABEL_VALUE = "other"
+
+
 @dataclass(frozen=True)
 class Label:
     name: str
     values: tuple[str, ...] = ()
-    """Allowed values; empty means any value (bounded by `max_values`)."""
+    """Allowed values; empty means any value (bounded by `max_values`). The module
+    records OTHER_LABEL_VALUE for any other."""
     max_values: int | None = None
     description: str = ""
 

@@ -111,8 +111,9 @@ def test_expressions_that_misuse_series_are_errors(tmp_path: Path, expr: str, co
     assert (finding.span.line, finding.span.column) == (25, 11)
 
 
-def test_a_summarys_quantile_label_may_be_selected(tmp_path: Path) -> None:
-    """The client library labels each of a summary's quantile series `quantile`."""
+def test_a_summarys_quantile_label_may_be_selected_with_a_warning(tmp_path: Path) -> None:
+    """Client libraries label each of a summary's quantile series `quantile`; the
+    Python client the generated module uses records none, which a warning says."""
     summary = (
         "  - {name: demo_wait_seconds, type: summary, help: Wait., labels: [{name: status}]}\n"
     )
@@ -121,6 +122,9 @@ def test_a_summarys_quantile_label_may_be_selected(tmp_path: Path) -> None:
     spec.write_text(text + _alert('max(demo_wait_seconds{quantile="0.99"}) > 2'))
     [compiled] = pipeline.compile_spec(spec)
     assert _codes(compiled.diagnostics) == []
+    [warning] = [d for d in compiled.diagnostics if d.code == "promql/summary-quantile"]
+    assert warning.severity is Severity.WARNING
+    assert "exposes only its _sum and _count" in warning.message
     spec.write_text(text + _alert('max(demo_wait_seconds_count{quantile="0.99"}) > 2'))
     [compiled] = pipeline.compile_spec(spec)
     assert "promql/unknown-label" in _codes(compiled.diagnostics)
@@ -183,6 +187,26 @@ def test_a_structured_query_may_group_and_filter_by_the_scrape_labels(tmp_path: 
         "where: {job: demo}, above: 1}\n",
     )
     assert _codes(found) == []
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["where: {status: other}", 'expr: sum(rate(demo_requests_total{status="other"}[5m])) > 1'],
+)
+def test_the_value_the_module_records_for_any_other_may_be_selected(
+    tmp_path: Path, where: str
+) -> None:
+    """The module records a value outside `values` as `other`: an alert on unexpected
+    statuses selects it, and its query can match."""
+    condition = (
+        f"    condition: {{metric: demo_requests_total, {where}, above: 1}}\n"
+        if where.startswith("where")
+        else f"    {where}\n"
+    )
+    found = _findings(
+        tmp_path, "alerts:\n  - name: A\n    severity: info\n    summary: s\n" + condition
+    )
+    assert [d.code for d in found if d.code == "references/label-value"] == []
 
 
 def test_a_label_value_outside_the_declared_values_is_a_warning(tmp_path: Path) -> None:

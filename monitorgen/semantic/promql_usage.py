@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from monitorgen.diagnostics import Diagnostic, Severity
-from monitorgen.model import WINDOW_PLACEHOLDER, MetricType, Path, RawSli, Spec
+from monitorgen.model import (
+    OTHER_LABEL_VALUE,
+    WINDOW_PLACEHOLDER,
+    MetricType,
+    Path,
+    RawSli,
+    Spec,
+)
 from monitorgen.promql import (
     ANY_VARIABLE_VALUE,
     PromQLError,
@@ -138,7 +145,7 @@ def _likely_cause(text: str) -> str:
 
 #: Values an `=` matcher may hold besides the declared ones: empty (the label is
 #: missing) and a dashboard variable.
-_ANY = ("", ANY_VARIABLE_VALUE)
+_ANY = ("", ANY_VARIABLE_VALUE, OTHER_LABEL_VALUE)
 
 
 def known_series(spec: Spec) -> frozenset[str]:
@@ -181,7 +188,18 @@ def _selector(
         allowed.add("quantile")  # the client library's label of each quantile series
     declared = {x.name: x.values for x in metric.labels if x.values}
     for label, op, value in use.labels:
-        if label not in allowed:
+        if label == "quantile" and "quantile" in allowed:
+            yield Diagnostic(
+                "promql/summary-quantile",
+                f"'{use.name}' is a summary, and the generated Python module records it "
+                "with prometheus_client, which exposes only its _sum and _count: no "
+                "series has a 'quantile' label unless another client records it",
+                path=path,
+                severity=Severity.WARNING,
+                hint="declare a histogram and query histogram_quantile(), or read "
+                "rate(_sum) / rate(_count) for the mean",
+            )
+        elif label not in allowed:
             yield Diagnostic(
                 "promql/unknown-label",
                 f"'{use.name}' has no label '{label}' "
@@ -192,7 +210,8 @@ def _selector(
             yield Diagnostic(
                 "references/label-value",
                 f"'{value}' is not an allowed value of {metric.name}'s label '{label}' "
-                f"({', '.join(declared[label])}): the selector never matches",
+                f"({', '.join(declared[label])}, or '{OTHER_LABEL_VALUE}' for any other): "
+                "the selector never matches",
                 path=path,
                 severity=Severity.WARNING,
             )

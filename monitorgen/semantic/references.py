@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import (
+    OTHER_LABEL_VALUE,
     WINDOW_PLACEHOLDER,
     Alert,
     Comparison,
@@ -330,11 +331,12 @@ def _check_matchers(
             yield _unknown_label(matcher.label, metric_name, by_name, (*path, matcher.label))
             continue
         for value in matcher.values:
-            if label.values and value not in label.values:
+            if label.values and value not in (*label.values, OTHER_LABEL_VALUE):
                 yield Diagnostic(
                     "references/label-value",
                     f"'{value}' is not an allowed value of {metric_name}'s label '{label.name}' "
-                    f"({', '.join(label.values)}): the query can never match",
+                    f"({', '.join(label.values)}, or '{OTHER_LABEL_VALUE}' for any other): "
+                    "the query can never match",
                     path=(*path, matcher.label),
                     severity=Severity.WARNING,
                 )

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitorgen.model import OTHER_LABEL_VALUE
+
 from .exposition import families, histogram, key, samples, value
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -66,7 +68,7 @@ def test_the_cap_of_two_channels(shop: Any, registry: CollectorRegistry) -> None
     labels = {"region": "eu", "express": "false", "kind": "order"}
     assert value(registry, "shop_orders_total", channel="web", **labels) == 2
     assert value(registry, "shop_orders_total", channel="app", **labels) == 1
-    assert value(registry, "shop_orders_total", channel="other", **labels) == 2
+    assert value(registry, "shop_orders_total", channel=OTHER_LABEL_VALUE, **labels) == 2
     reason = {"metric": "shop_orders_total", "reason": "too_many_values"}
     assert value(registry, "shop_monitoring_dropped_total", **reason) == 2
 

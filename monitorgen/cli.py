@@ -189,7 +189,8 @@ def build(specs: Sequence[Path], output: Path, fmt: str, fail_on: str, no_cache:
 @click.option(
     "--check-secrets",
     is_flag=True,
-    help="Warn when a secret file the Alertmanager config references is absent here.",
+    help="Warn when a secret file the spec references (receivers, long-term store, "
+    "report mail) is absent here.",
 )
 @click.option(
     "--amtool-routes",

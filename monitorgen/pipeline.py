@@ -310,7 +310,7 @@ def _checked(
 def _extra_findings(spec: Spec, extra: ExtraChecks, output_name: str) -> list[Diagnostic]:
     if extra.secrets_in is None:
         return []
-    return list(missing_secret_files(spec, extra.secrets_in / output_name / "alertmanager"))
+    return list(missing_secret_files(spec, extra.secrets_in / output_name))
 
 
 def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:

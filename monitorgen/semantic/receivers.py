@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path as FilePath
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -174,29 +174,56 @@ def _email_transport(email: Any, path: Path) -> Iterator[Diagnostic]:
 # --- local secret files (opt-in: `monitorgen check --check-secrets`) ----------------------
 
 
-def secret_files(spec: Spec) -> Iterator[tuple[str, Path]]:
-    """Every secret file the spec references, with the field path naming it."""
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret file the spec references, who reads it and from where."""
+
+    value: str
+    path: Path
+    folder: FilePath
+    """Where a relative value is read from."""
+    failure: str
+    """What fails while the file is missing."""
+
+
+def secret_files(spec: Spec, output: FilePath) -> Iterator[SecretFile]:
+    """Every secret file the spec references, with the field path naming it: those of
+    the receivers (read by Alertmanager next to `output`/alertmanager), of the long-term
+    store (Prometheus, next to `output`/prometheus) and of the report's mail (the
+    scheduled report, in its working directory)."""
+    notify = "Alertmanager will fail to notify through this receiver until it does"
     for receiver in spec.receivers:
         for kind, index, config in receiver_configs(receiver):
             for key, value in _string_fields(config):
                 if key.endswith("_file") and value:
-                    yield value, (*receiver.path, kind, index, key)
+                    path = (*receiver.path, kind, index, key)
+                    yield SecretFile(value, path, output / "alertmanager", notify)
+    remote = spec.retention.remote_write if spec.retention else None
+    if remote is not None:
+        ship = "Prometheus cannot authenticate to the long-term store until it does"
+        for key in ("credentials_file", "auth_password_file"):
+            value = getattr(remote, key)
+            if value:
+                yield SecretFile(value, (*remote.path, key), output / "prometheus", ship)
+    mail = spec.report.mail if spec.report else None
+    if spec.report is not None and mail is not None and mail.auth_password_file:
+        send = "`monitorgen report --send` cannot log in to the mail server until it does"
+        path = (*spec.report.path, "mail", "auth_password_file")
+        folder = FilePath(spec.report.working_directory)
+        yield SecretFile(mail.auth_password_file, path, folder, send)
 
 
-def missing_secret_files(spec: Spec, config_dir: FilePath) -> Iterator[Diagnostic]:
-    """Referenced secret files absent on this machine.
-
-    Alertmanager reads them only when it sends a notification, so `amtool check-config`
-    cannot tell. Relative paths are relative to the generated alertmanager.yml.
-    """
-    for value, path in secret_files(spec):
-        file = FilePath(value)
-        located = file if file.is_absolute() else config_dir / file
+def missing_secret_files(spec: Spec, output: FilePath) -> Iterator[Diagnostic]:
+    """Referenced secret files absent on this machine (`output` is the spec's output
+    folder). Their readers open them only when they send something, so no config
+    check can tell."""
+    for secret in secret_files(spec, output):
+        file = FilePath(secret.value)
+        located = file if file.is_absolute() else secret.folder / file
         if not located.is_file():
             yield Diagnostic(
                 "secrets/missing-file",
-                f"secret file {value} does not exist here; Alertmanager will fail to notify "
-                "through this receiver until it does",
-                path=path,
+                f"secret file {secret.value} does not exist here; {secret.failure}",
+                path=secret.path,
                 severity=Severity.WARNING,
             )

@@ -238,6 +238,53 @@ def test_check_secrets_resolves_relative_paths_next_to_the_config(tmp_path: Path
     assert _missing(tmp_path, "secrets/pw", output) == []
 
 
+def test_check_secrets_also_covers_the_long_term_store_and_the_report_mail(
+    tmp_path: Path,
+) -> None:
+    """Prometheus reads the remote-write token and the scheduled report the SMTP
+    password only when they send: both fail as a missing receiver file does."""
+    document = base_document()
+    document["metrics"] = [{"name": "shop_orders_total", "type": "counter", "help": "Orders."}]
+    document["retention"] = {
+        "series": ["shop_orders_total"],
+        "remote_write": {
+            "url": "https://lts.example.com/push",
+            "credentials_file": "secrets/lts_token",
+        },
+    }
+    work = tmp_path / "srv"
+    document["report"] = {
+        "working_directory": str(work),
+        "mail": {
+            "to": ["a@example.com"],
+            "from": "b@example.com",
+            "smarthost": "smtp.example.com:587",
+            "auth_username": "b@example.com",
+            "auth_password_file": "smtp_password",
+        },
+    }
+    spec = write_spec(tmp_path, document)
+    output = tmp_path / "out"
+
+    def missing() -> dict[str, str]:
+        result = build([spec], extra=ExtraChecks(secrets_in=output))
+        found = [d for d in result.diagnostics if d.code == "secrets/missing-file"]
+        return {d.field_path: d.message for d in found}
+
+    found = missing()
+    assert set(found) == {
+        "retention.remote_write.credentials_file",
+        "report.mail.auth_password_file",
+    }
+    assert "Prometheus cannot authenticate" in found["retention.remote_write.credentials_file"]
+    assert "monitorgen report --send" in found["report.mail.auth_password_file"]
+    (output / "shop" / "prometheus" / "secrets").mkdir(parents=True)
+    (output / "shop" / "prometheus" / "secrets" / "lts_token").write_text("t")
+    work.mkdir()
+    (work / "smtp_password").write_text("pw")
+    assert missing() == {}
+
+
 def test_check_command_flag(tmp_path: Path) -> None:
     spec = _secret_spec(tmp_path, str(tmp_path / "absent"))
     output = tmp_path / "out"

@@ -192,7 +192,8 @@ def _compile_spec(
         if base_problems:
             if worker is not None:
                 worker.cancel()
-            return [Compiled(path.stem, None, _placed(base_problems, document))]
+            spec_itself = Compiled(path.stem, None, _placed(base_problems, document))
+            return [spec_itself, *_environments_own_problems(document, path)]
         results = [_model(document, path, source, None, extra, rendering, worker)]
     except BaseException:
         if worker is not None:
@@ -203,6 +204,26 @@ def _compile_spec(
         merged = _environment(document, name)
         results.append(_model(merged, path, source, env, extra, rendering, base=document))
     return results
+
+
+def _environments_own_problems(document: SpecMap, path: Path) -> list[Compiled]:
+    """With the spec itself invalid, the schema problems of what each environment
+    writes, so that every problem is reported at once (those it inherits are the
+    spec's own, reported once)."""
+    environments = document.get("environments")
+    if not isinstance(environments, SpecMap):
+        return []
+    found = []
+    for name in sorted(environments):
+        if not isinstance(environments[name], SpecMap):
+            continue  # the spec's own schema finding says what is wrong with it
+        env = Environment(name, environments[name])
+        merged = _environment(document, name)
+        placed = _placed(validate_document(merged), merged, env)
+        own = [d for d in placed if d.path[:2] == ("environments", name)]
+        if own:
+            found.append(Compiled(f"{path.stem}.{name}", None, own))
+    return found
 
 
 def _start_worker_early(

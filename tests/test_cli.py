@@ -569,3 +569,21 @@ def test_no_cache_help_names_what_the_command_keeps_and_where(command: str) -> N
     option = help_text[help_text.index("--no-cache") :]
     assert "~/.cache/monitorgen" in option
     assert ("amtool" in option) == (command == "check")
+
+
+def test_an_environment_problem_is_reported_with_the_spec_s_own(workdir: Path) -> None:
+    """Every problem at once: an environment's wrong `for` is not held back until the
+    spec's own wrong severity is fixed, and what it inherits is reported once."""
+    environments = (
+        "environments:\n  staging:\n    alerts:\n"
+        "      - {name: ShopOrderFailures, for: 5 minutes}\n  prod:\n    title: Shop\n"
+    )
+    spec = _write(workdir, "shop.yaml", VALID.replace("severity: critical", "severity: urgent"))
+    Path(spec).write_text(Path(spec).read_text() + environments)
+    result = _run("validate", "--format", "json", spec)
+    assert result.exit_code == 1
+    found = [(d["code"], d["path"]) for d in json.loads(result.stdout)["diagnostics"]]
+    assert found == [
+        ("schema/enum", "alerts[0].severity"),
+        ("schema/pattern", "environments.staging.alerts[0].for"),
+    ]

@@ -58,6 +58,9 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     hint: str | None = None
     related: tuple[Span, ...] = field(default=())
+    first_defined_at: tuple[str | int, ...] | None = None
+    """For a finding about a second definition, the field path of the first: placing
+    the finding names its file and line (in the message, and as `related`)."""
 
     @property
     def field_path(self) -> str:

@@ -18,6 +18,7 @@ from monitorgen.diagnostics import (
     Severity,
     Span,
     SpecError,
+    format_path,
     has_errors,
     sorted_diagnostics,
 )
@@ -396,16 +397,25 @@ def _placed(
     in_its_file = paths_in_their_files(document)
     for item in found:
         span = item.span if item.span.line else span_of(document, item.path)
-        path, message = in_its_file(item.path), item.message
+        path, message, related = in_its_file(item.path), item.message, item.related
+        if item.first_defined_at is not None:
+            first = span_of(document, item.first_defined_at)
+            message += _first_definition(in_its_file(item.first_defined_at), first, span)
+            related = (*related, first)
         if env is not None:
             written = path_at(env.section, span)
             if written is not None:
                 path = ("environments", env.name, *written)
             message = f"{message} (environment {env.name})"
-        placed.append(
-            Diagnostic(item.code, message, span, path, item.severity, item.hint, item.related)
-        )
+        placed.append(Diagnostic(item.code, message, span, path, item.severity, item.hint, related))
     return sorted_diagnostics(placed)
+
+
+def _first_definition(path: tuple[str | int, ...], first: Span, here: Span) -> str:
+    """Where the first definition is: its path in its own file, and that file's name
+    when it is not the one the finding is in."""
+    place = f"line {first.line}" if first.file == here.file else f"{first.file}:{first.line}"
+    return f" (first defined at {format_path(path)}, {place})"
 
 
 @dataclass

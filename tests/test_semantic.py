@@ -429,7 +429,8 @@ def test_alerts_may_share_a_name_when_their_severities_differ(tmp_path: Path) ->
     assert [(d.path, d.message) for d in duplicates] == [
         (
             ("alerts", 2),
-            "duplicate alert 'Busy' of severity 'critical' (first defined at alerts[1])",
+            "duplicate alert 'Busy' of severity 'critical' "
+            f"(first defined at alerts[1], line {METRICS.count(chr(10)) + 3})",
         )
     ]
 

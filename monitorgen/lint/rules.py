@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.gotemplate import VALUE_REFERENCE, TemplateError, parse_template
 from monitorgen.model import Metric, MetricType, Path, Spec
 from monitorgen.promql import (
@@ -431,9 +431,9 @@ def _duplicates(rules: Rules) -> Iterator[Diagnostic]:
         kind = "recording rule" if rule.record else "alert"
         yield Diagnostic(
             "lint/duplicate-rule",
-            f"{kind} {rule.name}{{{_label_text(labels)}}} is also made by the rule from "
-            f"{format_path(first.path)}",
+            f"{kind} {rule.name}{{{_label_text(labels)}}} is also made by another rule",
             path=rule.path,
+            first_defined_at=first.path,
             severity=Severity.ERROR if rule.record else Severity.WARNING,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from monitorgen.diagnostics import Diagnostic, Severity, format_path
+from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import Metric, MetricType, Path, Spec
 
 #: Non-base units and the base unit Prometheus recommends instead.
@@ -53,15 +53,12 @@ def _duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagno
         if name in first:
             yield Diagnostic(
                 "names/duplicate",
-                f"duplicate {kind} '{name}' (first defined at {_where(first[name])})",
+                f"duplicate {kind} '{name}'",
                 path=path,
+                first_defined_at=first[name],
             )
         else:
             first[name] = path
-
-
-def _where(path: Path) -> str:
-    return format_path(path)
 
 
 def _metric_conventions(metric: Metric) -> Iterator[Diagnostic]:

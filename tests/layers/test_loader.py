@@ -52,13 +52,15 @@ def test_a_clash_with_a_layer_points_at_both_files(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("alerts:\n", mine + "\nalerts:\n", 1))
     (duplicate,) = [d for d in compiled(path).diagnostics if d.code == "names/duplicate"]
     assert (duplicate.span.file, duplicate.span.line) == (str(path), line_of(path, mine))
-    assert "first defined at metrics[1]" in duplicate.message
     first = span_of(load_spec_file(path), ("metrics", 1))
     bundled = LAYER_DIR / "business.yaml"
     assert (first.file, first.line) == (
         layer_display("business"),
         line_of(bundled, "  - name: business_sessions_total"),
     )
+    where = f"first defined at metrics[1], {first.file}:{first.line}"
+    assert where in duplicate.message
+    assert duplicate.related == (first,)
 
 
 def test_an_unknown_layer_is_reported_at_its_item(tmp_path: Path) -> None:

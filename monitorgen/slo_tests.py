@@ -75,6 +75,7 @@ def slo_test_groups(spec: Spec, slo: Slo, tl: Timeline) -> tuple[list[dict[str, 
     slow = _slow_burn(spec, slo, tl, at)
     if slow is not None:
         groups.append(slow)
+    groups.extend(_around_the_lowest_threshold(spec, slo, tl, at))
     groups.append(_no_errors(spec, slo, tl, at))
     groups.append(_no_traffic(spec, slo, tl, at))
     absent = absent_alert(spec, slo)
@@ -302,6 +303,46 @@ def _slow_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any] | 
         return None
     name = f"SLO {slo.name}: a slow burn opens a ticket and does not page"
     return _burn_group(spec, slo, tl, at, name, traffic)
+
+
+#: How far beside the lowest burn threshold the edge tests' error ratios sit.
+EDGE = Fraction(1, 100)
+
+
+def _around_the_lowest_threshold(
+    spec: Spec, slo: Slo, tl: Timeline, at: int
+) -> list[dict[str, Any]]:
+    """Errors 1% under the lowest burn threshold (the first an error ratio crosses,
+    usually the ticket's slowest pair) alert nothing, and 1% over it the tier alerts:
+    a threshold computed from another objective or factor fails one of the two."""
+    lowest, tier = min(
+        ((threshold, tier) for tier, pairs in _burn_conditions(slo) for threshold, _, _ in pairs),
+        key=lambda pair: pair[0],
+    )
+    over = "pages" if tier is Tier.PAGE else "opens a ticket"
+    cases: tuple[tuple[str, Fraction, list[Tier], str], ...] = (
+        ("under", 1 - EDGE, [], "alerts nothing"),
+        ("over", 1 + EDGE, [tier], over),
+    )
+    events = _events_per_sample(lowest)
+    found = []
+    for side, factor, expected, outcome in cases:
+        failing = round(Fraction(lowest) * factor * events)
+        if not 0 < failing < events:
+            continue
+        traffic = traffic_for(spec, slo, Fraction(failing), Fraction(events - failing), tl)
+        if [t for t, _ in _firing_tiers(slo, traffic, at)] != expected:
+            continue  # the shares' rounding left it on the other side
+        name = f"SLO {slo.name}: errors just {side} the {tier.value} threshold {outcome}"
+        found.append(_burn_group(spec, slo, tl, at, name, traffic))
+    return found
+
+
+def _events_per_sample(share: float) -> int:
+    """A power of ten of events per sample (10,000 or more) of which `share` is 1,000
+    or more: whole numbers of events, which promtool's series notation adds up exactly,
+    set an error ratio within 0.1% of any share."""
+    return int(10 ** max(4, math.ceil(math.log10(1000 / share))))
 
 
 def _no_errors(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any]:

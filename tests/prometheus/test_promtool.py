@@ -48,6 +48,9 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         ("specs/llm.yaml", "task type {{ $labels", "task {{ $labels", "HighTokenUsage"),
         ("specs/llm.yaml", "(llm_quality_score) < 0.8", "(llm_quality_score) <= 0.8", "Quality"),
         ("tests/specs/http_api.yaml", "(6 * 0.001)", "(4 * 0.001)", "SLO availability"),
+        # The ticket's lowest threshold from another objective's budget, either way.
+        ("specs/llm.yaml", "(1 * 0.005)", "(1 * 0.0025)", "SLO availability"),
+        ("specs/llm.yaml", "(1 * 0.005)", "(1 * 0.0075)", "SLO availability"),
         ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),

@@ -110,11 +110,19 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
     assert names == [
         "SLO availability: a fast burn pages",
         "SLO availability: a slow burn opens a ticket and does not page",
+        "SLO availability: errors just under the ticket threshold alerts nothing",
+        "SLO availability: errors just over the ticket threshold opens a ticket",
         "SLO availability: traffic without errors records 0 and alerts nothing",
         "SLO availability: no traffic records nothing and alerts nothing",
         "SLO availability: a missing SLI raises HttpApiAvailabilitySliAbsent",
     ]
-    fast, slow, no_errors, idle, absent = groups_named(data, "SLO availability:")
+    fast, slow, under, over, no_errors, idle, absent = groups_named(data, "SLO availability:")
+    assert under["alert_rule_test"][0]["exp_alerts"] == []
+    (ticket,) = over["alert_rule_test"][0]["exp_alerts"]
+    assert ticket["exp_labels"]["slo_tier"] == "ticket"
+    # 99.9%: the 3d/6h pair's 1x is the lowest threshold, 0.1%; 1% under and over it.
+    shares = [_error_share(group["input_series"]) for group in (under, over)]
+    assert shares == [pytest.approx(0.00099), pytest.approx(0.00101)]
     tiers = [a["exp_labels"]["slo_tier"] for a in fast["alert_rule_test"][0]["exp_alerts"]]
     assert sorted(tiers) == ["page", "ticket"]
     (ticket,) = slow["alert_rule_test"][0]["exp_alerts"]
@@ -123,6 +131,13 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
     assert idle["promql_expr_test"][0]["exp_samples"] == []
     assert absent["input_series"] == []
     assert absent["alert_rule_test"][-1]["eval_time"] == duration_text(600)
+
+
+def _error_share(series: list[dict[str, str]]) -> float:
+    """Errors per sample over all events per sample, of two growing counters."""
+    per_sample = {s["series"]: float(s["values"].split("+")[1].split("x")[0]) for s in series}
+    errors = sum(v for k, v in per_sample.items() if 'code="5' in k)
+    return errors / sum(per_sample.values())
 
 
 def test_the_queue_worker_slo_without_absent_alert_has_no_absent_test() -> None:

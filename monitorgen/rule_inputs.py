@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache, lru_cache
@@ -465,24 +465,55 @@ def spread_over_two(
     several values for, if there is one, so that a `where` narrowed to one value fails
     them too; else of a label neither `by` nor `where` fixes. Where no label sets the
     two apart (or for `count`), the scenario stays as it is."""
-    apart = _second_series_label(spec, metric, query) if query.aggregation in _SPREADABLE else None
+    aggregation = query.aggregation
+    apart = _second_series_label(spec, metric, query) if aggregation in _SPREADABLE else None
     if apart is None:
         return lambda scenario: scenario
     label, value = apart
     spread = _spread(threshold_text)
+    # The second series' labels, by the first's: the firing and the silent test share them.
+    relabelled: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 
     def spread_scenario(scenario: Scenario) -> Scenario:
         first, *others = scenario.series
-        main, second = _split(first, query.aggregation, spread)
-        labels = _sorted({**dict(first.labels), label: value})
-        second = Series(first.name, labels, second.start, second.step_increase, second.start_text)
-        return replace(scenario, series=[main, second, *others])
+        labels = relabelled.get(first.labels)
+        if labels is None:
+            labels = relabelled[first.labels] = _sorted({**dict(first.labels), label: value})
+        if first.start_text is not None:  # a gauge, written as the spec writes numbers
+            main_text, second_text = _split_value(first.start_text, aggregation, spread)
+            main = _gauge(first.name, first.labels, main_text)
+            second = _gauge(first.name, labels, second_text)
+        else:  # a counter, whose rates are never negative
+            main_step, second_step = _split_step(first.growth, aggregation)
+            main = _counter(first.name, first.labels, main_step)
+            second = _counter(first.name, labels, second_step)
+        return Scenario([main, second, *others], scenario.value_at, scenario.labels, scenario.key)
 
     return spread_scenario
 
 
+#: Series are immutable: the tests of alerts over one metric and condition share them.
+@lru_cache(maxsize=_SERIES_CACHE_SIZE)
+def _gauge(name: str, labels: tuple[tuple[str, str], ...], text: str) -> Series:
+    return Series(name, labels, start_text=text)
+
+
+@lru_cache(maxsize=_SERIES_CACHE_SIZE)
+def _counter(name: str, labels: tuple[tuple[str, str], ...], step: Fraction) -> Series:
+    return Series(name, labels, step_increase=step)
+
+
 def _second_series_label(spec: Spec, metric: Metric, query: Query) -> tuple[str, str] | None:
-    """A label and the value a second series of the group takes for it, still selected."""
+    """A label and the value a second series of the group takes for it, still selected
+    (worked out once per metric and selection: the alerts over one metric share it)."""
+    key = ("rule_inputs.second_series", metric.name, query.by, query.where, query.total_where)
+    known: dict[Hashable, tuple[str, str] | None] = spec.derived("rule_inputs.second", dict)
+    if key not in known:
+        known[key] = _second_label_of(spec, metric, query)
+    return known[key]
+
+
+def _second_label_of(spec: Spec, metric: Metric, query: Query) -> tuple[str, str] | None:
     grouped = {*query.by, "le"}
     first = _with_matchers(base_labels(spec, metric), query, part=True)
     for matcher in query.where:
@@ -500,6 +531,7 @@ def _second_series_label(spec: Spec, metric: Metric, query: Query) -> tuple[str,
     return "instance", targets[1] if len(targets) > 1 else f"{targets[0]}-2"
 
 
+@lru_cache(maxsize=1 << 12)
 def _spread(threshold_text: str) -> Decimal:
     """How far below (`max`) or above (`min`) a gauge's second series sits: twice the
     threshold's magnitude puts it past the threshold on the other side."""
@@ -507,30 +539,29 @@ def _spread(threshold_text: str) -> Decimal:
     return 2 * magnitude if magnitude else Decimal(1)
 
 
-def _split(series: Series, aggregation: str, spread: Decimal) -> tuple[Series, Series]:
-    if series.start_text is not None:  # a gauge, written as the spec writes numbers
-        value = Decimal(series.start_text)
-        first, second = {
-            "sum": (value / 2, value / 2),
-            "avg": (value * 2, Decimal(0)),
-            "max": (value, value - spread),
-            "min": (value, value + spread),
-        }[aggregation]
-        return (
-            Series(series.name, series.labels, start_text=_decimal_text(first)),
-            Series(series.name, series.labels, start_text=_decimal_text(second)),
-        )
-    step = series.step_increase  # a counter: its rates are never negative
-    first_step, second_step = {
-        "sum": (step / 2, step / 2),
-        "avg": (step * 2, Fraction(0)),
-        "max": (step, step / 2),
-        "min": (step, step * 2),
+@lru_cache(maxsize=1 << 12)
+def _split_value(text: str, aggregation: str, spread: Decimal) -> tuple[str, str]:
+    """A gauge value as the two of a group (remembered: thresholds repeat)."""
+    value = Decimal(text)
+    first, second = {
+        "sum": (value / 2, value / 2),
+        "avg": (value * 2, Decimal(0)),
+        "max": (value, value - spread),
+        "min": (value, value + spread),
     }[aggregation]
-    return (
-        Series(series.name, series.labels, step_increase=first_step),
-        Series(series.name, series.labels, step_increase=second_step),
-    )
+    return (text if first == value else _decimal_text(first)), _decimal_text(second)
+
+
+@lru_cache(maxsize=1 << 12)
+def _split_step(growth: Growth, aggregation: str) -> tuple[Fraction, Fraction]:
+    """A counter's increase per sample (by its growth, whose integers hash faster than
+    a Fraction) as the two of a group."""
+    step = Fraction(growth.increase, growth.denominator)
+    if aggregation == "sum":
+        return step / 2, step / 2
+    if aggregation == "avg":
+        return step * 2, Fraction(0)
+    return step, (step / 2 if aggregation == "max" else step * 2)
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -200,3 +201,19 @@ def test_lines_from_threads_and_processes_never_interleave(tmp_path: Path) -> No
     }
     assert seen == expected
     assert len(written) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"output_tokens": float("nan")}, {"latency_ms": float("inf")}, {"cost_usd": -math.inf}]
+)
+def test_a_value_json_cannot_hold_is_traced_as_null_not_dropped(
+    traced: Any, tmp_path: Path, bad: dict[str, float]
+) -> None:
+    """The metrics counted the call; the daily report must see it too, with the bad
+    field null as it reads any other invalid one."""
+    traced.record_llm_call(**{**CALL, **bad}, config={"temperature": float("nan")})
+    (entry,) = entries(tmp_path / "logs" / "trace_2026-11-26.jsonl")
+    (field,) = bad
+    assert entry[field] is None
+    assert entry["config"] == {"temperature": None}
+    assert entry["model"] == "gpt-4o"

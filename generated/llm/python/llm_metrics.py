@@ -629,6 +629,18 @@ def _utc_now(clock: Callable[[], float]) -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
 
 
+def _json_value(value: object) -> object:
+    """A value JSON can hold: NaN and the infinities (a bad latency, say) become null,
+    as the report reads any other invalid field, instead of losing the whole entry."""
+    if type(value) is float and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return value
+
+
 class TraceLog:
     """Appends one JSON object per event to daily files `<directory>/trace_YYYY-MM-DD.jsonl`.
 
@@ -671,8 +683,8 @@ class TraceLog:
             "type": event,
             "timestamp": now.isoformat(timespec="microseconds"),
         }
-        entry.update(fields)
-        entry.setdefault("config", dict(config) if config else {})
+        entry.update({key: _json_value(value) for key, value in fields.items()})
+        entry.setdefault("config", _json_value(dict(config)) if config else {})
         entry.setdefault("prompt", prompt if self.log_content else None)
         entry.setdefault("response", response if self.log_content else None)
         line = json.dumps(entry, ensure_ascii=False, allow_nan=False, default=str) + "\n"

@@ -392,9 +392,7 @@ def _with_mail_options(inputs: ReportInputs, options: dict[str, Any]) -> ReportI
 
 
 @main.command("report")
-@click.argument(
-    "traces", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
-)
+@click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--date",
     "--day",
@@ -431,6 +429,12 @@ def _with_mail_options(inputs: ReportInputs, options: dict[str, Any]) -> ReportI
     help="Also store the Markdown as DIR/daily_report_<date>.md and refresh DIR/index.md.",
 )
 @click.option("--send", is_flag=True, help="Also e-mail the report to the spec's report.mail.")
+@click.option(
+    "--missing-ok",
+    is_flag=True,
+    help="Count a trace file that does not exist as a day without calls instead of "
+    "failing (the generated schedule passes it: a quiet day writes no trace file).",
+)
 @_smtp_options
 def report_command(
     traces: Sequence[Path],
@@ -440,6 +444,7 @@ def report_command(
     report_format: str,
     archive_dir: Path | None,
     send: bool,
+    missing_ok: bool,
     **smtp: Any,
 ) -> None:
     """Daily report from trace logs: totals, per task type and model, change against the
@@ -448,6 +453,9 @@ def report_command(
     from monitorgen import report as reports
     from monitorgen import report_cli
 
+    missing = [path for path in traces if not path.exists()]
+    if missing and not missing_ok:
+        raise click.BadParameter(f"File '{missing[0]}' does not exist.", param_hint="'TRACES...'")
     inputs = report_cli.inputs_from_spec(_report_spec(spec_path) if spec_path else None)
     inputs = _with_mail_options(inputs, smtp)
     when = day.date() if day else report_cli.day_from_names(traces)
@@ -460,7 +468,7 @@ def report_command(
         )
     try:
         result = reports.build_report(
-            traces,
+            [path for path in traces if path not in missing],
             day=when,
             pricing=inputs.pricing,
             baseline=inputs.baseline,

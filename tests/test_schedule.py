@@ -319,3 +319,25 @@ def test_scheduled_command_archives_and_mails_yesterdays_report(
     (message,) = smtp_capture.wait_for_messages(1, timeout=10)
     assert message.rcpt_tos == ["team@example.com"]
     assert str(day) in str(message.message["Subject"])
+
+
+def test_a_quiet_day_without_a_trace_file_still_gets_its_report(
+    tmp_path: Path, smtp_capture: SmtpCapture
+) -> None:
+    """No call yesterday writes no trace file: the scheduled run still archives and
+    mails a report of no requests rather than failing."""
+    installed = Path(sys.executable).parent / "monitorgen"
+    workdir = tmp_path / "srv"
+    (workdir / ".venv" / "bin").mkdir(parents=True)
+    (workdir / ".venv" / "bin" / "monitorgen").symlink_to(installed)
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    mail = REPORT.replace('"smtp.example.com:587"', f'"{smtp_capture.address}", require_tls: false')
+    files = schedule_files(write_spec(tmp_path, mail, workdir=str(workdir)))
+    _fields, command = cron_entry(files["schedule/crontab"])
+
+    run_shell(command.replace("\\%", "%"), cwd=tmp_path)
+
+    archived = workdir / "daily reports" / f"daily_report_{day}.md"
+    assert "- Requests: 0 — no requests were recorded for this period." in archived.read_text()
+    (message,) = smtp_capture.wait_for_messages(1, timeout=10)
+    assert str(day) in str(message.message["Subject"])

@@ -49,6 +49,7 @@ def report_command(spec: Spec, report: ReportSettings) -> str:
         f'{trace_prefix}"$day".jsonl',
         f"--spec {shlex.quote(spec.source)}",
         '--day "$day"',
+        "--missing-ok",  # a day without calls writes no trace file, and still has a report
         f"--archive {shlex.quote(report.archive_dir)}",
     ]
     if report.mail is not None:

@@ -212,3 +212,10 @@ def test_send_mails_the_report(logs: Path, tmp_path: Path, smtp_capture: SmtpCap
     assert body is not None
     assert body.get_content().replace("\r\n", "\n") == result.stdout
     assert result.stdout.startswith("# Bot daily")
+
+
+def test_a_missing_trace_is_a_day_without_calls_with_missing_ok(tmp_path: Path) -> None:
+    result = run(tmp_path / "trace_2026-11-26.jsonl", "--missing-ok")
+    assert result.exit_code == 0, result.output
+    assert "**Date**: 2026-11-26" in result.stdout
+    assert "- Requests: 0 — no requests were recorded for this period." in result.stdout

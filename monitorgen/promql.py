@@ -812,9 +812,8 @@ def compile_condition(query: Query, metric: Metric, threshold: Threshold) -> str
     picks, compared `below`, counts a group without such events yet as 0 (`or 0 *` the
     same over all its events): "no successful run today" must fire for a job whose
     only series so far count failures, where the bare query returns nothing."""
-    text = compile_query(query, metric)
     if not needs_zero_guard(query, threshold):
-        return with_threshold(text, threshold)
+        return with_threshold(compile_query(query, metric), threshold)
     rng = query.window
     part = _compiled(query, metric, rng, ())
     total = _compiled(replace(query, where=_group_matchers(query)), metric, rng, ())

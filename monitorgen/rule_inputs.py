@@ -468,7 +468,7 @@ def spread_over_two(
     aggregation = query.aggregation
     apart = _second_series_label(spec, metric, query) if aggregation in _SPREADABLE else None
     if apart is None:
-        return lambda scenario: scenario
+        return unchanged
     label, value = apart
     spread = _spread(threshold_text)
     # The second series' labels, by the first's: the firing and the silent test share them.
@@ -492,6 +492,10 @@ def spread_over_two(
     return spread_scenario
 
 
+def unchanged(scenario: Scenario) -> Scenario:
+    return scenario
+
+
 #: Series are immutable: the tests of alerts over one metric and condition share them.
 @lru_cache(maxsize=_SERIES_CACHE_SIZE)
 def _gauge(name: str, labels: tuple[tuple[str, str], ...], text: str) -> Series:
@@ -506,7 +510,7 @@ def _counter(name: str, labels: tuple[tuple[str, str], ...], step: Fraction) -> 
 def _second_series_label(spec: Spec, metric: Metric, query: Query) -> tuple[str, str] | None:
     """A label and the value a second series of the group takes for it, still selected
     (worked out once per metric and selection: the alerts over one metric share it)."""
-    key = ("rule_inputs.second_series", metric.name, query.by, query.where, query.total_where)
+    key = (metric.name, query.by, query.where, query.total_where)
     known: dict[Hashable, tuple[str, str] | None] = spec.derived("rule_inputs.second", dict)
     if key not in known:
         known[key] = _second_label_of(spec, metric, query)

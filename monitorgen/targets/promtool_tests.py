@@ -53,6 +53,7 @@ from monitorgen.rule_inputs import (
     series_name,
     spread_over_two,
     timeline,
+    unchanged,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
 from monitorgen.structured_form import structured_form
@@ -207,7 +208,7 @@ def alert_test_groups(
         window = int(seconds(alert.query.window)) if ranged else 0
     else:
         condition, firing, silent = raw_scenarios(spec, alert)
-        spread = _as_it_is
+        spread = unchanged
         window = 0
     siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
@@ -232,15 +233,7 @@ def _no_matching_events_group(
     query = alert.query
     metric = spec.metric(query.metric) if query is not None else None
     assert query is not None and metric is not None
-    outside = next(
-        (
-            (m.label, other)
-            for m in query.where
-            if m.label not in query.by
-            and (other := label_value(metric, m.label, avoid=m.values)) is not None
-        ),
-        None,
-    )
+    outside = _outside_where(metric, query, skip=frozenset(query.by))
     if outside is None:
         raise NotDerivable("every value of the `where` labels is picked")
     labels = {**selected_by(base_labels(spec, metric), query.where), outside[0]: outside[1]}
@@ -265,12 +258,8 @@ def _two_series_in_a_group(
     function = query.function
     metric = spec.metric(query.metric)
     if metric is None or not (function in _GAUGE_FUNCTIONS or function in _COUNTER_FUNCTIONS):
-        return _as_it_is
+        return unchanged
     return spread_over_two(spec, metric, query, threshold_text)
-
-
-def _as_it_is(scenario: Scenario) -> Scenario:
-    return scenario
 
 
 def _keeps_firing_group(
@@ -717,11 +706,15 @@ def _with_decoys(
     )
 
 
-def _outside_where(metric: Metric, query: Query) -> tuple[str, str] | None:
+def _outside_where(
+    metric: Metric, query: Query, skip: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
     """A label the `where` selects on and a value it leaves out. (Grouped by that
     label, the left-out series form a group of their own, which a rule that lost its
     `where` alerts on, or not, as the other test's inputs do.)"""
     for matcher in query.where:
+        if matcher.label in skip:
+            continue
         other = label_value(metric, matcher.label, avoid=matcher.values)
         if other is not None:
             return matcher.label, other

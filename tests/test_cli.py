@@ -587,3 +587,38 @@ def test_an_environment_problem_is_reported_with_the_spec_s_own(workdir: Path) -
         ("schema/enum", "alerts[0].severity"),
         ("schema/pattern", "environments.staging.alerts[0].for"),
     ]
+
+
+def test_an_environment_merges_recording_rules_by_record_and_dashboards_by_uid(
+    workdir: Path,
+) -> None:
+    """Overriding one recording rule kept none of the others, and a dashboard's title
+    needed the whole dashboard again."""
+    spec = _write(
+        workdir,
+        "shop.yaml",
+        VALID + "recording_rules:\n"
+        "  - {record: 'shop:orders:rate5m', expr: 'sum(rate(shop_orders_total[5m]))'}\n"
+        "  - {record: 'shop:orders:rate1h', expr: 'sum(rate(shop_orders_total[1h]))'}\n"
+        "dashboards:\n  - uid: shop\n    title: Shop\n    rows:\n      - title: Orders\n"
+        "        panels:\n          - title: Orders\n            unit: reqps\n"
+        "            queries: [{expr: 'shop:orders:rate5m'}]\n"
+        "environments:\n  staging:\n"
+        "    recording_rules:\n"
+        "      - {record: 'shop:orders:rate5m', expr: 'sum(rate(shop_orders_total[10m]))'}\n"
+        "    dashboards:\n      - {uid: shop, title: Shop (staging)}\n",
+    )
+    result = _run("build", spec, "-o", "out")
+    assert result.exit_code == 0, result.output
+    rules = yaml.safe_load(
+        (workdir / "out" / "shop.staging" / "prometheus" / "rules.yml").read_text()
+    )
+    recorded = {
+        r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "record" in r
+    }
+    assert recorded["shop:orders:rate5m"] == "sum(rate(shop_orders_total[10m]))"
+    assert recorded["shop:orders:rate1h"] == "sum(rate(shop_orders_total[1h]))"
+    (board,) = (workdir / "out" / "shop.staging" / "grafana" / "dashboards").glob("*.json")
+    dashboard = json.loads(board.read_text())
+    assert dashboard["title"] == "Shop (staging)"
+    assert [p["title"] for p in dashboard["panels"] if p.get("type") != "row"] == ["Orders"]

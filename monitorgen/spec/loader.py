@@ -1124,13 +1124,25 @@ def _replaced_keys(override: SpecMap) -> set[str]:
 
 
 def _all_named(items: SpecList) -> bool:
-    """A non-empty list whose items all have a string `name` (an empty list replaces)."""
+    """A non-empty list whose items all have a string `name` (a recording rule's
+    `record`, a dashboard's `uid`; an empty list replaces)."""
     return bool(items) and all(_name_of(item) is not None for item in items)
 
 
+#: The key that names an item of a list, in the order tried: alerts, receivers and the
+#: like have a `name`, recording rules a `record`, dashboards a `uid`.
+_NAMING_KEYS = ("name", "record", "uid")
+
+
 def _name_of(item: Any) -> str | None:
-    name = item.get("name") if isinstance(item, SpecMap) else None
-    return name if isinstance(name, str) else None
+    """What identifies a list item when an environment merges it into its list."""
+    if not isinstance(item, SpecMap):
+        return None
+    for key in _NAMING_KEYS:
+        name = item.get(key)
+        if isinstance(name, str):
+            return f"{key}:{name}" if key != "name" else name
+    return None
 
 
 def _overlay_named(base: SpecList, override: SpecList) -> SpecList:

@@ -543,6 +543,27 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class ScrapeJob:
+    """One job Prometheus scrapes: static `targets` or the `target_files` listing them."""
+
+    job: str
+    targets: tuple[str, ...] = ()
+    target_files: tuple[str, ...] = ()
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    scrape_interval: str | None = None
+    """None: the global interval."""
+    labels: tuple[tuple[str, str], ...] = ()
+    credentials_file: str | None = None
+    ca_file: str | None = None
+    path: Path = ()
+
+
+#: Where the service's own job is scraped when the spec names no targets.
+DEFAULT_TARGET = "localhost:8000"
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     job: str
     targets: tuple[str, ...]
@@ -554,6 +575,32 @@ class PrometheusSettings:
     external_labels: tuple[tuple[str, str], ...] = ()
     url: str = "http://localhost:9090"
     """Where Grafana reaches this Prometheus server."""
+    target_files: tuple[str, ...] = ()
+    credentials_file: str | None = None
+    ca_file: str | None = None
+    scrape_jobs: tuple[ScrapeJob, ...] = ()
+    """The exporters scraped besides the service itself."""
+
+    @property
+    def instance(self) -> str:
+        """An `instance` label the service's series may carry (in generated tests)."""
+        return self.targets[0] if self.targets else DEFAULT_TARGET
+
+    def service_job(self) -> ScrapeJob:
+        return ScrapeJob(
+            job=self.job,
+            targets=self.targets,
+            target_files=self.target_files,
+            metrics_path=self.metrics_path,
+            scheme=self.scheme,
+            credentials_file=self.credentials_file,
+            ca_file=self.ca_file,
+            path=("prometheus",),
+        )
+
+    def jobs(self) -> tuple[ScrapeJob, ...]:
+        """Every job this Prometheus scrapes, the service's own first."""
+        return (self.service_job(), *self.scrape_jobs)
 
 
 @dataclass(frozen=True)

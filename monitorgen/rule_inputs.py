@@ -236,7 +236,7 @@ def _base(spec: Spec, metric: Metric) -> dict[str, str]:
         value = label_value(metric, name)
         labels[name] = value if value is not None else f"{name}-1"
     labels["job"] = spec.prometheus.job
-    labels["instance"] = spec.prometheus.targets[0]
+    labels["instance"] = spec.prometheus.instance
     return labels
 
 
@@ -532,7 +532,7 @@ def _second_label_of(spec: Spec, metric: Metric, query: Query) -> tuple[str, str
     if "instance" in fixed:
         return None
     targets = spec.prometheus.targets
-    return "instance", targets[1] if len(targets) > 1 else f"{targets[0]}-2"
+    return "instance", targets[1] if len(targets) > 1 else f"{spec.prometheus.instance}-2"
 
 
 @lru_cache(maxsize=1 << 12)

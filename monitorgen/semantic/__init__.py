@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
-from monitorgen.semantic import alert_tests, events, names, promql_usage, receivers, references
+from monitorgen.semantic import (
+    alert_tests,
+    events,
+    names,
+    promql_usage,
+    receivers,
+    references,
+    scrape,
+)
 from monitorgen.semantic import report as report_checks
 
 
@@ -16,6 +24,7 @@ def check_spec(spec: Spec) -> list[Diagnostic]:
         events.check,
         promql_usage.check,
         receivers.check,
+        scrape.check,
         report_checks.check,
         alert_tests.check,
     ):

@@ -22,24 +22,24 @@ RESERVED_LABELS = {MetricType.HISTOGRAM: "le", MetricType.SUMMARY: "quantile"}
 
 
 def check(spec: Spec) -> Iterator[Diagnostic]:
-    yield from _duplicates("metric", ((m.name, m.path) for m in spec.metrics))
-    yield from _duplicates(
+    yield from duplicates("metric", ((m.name, m.path) for m in spec.metrics))
+    yield from duplicates(
         "alert", ((f"{a.name}' of severity '{a.severity.value}", a.path) for a in spec.alerts)
     )
-    yield from _duplicates("SLO", ((s.name, s.path) for s in spec.slos))
-    yield from _duplicates("event", ((e.name, e.path) for e in spec.events))
-    yield from _duplicates("dashboard uid", ((d.uid, d.path) for d in spec.dashboards))
-    yield from _duplicates("receiver", ((r.name, r.path) for r in spec.receivers))
-    yield from _duplicates(
+    yield from duplicates("SLO", ((s.name, s.path) for s in spec.slos))
+    yield from duplicates("event", ((e.name, e.path) for e in spec.events))
+    yield from duplicates("dashboard uid", ((d.uid, d.path) for d in spec.dashboards))
+    yield from duplicates("receiver", ((r.name, r.path) for r in spec.receivers))
+    yield from duplicates(
         "recording rule",
         ((f"{r.record}{dict(r.labels)}", r.path) for r in spec.recording_rules),
     )
     if spec.routing:
         intervals = spec.routing.time_intervals
-        yield from _duplicates("time interval", ((t.name, t.path) for t in intervals))
+        yield from duplicates("time interval", ((t.name, t.path) for t in intervals))
     for dashboard in spec.dashboards:
         for row in dashboard.rows:
-            yield from _duplicates("panel title", ((p.title, p.path) for p in row.panels))
+            yield from duplicates("panel title", ((p.title, p.path) for p in row.panels))
     for metric in spec.metrics:
         yield from _metric_conventions(metric)
     yield from _alert_name_clashes(spec)
@@ -47,7 +47,8 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _records_of_scraped_names(spec)
 
 
-def _duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
+def duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
+    """A finding for each item named like an earlier one, naming where that one is."""
     first: dict[str, Path] = {}
     for name, path in items:
         if name in first:

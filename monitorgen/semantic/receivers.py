@@ -189,8 +189,8 @@ class SecretFile:
 def secret_files(spec: Spec, output: FilePath) -> Iterator[SecretFile]:
     """Every secret file the spec references, with the field path naming it: those of
     the receivers (read by Alertmanager next to `output`/alertmanager), of the long-term
-    store (Prometheus, next to `output`/prometheus) and of the report's mail (the
-    scheduled report, in its working directory)."""
+    store and the scrape jobs (Prometheus, next to `output`/prometheus) and of the
+    report's mail (the scheduled report, in its working directory)."""
     notify = "Alertmanager will fail to notify through this receiver until it does"
     for receiver in spec.receivers:
         for kind, index, config in receiver_configs(receiver):
@@ -205,6 +205,11 @@ def secret_files(spec: Spec, output: FilePath) -> Iterator[SecretFile]:
             value = getattr(remote, key)
             if value:
                 yield SecretFile(value, (*remote.path, key), output / "prometheus", ship)
+    scrape = "Prometheus cannot scrape this job's targets until it does"
+    for job in spec.prometheus.jobs():
+        if job.credentials_file:
+            path = (*job.path, "credentials_file")
+            yield SecretFile(job.credentials_file, path, output / "prometheus", scrape)
     mail = spec.report.mail if spec.report else None
     if spec.report is not None and mail is not None and mail.auth_password_file:
         send = "`monitorgen report --send` cannot log in to the mail server until it does"

@@ -1130,8 +1130,8 @@ def _all_named(items: SpecList) -> bool:
 
 
 #: The key that names an item of a list, in the order tried: alerts, receivers and the
-#: like have a `name`, recording rules a `record`, dashboards a `uid`.
-_NAMING_KEYS = ("name", "record", "uid")
+#: like have a `name`, recording rules a `record`, dashboards a `uid`, scrape jobs a `job`.
+_NAMING_KEYS = ("name", "record", "uid", "job")
 
 
 def _name_of(item: Any) -> str | None:

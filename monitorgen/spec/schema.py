@@ -446,6 +446,8 @@ def _pattern_meaning(schema: dict[str, Any]) -> str:
         return "a valid Prometheus metric name (letters, digits, _ and :)"
     if pattern.startswith("^[^\\s/@]+:[0-9]+"):
         return "a host:port address (credentials have no place in it)"
+    if pattern.endswith("\\.(json|ya?ml)$"):
+        return "the path of a .json, .yml or .yaml file"
     if "=~|!~" in pattern:
         return 'an Alertmanager matcher such as severity="critical"'
     if pattern.startswith("^https?"):

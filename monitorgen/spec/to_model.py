@@ -85,9 +85,18 @@ def _pairs(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
 
 
 def _prometheus(raw: Mapping[str, Any], service: str) -> m.PrometheusSettings:
+    files = tuple(raw.get("target_files", ()))
+    default_targets = () if files else (m.DEFAULT_TARGET,)
+    path: m.Path = ("prometheus", "scrape_jobs")
     return m.PrometheusSettings(
         job=raw.get("job", service),
-        targets=tuple(raw.get("targets", ("localhost:8000",))),
+        targets=tuple(raw.get("targets", default_targets)),
+        target_files=files,
+        credentials_file=raw.get("credentials_file"),
+        ca_file=raw.get("ca_file"),
+        scrape_jobs=tuple(
+            _scrape_job(job, (*path, i)) for i, job in enumerate(raw.get("scrape_jobs", ()))
+        ),
         metrics_path=raw.get("metrics_path", "/metrics"),
         scheme=raw.get("scheme", "http"),
         scrape_interval=raw.get("scrape_interval", "15s"),
@@ -95,6 +104,21 @@ def _prometheus(raw: Mapping[str, Any], service: str) -> m.PrometheusSettings:
         alertmanagers=tuple(raw.get("alertmanagers", ("localhost:9093",))),
         external_labels=_pairs(raw.get("external_labels")),
         url=raw.get("url", "http://localhost:9090"),
+    )
+
+
+def _scrape_job(raw: Mapping[str, Any], path: m.Path) -> m.ScrapeJob:
+    return m.ScrapeJob(
+        job=raw["job"],
+        targets=tuple(raw.get("targets", ())),
+        target_files=tuple(raw.get("target_files", ())),
+        metrics_path=raw.get("metrics_path", "/metrics"),
+        scheme=raw.get("scheme", "http"),
+        scrape_interval=raw.get("scrape_interval"),
+        labels=_pairs(raw.get("labels")),
+        credentials_file=raw.get("credentials_file"),
+        ca_file=raw.get("ca_file"),
+        path=path,
     )
 
 

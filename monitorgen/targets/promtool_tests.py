@@ -935,7 +935,7 @@ def _raw_labels(spec: Spec, node: Any) -> dict[str, str]:
     labels = (
         base_labels(spec, metric)
         if metric
-        else {"job": spec.prometheus.job, "instance": spec.prometheus.targets[0]}
+        else {"job": spec.prometheus.job, "instance": spec.prometheus.instance}
     )
     for matcher in node.matchers.matchers:
         if not str(matcher.op).endswith(".Equal"):

@@ -238,11 +238,11 @@ def test_check_secrets_resolves_relative_paths_next_to_the_config(tmp_path: Path
     assert _missing(tmp_path, "secrets/pw", output) == []
 
 
-def test_check_secrets_also_covers_the_long_term_store_and_the_report_mail(
+def test_check_secrets_also_covers_the_long_term_store_scrapes_and_the_report_mail(
     tmp_path: Path,
 ) -> None:
-    """Prometheus reads the remote-write token and the scheduled report the SMTP
-    password only when they send: both fail as a missing receiver file does."""
+    """Prometheus reads the remote-write and scrape tokens and the scheduled report the
+    SMTP password only when they are used: each fails as a missing receiver file does."""
     document = base_document()
     document["metrics"] = [{"name": "shop_orders_total", "type": "counter", "help": "Orders."}]
     document["retention"] = {
@@ -251,6 +251,11 @@ def test_check_secrets_also_covers_the_long_term_store_and_the_report_mail(
             "url": "https://lts.example.com/push",
             "credentials_file": "secrets/lts_token",
         },
+    }
+    document["prometheus"] = {
+        "scrape_jobs": [
+            {"job": "node", "targets": ["a:9100"], "credentials_file": "secrets/node_token"}
+        ]
     }
     work = tmp_path / "srv"
     document["report"] = {
@@ -274,12 +279,15 @@ def test_check_secrets_also_covers_the_long_term_store_and_the_report_mail(
     found = missing()
     assert set(found) == {
         "retention.remote_write.credentials_file",
+        "prometheus.scrape_jobs[0].credentials_file",
         "report.mail.auth_password_file",
     }
+    assert "cannot scrape" in found["prometheus.scrape_jobs[0].credentials_file"]
     assert "Prometheus cannot authenticate" in found["retention.remote_write.credentials_file"]
     assert "monitorgen report --send" in found["report.mail.auth_password_file"]
     (output / "shop" / "prometheus" / "secrets").mkdir(parents=True)
     (output / "shop" / "prometheus" / "secrets" / "lts_token").write_text("t")
+    (output / "shop" / "prometheus" / "secrets" / "node_token").write_text("t")
     work.mkdir()
     (work / "smtp_password").write_text("pw")
     assert missing() == {}

@@ -14,6 +14,7 @@ from .process import assert_no_leftover_processes, require_binary
 from .rewrite import ConfigSource
 from .servers import (
     AlertmanagerServer,
+    NodeExporter,
     PrometheusServer,
     ServerBase,
     start_alertmanager_cluster,
@@ -22,6 +23,7 @@ from .servers import (
 
 PROMETHEUS_BINARY = "prometheus"
 ALERTMANAGER_BINARY = "prometheus-alertmanager"
+NODE_EXPORTER_BINARY = "prometheus-node-exporter"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -134,3 +136,11 @@ def metrics_app_factory(
 
     yield start
     stop_servers(reversed(started))
+
+
+@pytest.fixture
+def node_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeExporter]:
+    """Debian's node_exporter running on 127.0.0.1."""
+    binary = require_binary(NODE_EXPORTER_BINARY)
+    with NodeExporter(binary, tmp_path_factory.mktemp("node-exporter")) as server:
+        yield server

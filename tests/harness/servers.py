@@ -157,6 +157,21 @@ class ServerBase:
         return f"--- {self.log_path} ---\n{tail}"
 
 
+class NodeExporter(ServerBase):
+    """Debian's node_exporter on a free 127.0.0.1 port, stopped by PID."""
+
+    name = "node-exporter"
+    ready_path = "/metrics"
+
+    def __init__(self, binary: str, workdir: Path | None = None) -> None:
+        super().__init__(workdir)
+        self.binary = binary
+
+    def start(self) -> Self:
+        self._launch(lambda port: [self.binary, f"--web.listen-address={LOOPBACK}:{port}"])
+        return self
+
+
 class PrometheusServer(ServerBase):
     """Prometheus with a test-rewritten config: local targets, short intervals."""
 
@@ -266,6 +281,23 @@ class PrometheusServer(ServerBase):
         status, body = http_request(f"{self.url}/-/reload", method="POST")
         if status != 200:
             raise RuntimeError(f"reload failed ({status}): {body!r}")
+
+
+class GeneratedConfigPrometheus(PrometheusServer):
+    """Prometheus on a generated prometheus.yml as it is (its rule files, target files and
+    addresses included), listening on 127.0.0.1: nothing rewritten."""
+
+    def __init__(self, config_file: Path, *, workdir: Path, binary: str = "prometheus") -> None:
+        super().__init__({}, workdir=workdir, binary=binary)
+        self.config_file = config_file
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_file
+
+    def start(self) -> Self:
+        self._launch(self._argv)
+        return self
 
 
 class AlertmanagerServer(ServerBase):

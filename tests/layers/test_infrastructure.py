@@ -4,22 +4,23 @@ and against a live node_exporter scraped by Prometheus on 127.0.0.1."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pytest
 import yaml
 
 from monitorgen.model import Dashboard, Spec
 from monitorgen.promql import expand_grafana, inspect
-from tests.harness import PrometheusServer, assert_listens_only_on_loopback, require_binary
-from tests.harness.net import LOOPBACK
-from tests.harness.servers import ServerBase
+from tests.harness import (
+    NodeExporter,
+    PrometheusServer,
+    assert_listens_only_on_loopback,
+    require_binary,
+)
 
 from .helpers import LIVE_RATE_WINDOW, build_into, live_expr, model, write_spec
-
-NODE_EXPORTER = "prometheus-node-exporter"
 
 
 @pytest.fixture(scope="module")
@@ -102,28 +103,6 @@ def test_promtool_accepts_the_rules_and_their_unit_tests(built: Path) -> None:
 
 
 # --- live -------------------------------------------------------------------
-
-
-class NodeExporter(ServerBase):
-    """Debian's node_exporter on a free 127.0.0.1 port, stopped by PID."""
-
-    name = "node-exporter"
-    ready_path = "/metrics"
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        super().__init__(workdir)
-        self.binary = binary
-
-    def start(self) -> Self:
-        self._launch(lambda port: [self.binary, f"--web.listen-address={LOOPBACK}:{port}"])
-        return self
-
-
-@pytest.fixture
-def node_exporter(tmp_path: Path) -> Iterator[NodeExporter]:
-    binary = require_binary(NODE_EXPORTER)
-    with NodeExporter(binary, tmp_path / "node-exporter") as server:
-        yield server
 
 
 @pytest.mark.e2e

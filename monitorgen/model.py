@@ -543,6 +543,21 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class TurnedOff:
+    """An alert item with `enabled: false`: every alert of its name (and severity, when
+    it gives one) is left out."""
+
+    name: str
+    severity: Severity | None
+    path: Path
+    names_nothing: bool
+    """Only a name to turn off (no alert of its own), and no other item has the name."""
+
+    def turns_off(self, alert: Alert) -> bool:
+        return alert.name == self.name and self.severity in (None, alert.severity)
+
+
+@dataclass(frozen=True)
 class ScrapeJob:
     """One job Prometheus scrapes: static `targets` or the `target_files` listing them."""
 
@@ -705,6 +720,8 @@ class Spec:
     external_metrics: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    alerts_turned_off: tuple[TurnedOff, ...] = ()
+    """The items with `enabled: false`; `alerts` holds none of what they turn off."""
     recording_rules: tuple[RecordingRule, ...] = ()
     slos: tuple[Slo, ...] = ()
     dashboards: tuple[Dashboard, ...] = ()

@@ -38,11 +38,13 @@ def _one(body: str) -> Diagnostic:
 
 
 def _objects(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema of a mapping with known keys; an `if` only tests a value."""
     if isinstance(node, dict):
         if "properties" in node:
             yield where, node
         for key, value in node.items():
-            yield from _objects(value, f"{where}/{key}")
+            if key != "if":
+                yield from _objects(value, f"{where}/{key}")
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _objects(value, f"{where}/{index}")

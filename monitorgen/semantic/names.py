@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
@@ -45,6 +46,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _alert_name_clashes(spec)
     yield from _owned_labels(spec)
     yield from _records_of_scraped_names(spec)
+    yield from _turned_off_nothing(spec)
 
 
 def duplicates(kind: str, items: Iterable[tuple[str, Path]]) -> Iterator[Diagnostic]:
@@ -217,4 +219,33 @@ def _records_of_scraped_names(spec: Spec) -> Iterator[Diagnostic]:
             path=(*rule.path, "record"),
             hint="name recordings level:metric:operations, e.g. job:"
             f"{rule.record.removesuffix('_total')}:rate5m",
+        )
+
+
+def _turned_off_nothing(spec: Spec) -> Iterator[Diagnostic]:
+    """An `enabled: false` item whose name no alert has: most likely a misspelt name
+    (or severity), which leaves on the alert it was meant to turn off."""
+    tiers: dict[str, set[str]] = {}
+    for alert in spec.alerts:
+        tiers.setdefault(alert.name, set()).add(alert.severity.value)
+    known = sorted({*tiers, *(o.name for o in spec.alerts_turned_off if not o.names_nothing)})
+    for off in spec.alerts_turned_off:
+        if not off.names_nothing:
+            continue
+        hint: str | None
+        if off.name in tiers:
+            hint = (
+                f"its severity is {' or '.join(sorted(tiers[off.name]))}: give that, or no "
+                "severity to turn off every tier"
+            )
+        else:
+            close = difflib.get_close_matches(off.name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else None
+        severity = f" with severity {off.severity.value}" if off.severity else ""
+        yield Diagnostic(
+            "names/turns-off-nothing",
+            f"no alert is named '{off.name}'{severity}, so `enabled: false` turns nothing off",
+            path=(*off.path, "name"),
+            severity=Severity.WARNING,
+            hint=hint,
         )

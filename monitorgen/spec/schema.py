@@ -277,8 +277,13 @@ def _required_keys(branch: Any) -> frozenset[str]:
 
 
 @cache
+def _schema_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(schema_text())
+    return document
+
+
 def _definitions() -> dict[str, Any]:
-    definitions: dict[str, Any] = json.loads(schema_text()).get("$defs", {})
+    definitions: dict[str, Any] = _schema_document().get("$defs", {})
     return definitions
 
 
@@ -351,7 +356,7 @@ def _missing_keys(error: ValidationError) -> str:
     """The required keys missing, but those an unknown key of the mapping misspells."""
     instance = error.instance if isinstance(error.instance, dict) else {}
     missing = [k for k in _value_of(error) if k not in instance]
-    schema = _schema_of(error)
+    schema = _object_schema_of(error)
     if schema.get("additionalProperties") is False:
         known = sorted(schema.get("properties", {}))
         unknown = [k for k in instance if k not in known and k not in SECRET_FIELDS]
@@ -362,6 +367,24 @@ def _missing_keys(error: ValidationError) -> str:
         }
         missing = [k for k in missing if k not in misspelt]
     return "', '".join(missing)
+
+
+def _object_schema_of(error: ValidationError) -> dict[str, Any]:
+    """The schema of the mapping a `required` error is about: for one inside a `then` or
+    `else` branch (an alert's keys, required unless it only turns alerts off), the
+    mapping's own schema, which lists its keys."""
+    path = list(error.absolute_schema_path)
+    if len(path) < 2 or path[-2] not in ("then", "else"):
+        return _schema_of(error)
+    node: Any = _schema_document()
+    for key in path[:-2]:
+        node = _resolved(node)
+        if isinstance(node, list) and isinstance(key, int):
+            node = node[key]
+        else:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+    found = _resolved(node)
+    return found
 
 
 def _unknown_keys(error: ValidationError, document: Any) -> list[Diagnostic]:

@@ -29,9 +29,16 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
     by_name: dict[str, m.Metric] = {}
     for metric in metrics:  # the first of a name: a duplicate is reported at the second
         by_name.setdefault(metric.name, metric)
+    raw_alerts = doc.get("alerts", [])
+    turned_off = _turned_off(raw_alerts)
     alerts = tuple(
-        _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
-        for i, x in enumerate(doc.get("alerts", []))
+        alert
+        for alert in (
+            _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
+            for i, x in enumerate(raw_alerts)
+            if "summary" in x  # a complete alert, not only a name to turn off
+        )
+        if not any(off.turns_off(alert) for off in turned_off)
     )
     alerts_by_measure = _alerts_by_measure(alerts)
     routing = doc.get("routing")
@@ -47,6 +54,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         external_metrics=tuple(doc.get("external_metrics", ())),
         events=tuple(_event(x, ("events", i)) for i, x in enumerate(doc.get("events", []))),
         alerts=alerts,
+        alerts_turned_off=turned_off,
         recording_rules=tuple(
             _recording_rule(x, ("recording_rules", i), by_name)
             for i, x in enumerate(doc.get("recording_rules", []))
@@ -205,6 +213,24 @@ def _threshold(raw: Mapping[str, Any]) -> m.Threshold:
     key = "above" if "above" in raw else "below"
     comparison = m.Comparison.ABOVE if key == "above" else m.Comparison.BELOW
     return m.Threshold(comparison, float(raw[key]), format_number(raw[key]))
+
+
+def _turned_off(raw_alerts: list[Mapping[str, Any]]) -> tuple[m.TurnedOff, ...]:
+    found = []
+    for index, raw in enumerate(raw_alerts):
+        if raw.get("enabled", True):
+            continue
+        severity = m.Severity(raw["severity"]) if "severity" in raw else None
+        others = [
+            other
+            for at, other in enumerate(raw_alerts)
+            if at != index
+            and other.get("name") == raw["name"]
+            and (severity is None or other.get("severity") == severity.value)
+        ]
+        names_nothing = "summary" not in raw and not others
+        found.append(m.TurnedOff(raw["name"], severity, ("alerts", index), names_nothing))
+    return tuple(found)
 
 
 def _alert(

@@ -131,6 +131,16 @@ def _alert_rules(spec: Spec) -> tuple[Rule, ...]:
     return next(alerts, ())
 
 
+def _alert_rules_by_path(spec: Spec) -> dict[tuple[str | int, ...], Rule]:
+    """Each alert's rule by the alert's path (an alert turned off leaves a gap in the
+    indexes)."""
+
+    def by_path() -> dict[tuple[str | int, ...], Rule]:
+        return dict(zip((alert.path for alert in spec.alerts), _alert_rules(spec), strict=True))
+
+    return spec.derived("promtool_tests.alert_rules_by_path", by_path)
+
+
 def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
     """`compute()` once per spec and key (every time when the key is None). Thousands
     of alerts share a few hundred windows, thresholds and `for` durations: the
@@ -333,11 +343,11 @@ def _siblings(
     inputs of `alert` tell whether one fires only if it compares the same query (and
     the same recorded labels); otherwise NotDerivable."""
     found = []
-    rules = _alert_rules(spec)
+    rules = _alert_rules_by_path(spec)
     for other in spec.alerts_named(alert.name):
         if other.path == alert.path:
             continue
-        rule: Rule = rules[int(other.path[-1])]
+        rule = rules[other.path]
         labels: tuple[tuple[str, str], ...] = ()
         if other.query is None:
             other, labels = _as_structured(spec, other)

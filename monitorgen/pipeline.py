@@ -30,6 +30,7 @@ from monitorgen.semantic.promql_usage import find_facts
 from monitorgen.semantic.receivers import missing_secret_files
 from monitorgen.spec.loader import (
     SpecMap,
+    added_like_existing,
     display_name,
     load_spec_file,
     overlay,
@@ -94,10 +95,10 @@ class Compiled:
     def finish(self) -> None:
         """Wait for lint and the external tools and add their findings."""
         try:
-            self._add(self._lint_findings())
+            self.add(self._lint_findings())
             if self.pending is not None:
                 pending, self.pending = self.pending, None
-                self._add(_placed(pending.findings(), self.document, self.env))
+                self.add(_placed(pending.findings(), self.document, self.env))
         except BaseException:
             self.abandon()
             raise
@@ -112,7 +113,7 @@ class Compiled:
             self.pending = None
         return found
 
-    def _add(self, found: list[Diagnostic]) -> None:
+    def add(self, found: list[Diagnostic]) -> None:
         if found:
             self.diagnostics = sorted_diagnostics(self.diagnostics + found)
 
@@ -281,6 +282,8 @@ def _model(
             worker.cancel()
         raise
     compiled.rendering = worker
+    if env is not None and base is not None:
+        compiled.add(_placed(added_like_existing(base, env.section), document, env))
     return compiled
 
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from monitorgen.diagnostics import Diagnostic
 from monitorgen.model import Spec
 
-FAMILIES = ("rules", "alertmanager", "dashboards", "retention")
+FAMILIES = ("rules", "alertmanager", "dashboards", "retention", "scrape")
 
 
 def run_lint(spec: Spec) -> list[Diagnostic]:

@@ -113,6 +113,15 @@ def _variable_source(spec: Spec, variable: Variable, path: Path) -> Iterator[Dia
 
 def check_query(spec: Spec, query: Query, path: Path) -> Iterator[Diagnostic]:
     metric = spec.metric(query.metric)
+    if metric is None and query.metric in spec.external_metrics:
+        yield Diagnostic(
+            "references/external-metric",
+            f"'{query.metric}' is an external metric: a structured query needs a metric the "
+            "spec declares, whose type and labels tell how to query it",
+            path=(*path, "metric"),
+            hint="write the PromQL in `expr` (a panel query's or a recording rule's too)",
+        )
+        return
     if metric is None:
         yield _unknown("metric", query.metric, [m.name for m in spec.metrics], (*path, "metric"))
         return

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from monitorgen.diagnostics import Diagnostic, Span, SpecError
+from monitorgen.diagnostics import Diagnostic, Severity, Span, SpecError
 from monitorgen.layers import available_layers, layer_file
 from monitorgen.spec.parse_cache import ParseCache
 
@@ -1136,13 +1136,58 @@ _NAMING_KEYS = ("name", "record", "uid", "job")
 
 def _name_of(item: Any) -> str | None:
     """What identifies a list item when an environment merges it into its list."""
+    naming = _naming(item)
+    if naming is None:
+        return None
+    key, name = naming
+    return f"{key}:{name}" if key != "name" else name
+
+
+def _naming(item: Any) -> tuple[str, str] | None:
+    """The key naming a list item, and the name."""
     if not isinstance(item, SpecMap):
         return None
     for key in _NAMING_KEYS:
         name = item.get(key)
         if isinstance(name, str):
-            return f"{key}:{name}" if key != "name" else name
+            return key, name
     return None
+
+
+def added_like_existing(base: SpecMap, override: SpecMap) -> list[Diagnostic]:
+    """A warning for each item an environment's `override` adds to a named list of
+    `base` under a name close to one of its items': most likely a slip, which adds a
+    second item (a job that scrapes twice, an alert that fires twice) instead of
+    changing the one meant."""
+    found: list[Diagnostic] = []
+    for key, value in override.items():
+        old = base.get(key)
+        if isinstance(old, SpecMap) and isinstance(value, SpecMap):
+            found.extend(added_like_existing(old, value))
+        elif isinstance(old, SpecList) and isinstance(value, SpecList) and _all_named(old):
+            found.extend(_new_names_like_old(key, old, value))
+    return found
+
+
+def _new_names_like_old(key: str, old: SpecList, new: SpecList) -> Iterator[Diagnostic]:
+    import difflib
+
+    known = {naming for item in old if (naming := _naming(item)) is not None}
+    for item in new:
+        naming = _naming(item)
+        if naming is None or naming in known:
+            continue
+        field, name = naming
+        alike = sorted({n for f, n in known if f == field})
+        close = difflib.get_close_matches(name, alike, n=1, cutoff=0.8)
+        if close:
+            yield Diagnostic(
+                "environments/new-item",
+                f"'{name}' names no item of {key}, so the environment adds one beside '{close[0]}'",
+                item.value_spans[field],
+                severity=Severity.WARNING,
+                hint=f"did you mean '{close[0]}'? an item of the same {field} changes it",
+            )
 
 
 def _overlay_named(base: SpecList, override: SpecList) -> SpecList:

@@ -468,7 +468,7 @@ def _pattern_meaning(schema: dict[str, Any]) -> str:
     if pattern == "^[a-zA-Z_:][a-zA-Z0-9_:]*$":
         return "a valid Prometheus metric name (letters, digits, _ and :)"
     if pattern.startswith("^[^\\s/@]+:[0-9]+"):
-        return "a host:port address (credentials have no place in it)"
+        return "a host:port address, without a scheme, a path or credentials"
     if pattern.endswith("\\.(json|ya?ml)$"):
         return "the path of a .json, .yml or .yaml file"
     if "=~|!~" in pattern:

@@ -158,7 +158,138 @@ def test_bad_jobs_are_all_reported_where_they_are_written(tmp_path: Path) -> Non
         ("scrape/ca-without-https", "prometheus.scrape_jobs[2].ca_file", 12, 16, "warning"),
     }
     duplicate = next(d for d in compiled.diagnostics if d.code == "names/duplicate")
-    assert "first defined at prometheus.job, line 4" in duplicate.message
+    assert "the service's own job has that name" in duplicate.message
+
+
+def test_two_exporter_jobs_of_one_name_point_at_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(BAD.replace("job: pg", "job: files"))
+    (compiled,) = compile_spec(path)
+    duplicates = [d for d in compiled.diagnostics if d.code == "names/duplicate"]
+    assert [d.field_path for d in duplicates] == [
+        "prometheus.scrape_jobs[0].job",
+        "prometheus.scrape_jobs[2].job",
+    ]
+    assert "first defined at prometheus.scrape_jobs[1].job, line 8" in duplicates[1].message
+
+
+RESERVED = """version: 1
+service: shop
+prometheus:
+  alertmanagers: ["am:99999"]
+  scrape_jobs:
+    - job: node
+      targets: ["a:9100", "b:0"]
+      labels: {job: x, instance: y, __address__: z, role: web}
+"""
+
+
+def test_labels_prometheus_sets_and_ports_out_of_range_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(RESERVED)
+    (compiled,) = compile_spec(path)
+    found = sorted((d.code, d.field_path, d.span.line) for d in compiled.diagnostics)
+    assert found == [
+        ("scrape/port", "prometheus.alertmanagers[0]", 4),
+        ("scrape/port", "prometheus.scrape_jobs[0].targets[1]", 7),
+        ("scrape/reserved-label", "prometheus.scrape_jobs[0].labels.__address__", 8),
+        ("scrape/reserved-label", "prometheus.scrape_jobs[0].labels.instance", 8),
+        ("scrape/reserved-label", "prometheus.scrape_jobs[0].labels.job", 8),
+    ]
+
+
+def test_an_environment_may_leave_a_job_to_its_target_files(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(
+        "version: 1\nservice: shop\nprometheus:\n  targets: ['shop-0:8000']\n"
+        "environments:\n  prod:\n    prometheus:\n      targets: []\n"
+        "      target_files: [/etc/prometheus/shop.json]\n"
+        "  broken:\n    prometheus:\n      targets: []\n"
+    )
+    _base, broken, prod = compile_spec(path)
+    assert prod.spec is not None and prod.ok, prod.diagnostics
+    (job,) = config(prod.spec)["scrape_configs"]
+    assert job["file_sd_configs"] == [{"files": ["/etc/prometheus/shop.json"]}]
+    assert "static_configs" not in job
+    assert [(d.code, d.field_path) for d in broken.diagnostics] == [
+        ("scrape/no-targets", "environments.broken.prometheus")
+    ]
+
+
+def test_a_structured_condition_over_an_external_metric_says_to_write_expr(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(
+        "version: 1\nservice: shop\nexternal_metrics: [redis_memory_used_bytes]\n"
+        "alerts:\n  - name: RedisMemory\n    severity: warning\n    summary: s\n"
+        "    condition: {metric: redis_memory_used_bytes, function: value, above: 1e9}\n"
+    )
+    (compiled,) = compile_spec(path)
+    (finding,) = [d for d in compiled.diagnostics if d.code.startswith("references/")]
+    assert finding.code == "references/external-metric"
+    assert finding.field_path == "alerts[0].condition.metric"
+    assert finding.hint is not None and "`expr`" in finding.hint
+
+
+LAYERED = """version: 1
+service: shop
+layers: [infrastructure]
+"""
+
+
+def test_reading_an_exporter_that_nothing_scrapes_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(LAYERED)
+    (compiled,) = compile_spec(path)
+    (warning,) = [d for d in compiled.diagnostics if d.code == "lint/exporter-not-scraped"]
+    assert "node_cpu_seconds_total" in warning.message and "'shop'" in warning.message
+    path.write_text(LAYERED + "prometheus:\n  scrape_jobs: [{job: node, targets: ['h:9100']}]\n")
+    (scraped,) = compile_spec(path)
+    assert [d.code for d in scraped.diagnostics] == []
+
+
+MISSPELT = """version: 1
+service: shop
+layers: [infrastructure]
+prometheus:
+  scrape_jobs:
+    - {job: postgres, targets: ["db-staging:9187"]}
+environments:
+  prod:
+    prometheus:
+      scrape_jobs:
+        - {job: postgress, targets: ["db-prod:9187"]}
+        - {job: redis, targets: ["redis:9121"]}
+    alerts:
+      - {name: NodeHighCpus, severity: warning, summary: s, expr: up == 0}
+      - {name: NodeHighCpu, severity: critical, summary: s, expr: up == 0}
+"""
+
+
+def test_an_environment_adding_an_item_named_like_one_of_the_spec_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    """A slip of the name adds a second job (or alert) instead of changing the one meant."""
+    path = tmp_path / "shop.yaml"
+    path.write_text(MISSPELT)
+    base, prod = compile_spec(path)
+    assert not [d for d in base.diagnostics if d.code == "environments/new-item"]
+    found = [d for d in prod.diagnostics if d.code == "environments/new-item"]
+    assert [(d.field_path, d.span.line, d.span.column, d.hint) for d in found] == [
+        (
+            "environments.prod.prometheus.scrape_jobs[0].job",
+            11,
+            17,
+            "did you mean 'postgres'? an item of the same job changes it",
+        ),
+        (
+            "environments.prod.alerts[0].name",
+            14,
+            16,
+            "did you mean 'NodeHighCpu'? an item of the same name changes it",
+        ),
+    ]
 
 
 def test_a_target_file_must_be_json_or_yaml(tmp_path: Path) -> None:

@@ -167,8 +167,10 @@ def _show(route: Route) -> str:
 
 
 def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
-    """Evaluated once per routing situation (the labels routes read), not per alert:
-    thousands of alerts share a handful."""
+    """One finding per severity, at its first alert, naming them all: routing a whole
+    severity to the default receiver is often meant, and a finding per alert would
+    bury the others. Routes are evaluated once per routing situation (the labels
+    routes read), not per alert: thousands of alerts share a handful."""
     assert spec.routing is not None
     root = spec.routing.root
     if not root.routes:
@@ -176,6 +178,7 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
     names = routed_labels(spec.routing)
     default_only: dict[RoutingKey, bool] = {}
     carried = _series_labels(spec)
+    by_severity: dict[str, list[AlertLabels]] = {}
     for alert in alert_label_sets(spec):
         unset = set(names) - {name for name, _ in alert.labels}
         if unset and carried(alert.expr).intersection(unset):
@@ -185,14 +188,16 @@ def _catch_all_only(spec: Spec) -> Iterator[Diagnostic]:
             matched = match(spec.routing, alert.as_dict())
             default_only[key] = all(m.is_root for m in matched)
         if default_only[key]:
-            yield Diagnostic(
-                "alertmanager/catch-all-only",
-                f"alert {alert.alertname} ({alert.severity}) matches no route and only "
-                f"reaches the default receiver '{root.receiver}'",
-                path=alert.path,
-                severity=Severity.WARNING,
-                hint="add a route for it, or disable this check if the default is intended",
-            )
+            by_severity.setdefault(alert.severity, []).append(alert)
+    for severity, alerts in by_severity.items():
+        yield Diagnostic(
+            "alertmanager/catch-all-only",
+            f"{severity} alerts match no route and only reach the default receiver "
+            f"'{root.receiver}': {_names(alerts)}",
+            path=alerts[0].path,
+            severity=Severity.WARNING,
+            hint="add a route for them, or disable this check if the default is intended",
+        )
 
 
 def _inhibit_never_equal(spec: Spec) -> Iterator[Diagnostic]:

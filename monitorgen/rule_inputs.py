@@ -45,11 +45,15 @@ class Series:
     step_increase: Fraction = Fraction(0)
     start_text: str | None = None
     """How to write a constant start exactly as the spec did (e.g. 0.81)."""
+    pattern: tuple[str, ...] = ()
+    """Values the series takes in turn, sample by sample, as written (a gauge)."""
 
     def selector(self) -> str:
         return _selector_text(self.name, self.labels)
 
     def values(self, samples: int) -> str:
+        if self.pattern:
+            return " ".join(self.pattern[i % len(self.pattern)] for i in range(samples))
         return _values_text(self.start_text, self.growth, samples)
 
     growth: Growth = field(init=False, repr=False, compare=False)
@@ -63,6 +67,8 @@ class Series:
 
     def _growth(self) -> Growth:
         start, step = self.start, self.step_increase
+        if self.pattern:  # not a counter: only its first value stands for it
+            return Growth(0, 0, 1, float(self.pattern[0]))
         if self.start_text and not step:
             return Growth(0, 0, 1, float(self.start_text))
         if not start:  # every counter input starts at 0
@@ -374,6 +380,36 @@ def gauge_scenarios(spec: Spec, metric: Metric, query: Query) -> Callable[[str],
         return Scenario([series], lambda at: constant, dict(shown), key)
 
     return scenario
+
+
+#: What each `*_over_time` reads of the samples in its window.
+_OVER_TIME: dict[QueryFunction, Callable[[list[float]], float]] = {
+    QueryFunction.MAX_OVER_TIME: max,
+    QueryFunction.MIN_OVER_TIME: min,
+    QueryFunction.AVG_OVER_TIME: lambda values: math.fsum(values) / len(values),
+}
+
+
+def alternating_gauge(
+    spec: Spec, metric: Metric, query: Query, values: tuple[str, str], tl: Timeline
+) -> Scenario:
+    """One gauge series taking the two `values` in turn, sample by sample: every window
+    of two samples or more holds both, so `max_over_time`, `min_over_time` and
+    `avg_over_time` read it apart. The mean is worked out only closely: callers rely on
+    it only far from a threshold."""
+    labels = _with_matchers(base_labels(spec, metric), query, part=True)
+    series = Series(metric.name, _sorted(labels), pattern=values)
+    window = int(seconds(query.window))
+    numbers = [float(v) for v in values]
+    reduce = _OVER_TIME[query.function]
+
+    def value_at(at: int) -> float | None:
+        first = max(0, -(-(at - window) // tl.step))  # Prometheus 2 keeps `at - window`
+        samples = [numbers[i % 2] for i in range(first, at // tl.step + 1)]
+        return _scaled(reduce(samples), query) if samples else None
+
+    key = ("alternating", values, query.function, window, tl.step, query.scale)
+    return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
 
 
 def histogram_scenarios(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -37,6 +38,7 @@ from monitorgen.rule_inputs import (
     Scenario,
     Series,
     Timeline,
+    alternating_gauge,
     base_labels,
     counter_scenarios,
     counter_steps,
@@ -232,7 +234,92 @@ def alert_test_groups(
             groups.append(kept)
     if guarded:
         groups.append(_no_matching_events_group(spec, alert, rule, tl, horizon, siblings))
+    if silent is not None and not siblings and not recorded_labels:
+        told_apart = _over_time_group(spec, alert, rule, condition, tl, horizon)
+        if told_apart is not None:
+            groups.append(told_apart)
     return groups
+
+
+#: What each `*_over_time` reads of its window, in a test's name.
+_READS = {
+    QueryFunction.MAX_OVER_TIME: "highest value",
+    QueryFunction.MIN_OVER_TIME: "lowest value",
+    QueryFunction.AVG_OVER_TIME: "mean",
+}
+
+
+def _over_time_group(
+    spec: Spec, alert: Alert, rule: Rule, condition: Condition, tl: Timeline, horizon: int
+) -> dict[str, Any] | None:
+    """A group whose single gauge series alternates so that the alert's `*_over_time`
+    and the other two disagree: swapping the function fails it (the other groups feed
+    a constant, which all three read alike). None for other conditions.
+
+    With t the threshold, u half its size and s = 1 for `above` (-1 for `below`), the
+    series alternates t + s·u and t - 2s·u, where only the reading furthest towards
+    the threshold's side fires (max_over_time above, min_over_time below: expected to
+    fire, on a value the series holds), or t - s·u and t + 2s·u, where only the reading
+    furthest from it stays silent (expected to stay silent while the other two fire).
+    avg_over_time gets the first and stays silent: a mean that fires would have to be
+    expected to the last digit of its annotations, so the swap for the other extreme
+    goes unseen."""
+    query, threshold = alert.query, alert.threshold
+    metric = spec.metric(query.metric) if query is not None else None
+    if query is None or threshold is None or metric is None or query.scale is not None:
+        return None
+    reads = _READS.get(query.function)
+    if reads is None:
+        return None
+    above = threshold.comparison is Comparison.ABOVE
+    value = Decimal(plain_number(threshold.text))
+    size = abs(value) / 2 or Decimal(1)
+    sign = 1 if above else -1
+    towards = QueryFunction.MAX_OVER_TIME if above else QueryFunction.MIN_OVER_TIME
+    fires = query.function is towards
+    if fires or query.function is QueryFunction.AVG_OVER_TIME:
+        pair = (value + sign * size, value - 2 * sign * size)
+    else:
+        pair = (value - sign * size, value + 2 * sign * size)
+    texts = (_decimal_text(pair[0]), _decimal_text(pair[1]))
+    scenario = alternating_gauge(spec, metric, query, texts, tl)
+    shown = _shown(condition)
+    try:
+        if fires:  # at the horizon, where the window holds both values
+            if not fires_at(horizon, scenario, condition, rule, tl):
+                return None
+            check = _firing_check(rule, scenario, horizon, _value(scenario, horizon), (), tl)
+            name = f"{rule.name} fires when the window's {reads} is {shown}"
+            return unit_test_group(name, scenario.series, tl, horizon, [check])
+        full = seconds(query.window) >= _FEWEST_SAMPLES * tl.step
+        if not full or not _clearly_silent(scenario, condition, rule, tl, horizon):
+            return None
+        group = _silent_group(spec, rule, scenario, condition, tl, horizon)
+    except NotDerivable:
+        return None
+    group["name"] = f"{rule.name} stays silent when the window's {reads} is not {shown}"
+    return group
+
+
+#: The fewest samples a window holds for a silent group over alternating values: from
+#: four on, their mean stays a fifth of the gap away from the threshold, whatever the
+#: count's parity (with three it may land on the threshold itself).
+_FEWEST_SAMPLES = 4
+
+
+def _clearly_silent(
+    scenario: Scenario, condition: Condition, rule: Rule, tl: Timeline, horizon: int
+) -> bool:
+    """Whether the silence at the horizon rests on the values, not on rounding: a value
+    there clearly short of the threshold, and no `keep_firing_for` carrying earlier
+    states (of windows still filling) into it."""
+    if duration_seconds(rule.keep_firing_for):
+        return False
+    return condition.clearly_fails(scenario.value_at(horizon))
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 def _no_matching_events_group(

@@ -563,6 +563,52 @@ def test_the_tests_fail_when_a_rule_aggregates_otherwise(aggregation: str, tmp_p
             rule["expr"] = written
 
 
+#: Alerts over a gauge's window, by name, and the swaps of their function their tests
+#: catch: all but a mean's for the extreme on the threshold's far side (see
+#: `promtool_tests._over_time_group`).
+_OVER_TIME = {
+    "MaxAbove": ("max_over_time", "above: 200", ("min_over_time", "avg_over_time")),
+    "MinAbove": ("min_over_time", "above: 200", ("max_over_time", "avg_over_time")),
+    "AvgAbove": ("avg_over_time", "above: 200", ("max_over_time",)),
+    "MinBelow": ("min_over_time", "below: 0.1", ("max_over_time", "avg_over_time")),
+    "MaxBelow": ("max_over_time", "below: 0.1", ("min_over_time", "avg_over_time")),
+    "AvgBelow": ("avg_over_time", "below: 0", ("min_over_time",)),
+}
+
+
+def test_the_tests_fail_when_a_rule_reads_its_window_otherwise(tmp_path: Path) -> None:
+    """The other tests feed constant gauges, which every `*_over_time` reads alike; one
+    more group alternates two values so that the alert's function and the others
+    disagree."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: win\n"
+        "metrics:\n  - {name: win_depth, type: gauge, help: D., labels: [queue]}\n"
+        "alerts:\n"
+        + "".join(
+            f"  - {{name: {name}, severity: warning, summary: s, for: 2m, condition: "
+            f"{{metric: win_depth, function: {function}, window: 10m, {threshold}}}}}\n"
+            for name, (function, threshold, _caught) in _OVER_TIME.items()
+        ),
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules, tests = (
+        yaml.safe_load((folder / name).read_text()) for name in ("rules.yml", "rules.test.yml")
+    )
+    for name, (function, _threshold, caught) in _OVER_TIME.items():
+        (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == name]
+        own = [t for t in tests["tests"] if t["name"].startswith(f"{name} ")]
+        assert any("the window's" in t["name"] for t in own), name
+        for other in caught:
+            rule["expr"], written = rule["expr"].replace(function, other), rule["expr"]
+            _write_yaml(folder / "rules.yml", rules)
+            _write_yaml(folder / "mutated.test.yml", {**tests, "tests": own})
+            result = promtool("test", "rules", "mutated.test.yml", cwd=folder)
+            assert result.returncode == 1, f"{name} passes with {rule['expr']}: {result.stdout}"
+            rule["expr"] = written
+
+
 def _write_yaml(path: Path, data: object) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 

@@ -778,22 +778,25 @@ def structured_scenarios(
 def _with_decoys(
     metric: Metric, query: Query, firing: Scenario, silent: Scenario | None
 ) -> tuple[Scenario, Scenario | None]:
-    """Each test also feeds series the `where` leaves out, carrying the other test's
-    values: a rule that lost its `where` counts them, so one of the two tests fails
-    (the silent one fires, or the firing one does not). The expected values stay
-    those of the selected series alone."""
+    """Each test also feeds series the `where` leaves out (one for each value declared
+    for its label and left out), carrying the other test's values: a rule that lost or
+    widened its `where` counts them, so one of the two tests fails (the silent one
+    fires, or the firing one does not). The expected values stay those of the
+    selected series alone."""
     if silent is None:
         return firing, silent
     outside = _outside_where(metric, query)
     if outside is None:
         return firing, silent
-    label, value = outside
+    label = outside[0]
+    values = _declared_outside(metric, label, query) or (outside[1],)
 
     def moved(series: list[Series]) -> list[Series]:
         return [
             Series(
                 s.name, _relabelled(s.labels, label, value), s.start, s.step_increase, s.start_text
             )
+            for value in values
             for s in series
         ]
 
@@ -816,6 +819,14 @@ def _outside_where(
         if other is not None:
             return matcher.label, other
     return None
+
+
+def _declared_outside(metric: Metric, label: str, query: Query) -> tuple[str, ...]:
+    """Every declared value of `label` its matcher leaves out: a decoy of each, so that a
+    matcher widened to any of them (`!=` for `=`, one more alternative) counts it."""
+    declared = next((x.values for x in metric.labels if x.name == label), ())
+    picked = {v for m in query.where if m.label == label for v in m.values}
+    return tuple(v for v in declared if v not in picked)
 
 
 def _relabelled(

@@ -479,6 +479,51 @@ def test_the_tests_fail_when_a_rule_loses_its_where(
     assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
 
 
+@pytest.mark.parametrize(
+    ("condition", "selector", "widened"),
+    [
+        (
+            "{metric: pick_requests_total, where: {status: ok}, by: [route], below: 0.5}",
+            'status="ok"',
+            'status!="error"',  # lets in `timeout`, the second value left out
+        ),
+        (
+            "{metric: pick_requests_total, where: {status: error}, above: 1}",
+            'status="error"',
+            'status=~"error|timeout"',
+        ),
+        (
+            "{metric: pick_latency_seconds, quantile: 0.99, where: {route: checkout}, above: 2.5}",
+            'route="checkout"',
+            'route=~"checkout|home"',
+        ),
+    ],
+    ids=["rate-below-not-equal", "rate-above-one-more", "quantile-one-more"],
+)
+def test_the_tests_fail_when_a_rule_widens_its_where_to_any_value_left_out(
+    tmp_path: Path, condition: str, selector: str, widened: str
+) -> None:
+    """The series the `where` leaves out are fed for every declared value of its label:
+    a matcher that lets in any one of them counts it."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: pick\n"
+        "metrics:\n"
+        "  - name: pick_requests_total\n    type: counter\n    help: Requests.\n"
+        "    labels: [{name: status, values: [ok, error, timeout]}, route]\n"
+        "  - {name: pick_latency_seconds, type: histogram, help: L., buckets: [1, 2.5, 5], "
+        "labels: [{name: route, values: [checkout, cart, home]}]}\n"
+        f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert selector in text
+    rules.write_text(text.replace(selector, widened))
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
+
+
 def test_keep_firing_for_is_tested_by_a_value_that_falls_back(tmp_path: Path) -> None:
     """The gauge falls short of the threshold one evaluation after the alert fires: the
     alert still fires `keep_firing_for` later, less one evaluation, then resolves."""

@@ -648,7 +648,22 @@ def counter_steps(
     above = _first_above(threshold, unit, value_of)
     if comparison is Comparison.ABOVE:  # silent at the threshold too: a flat counter for 0
         return above, _last_under(threshold, unit, value_of, above, or_equal=True)
-    return _last_under(threshold, unit, value_of, above, or_equal=False), above
+    under = _last_under(threshold, unit, value_of, above, or_equal=False)
+    return under, _exactly_on(threshold, unit, value_of, under, above)
+
+
+def _exactly_on(
+    threshold: float,
+    unit: Fraction,
+    value_of: Callable[[Fraction], float | None],
+    under: Fraction | None,
+    above: Fraction | None,
+) -> Fraction | None:
+    """For a `below`, the step between the last under and the first above when its
+    steady value is exactly the threshold (where `<` and `<=` part), else `above`."""
+    if under is None or above is None or under + unit >= above:
+        return above
+    return under + unit if _steady(value_of, under + unit) == threshold else above
 
 
 def _unit(threshold: float, value_of: Callable[[Fraction], float | None]) -> Fraction | None:

@@ -407,6 +407,37 @@ def test_derived_inputs_are_past_the_threshold_by_more_than_rounding(tmp_path: P
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("condition", "exact"),
+    [
+        ("{metric: edge_requests_total, below: 0.5}", True),  # 7.5 per 15 s: exact
+        ("{metric: edge_requests_total, function: increase, window: 1m, below: 30}", True),
+        ("{metric: edge_requests_total, below: 0.3}", False),  # 4.5 per 15 s: 0.3 + noise
+    ],
+    ids=["rate-on-a-binary-fraction", "increase", "rate-only-near"],
+)
+def test_a_below_on_a_counter_stays_silent_exactly_on_its_threshold_where_it_can(
+    tmp_path: Path, condition: str, exact: bool
+) -> None:
+    """Where a counter's steady value can sit exactly on the threshold, the silent test
+    puts it there, so a rule whose `<` became `<=` fires in it; where it cannot, the
+    input stays clearly past it and that edit goes unseen."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: edge\n"
+        "metrics:\n  - {name: edge_requests_total, type: counter, help: Requests.}\n"
+        f"alerts:\n  - {{name: Low, severity: info, summary: s, condition: {condition}}}\n",
+    )
+    folder = write_prometheus_files(spec, tmp_path)
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    (comparison,) = [line for line in text.splitlines() if "expr:" in line and " < " in line]
+    rules.write_text(text.replace(comparison, comparison.replace(" < ", " <= ")))
+    mutated = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert (mutated.returncode == 1) is exact, mutated.stdout
+
+
 def test_a_below_alert_that_fires_while_its_window_fills_is_also_checked_when_full(
     tmp_path: Path,
 ) -> None:

@@ -281,7 +281,7 @@ def _over_time_group(
         pair = (value + sign * size, value - 2 * sign * size)
     else:
         pair = (value - sign * size, value + 2 * sign * size)
-    texts = (_decimal_text(pair[0]), _decimal_text(pair[1]))
+    texts = (plain_number(str(pair[0])), plain_number(str(pair[1])))
     scenario = alternating_gauge(spec, metric, query, texts, tl)
     shown = _shown(condition)
     try:
@@ -316,10 +316,6 @@ def _clearly_silent(
     if duration_seconds(rule.keep_firing_for):
         return False
     return condition.clearly_fails(scenario.value_at(horizon))
-
-
-def _decimal_text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _no_matching_events_group(

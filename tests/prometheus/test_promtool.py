@@ -490,24 +490,7 @@ def test_the_tests_fail_when_a_rule_loses_its_where(
     tmp_path: Path, condition: str, selector: str
 ) -> None:
     """Each test also feeds series the `where` leaves out: a rule counting them fails."""
-    spec = spec_from_text(
-        tmp_path,
-        "version: 1\nservice: pick\n"
-        "metrics:\n"
-        "  - name: pick_requests_total\n    type: counter\n    help: Requests.\n"
-        "    labels: [{name: status, values: [ok, error, timeout]}, route]\n"
-        "  - {name: pick_temperature_celsius, type: gauge, help: T., labels: [zone]}\n"
-        "  - {name: pick_latency_seconds, type: histogram, help: L., buckets: [1, 2.5, 5], "
-        "labels: [{name: route, values: [checkout, cart, home]}]}\n"
-        f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
-    )
-    folder = write_prometheus_files(spec, tmp_path)
-    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
-    rules = folder / "rules.yml"
-    text = rules.read_text()
-    assert selector in text
-    rules.write_text(text.replace(selector, selector.split("{")[0]))
-    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
+    _picked_rules_edited(tmp_path, condition, selector, selector.split("{")[0])
 
 
 @pytest.mark.parametrize(
@@ -536,12 +519,19 @@ def test_the_tests_fail_when_a_rule_widens_its_where_to_any_value_left_out(
 ) -> None:
     """The series the `where` leaves out are fed for every declared value of its label:
     a matcher that lets in any one of them counts it."""
+    _picked_rules_edited(tmp_path, condition, selector, widened)
+
+
+def _picked_rules_edited(tmp_path: Path, condition: str, selector: str, edited: str) -> None:
+    """The generated tests of one alert pass on its rule and fail once `selector` in the
+    rule file reads `edited`."""
     spec = spec_from_text(
         tmp_path,
         "version: 1\nservice: pick\n"
         "metrics:\n"
         "  - name: pick_requests_total\n    type: counter\n    help: Requests.\n"
         "    labels: [{name: status, values: [ok, error, timeout]}, route]\n"
+        "  - {name: pick_temperature_celsius, type: gauge, help: T., labels: [zone]}\n"
         "  - {name: pick_latency_seconds, type: histogram, help: L., buckets: [1, 2.5, 5], "
         "labels: [{name: route, values: [checkout, cart, home]}]}\n"
         f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
@@ -551,7 +541,7 @@ def test_the_tests_fail_when_a_rule_widens_its_where_to_any_value_left_out(
     rules = folder / "rules.yml"
     text = rules.read_text()
     assert selector in text
-    rules.write_text(text.replace(selector, widened))
+    rules.write_text(text.replace(selector, edited))
     assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
 
 

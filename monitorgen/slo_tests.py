@@ -75,7 +75,7 @@ def slo_test_groups(spec: Spec, slo: Slo, tl: Timeline) -> tuple[list[dict[str, 
     slow = _slow_burn(spec, slo, tl, at)
     if slow is not None:
         groups.append(slow)
-    groups.extend(_around_the_lowest_threshold(spec, slo, tl, at))
+    groups.extend(_around_each_tiers_threshold(spec, slo, tl, at))
     groups.append(_no_errors(spec, slo, tl, at))
     groups.append(_no_traffic(spec, slo, tl, at))
     absent = absent_alert(spec, slo)
@@ -305,37 +305,46 @@ def _slow_burn(spec: Spec, slo: Slo, tl: Timeline, at: int) -> dict[str, Any] | 
     return _burn_group(spec, slo, tl, at, name, traffic)
 
 
-#: How far beside the lowest burn threshold the edge tests' error ratios sit.
+#: How far beside a tier's lowest burn threshold the edge tests' error ratios sit.
 EDGE = Fraction(1, 100)
 
 
-def _around_the_lowest_threshold(
+def _around_each_tiers_threshold(
     spec: Spec, slo: Slo, tl: Timeline, at: int
 ) -> list[dict[str, Any]]:
-    """Errors 1% under the lowest burn threshold (the first an error ratio crosses,
-    usually the ticket's slowest pair) alert nothing, and 1% over it the tier alerts:
-    a threshold computed from another objective or factor fails one of the two."""
-    lowest, tier = min(
-        ((threshold, tier) for tier, pairs in _burn_conditions(slo) for threshold, _, _ in pairs),
-        key=lambda pair: pair[0],
-    )
-    over = "pages" if tier is Tier.PAGE else "opens a ticket"
-    cases: tuple[tuple[str, Fraction, list[Tier], str], ...] = (
-        ("under", 1 - EDGE, [], "alerts nothing"),
-        ("over", 1 + EDGE, [tier], over),
-    )
-    events = _events_per_sample(lowest)
+    """For each tier, errors 1% under the lowest threshold it has (where the tier starts
+    to alert, under steady traffic) leave it quiet, and 1% over it the tier alerts: a
+    threshold computed from another objective or factor fails one of the two. (A tier's
+    higher thresholds change nothing under steady traffic, which crosses the lowest
+    first.)"""
     found = []
-    for side, factor, expected, outcome in cases:
-        failing = round(Fraction(lowest) * factor * events)
-        if not 0 < failing < events:
-            continue
-        traffic = traffic_for(spec, slo, Fraction(failing), Fraction(events - failing), tl)
-        if [t for t, _ in _firing_tiers(slo, traffic, at)] != expected:
-            continue  # the shares' rounding left it on the other side
-        name = f"SLO {slo.name}: errors just {side} the {tier.value} threshold {outcome}"
-        found.append(_burn_group(spec, slo, tl, at, name, traffic))
+    for tier, pairs in _burn_conditions(slo):
+        lowest = min(threshold for threshold, _, _ in pairs)
+        edge = _edge_pair(spec, slo, tl, at, lowest, tier)
+        if edge is not None:
+            found.extend(edge)
     return found
+
+
+def _edge_pair(
+    spec: Spec, slo: Slo, tl: Timeline, at: int, threshold: float, tier: Tier
+) -> list[dict[str, Any]] | None:
+    """The groups 1% under and 1% over `threshold`, or None when rounding the shares
+    to whole events leaves them on one side of it."""
+    events = _events_per_sample(threshold)
+    groups = []
+    for side, factor, alerts in (("under", 1 - EDGE, False), ("over", 1 + EDGE, True)):
+        failing = round(Fraction(threshold) * factor * events)
+        if not 0 < failing < events:
+            return None
+        traffic = traffic_for(spec, slo, Fraction(failing), Fraction(events - failing), tl)
+        fired = [t for t, _ in _firing_tiers(slo, traffic, at)]
+        if (tier in fired) is not alerts:
+            return None
+        outcome = "pages" if Tier.PAGE in fired else "opens a ticket" if fired else "alerts nothing"
+        name = f"SLO {slo.name}: errors just {side} the {tier.value} threshold {outcome}"
+        groups.append(_burn_group(spec, slo, tl, at, name, traffic))
+    return groups
 
 
 def _events_per_sample(share: float) -> int:

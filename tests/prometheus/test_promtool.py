@@ -51,6 +51,9 @@ def test_promtool_accepts_rules_config_and_passes_the_generated_tests(
         # The ticket's lowest threshold from another objective's budget, either way.
         ("specs/llm.yaml", "(1 * 0.005)", "(1 * 0.0025)", "SLO availability"),
         ("specs/llm.yaml", "(1 * 0.005)", "(1 * 0.0075)", "SLO availability"),
+        # The page tier's lowest threshold, 6x, by 10% either way.
+        ("specs/llm.yaml", "(6 * 0.005)", "(5.4 * 0.005)", "SLO availability"),
+        ("specs/llm.yaml", "(6 * 0.005)", "(6.6 * 0.005)", "SLO availability"),
         ("tests/specs/http_api.yaml", "for: 2m", "for: 3m", "HttpTooManyInFlight"),
         ("tests/specs/queue_worker.yaml", "by (queue) (increase", "(increase", "WorkerStalled"),
         ("tests/specs/queue_worker.yaml", ")) > 0)", ")) >= 0)", "SLO job_success"),

@@ -113,13 +113,23 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
     assert names == [
         "SLO availability: a fast burn pages",
         "SLO availability: a slow burn opens a ticket and does not page",
+        "SLO availability: errors just under the page threshold opens a ticket",
+        "SLO availability: errors just over the page threshold pages",
         "SLO availability: errors just under the ticket threshold alerts nothing",
         "SLO availability: errors just over the ticket threshold opens a ticket",
         "SLO availability: traffic without errors records 0 and alerts nothing",
         "SLO availability: no traffic records nothing and alerts nothing",
         "SLO availability: a missing SLI raises HttpApiAvailabilitySliAbsent",
     ]
-    fast, slow, under, over, no_errors, idle, absent = groups_named(data, "SLO availability:")
+    fast, slow, *page_edge, under, over, no_errors, idle, absent = groups_named(
+        data, "SLO availability:"
+    )
+    # 99.9%: the page tier's lowest threshold is its 6h/30m pair's 6x, 0.6%.
+    assert [_error_share(group["input_series"]) for group in page_edge] == [
+        pytest.approx(0.00594),
+        pytest.approx(0.00606),
+    ]
+    assert [_tiers(group) for group in page_edge] == [["ticket"], ["page", "ticket"]]
     assert under["alert_rule_test"][0]["exp_alerts"] == []
     (ticket,) = over["alert_rule_test"][0]["exp_alerts"]
     assert ticket["exp_labels"]["slo_tier"] == "ticket"
@@ -134,6 +144,10 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
     assert idle["promql_expr_test"][0]["exp_samples"] == []
     assert absent["input_series"] == []
     assert absent["alert_rule_test"][-1]["eval_time"] == duration_text(600)
+
+
+def _tiers(group: dict[str, Any]) -> list[str]:
+    return sorted(a["exp_labels"]["slo_tier"] for a in group["alert_rule_test"][0]["exp_alerts"])
 
 
 def _error_share(series: list[dict[str, str]]) -> float:

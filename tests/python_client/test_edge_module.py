@@ -86,6 +86,7 @@ def test_mostly_ascii_literals_escape_exactly_the_characters_that_need_it(text: 
 @example('ends in """')
 @example('ends in \\"""')
 @example('"""')
+@example(" 00000\x1f" + "\x1b" * 7 + "\x08" * 4 + "\U00010000" * 4)  # too long after `"""`
 def test_docstrings_read_back_and_fit(text: str) -> None:
     lines = docstring([text], 1)
     if not text.strip():

@@ -158,6 +158,8 @@ def docstring(paragraphs: Sequence[str], indent: int) -> list[str]:
         return []
     if len(body) == 1 and len(body[0]) + 3 <= width:
         return [f'{pad}"""{_close_safe(body[0])}"""']
+    if len(body[0]) > width and body[0][:1].isspace():
+        body.insert(0, "")  # a word too long for any line: alone on its own, not after `"""`
     lines = [f'{pad}"""{body[0]}']
     lines.extend(f"{pad}{line}" if line else "" for line in body[1:])
     lines.append(f'{pad}"""')

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.model import Metric, MetricType, Path, Spec
+from monitorgen.slo import absent_alert_name
 
 #: Non-base units and the base unit Prometheus recommends instead.
 NON_BASE_UNITS = {
@@ -233,7 +234,10 @@ def _turned_off_nothing(spec: Spec) -> Iterator[Diagnostic]:
         if not off.names_nothing:
             continue
         hint: str | None
-        if off.name in tiers:
+        slo_hint = _slo_alert_hint(spec, off.name)
+        if slo_hint is not None:
+            hint = slo_hint
+        elif off.name in tiers:
             hint = (
                 f"its severity is {' or '.join(sorted(tiers[off.name]))}: give that, or no "
                 "severity to turn off every tier"
@@ -244,8 +248,22 @@ def _turned_off_nothing(spec: Spec) -> Iterator[Diagnostic]:
         severity = f" with severity {off.severity.value}" if off.severity else ""
         yield Diagnostic(
             "names/turns-off-nothing",
-            f"no alert is named '{off.name}'{severity}, so `enabled: false` turns nothing off",
+            f"no alert of `alerts` is named '{off.name}'{severity}, so `enabled: false` "
+            "turns nothing off",
             path=(*off.path, "name"),
             severity=Severity.WARNING,
             hint=hint,
         )
+
+
+def _slo_alert_hint(spec: Spec, name: str) -> str | None:
+    """How to turn off an alert an SLO makes, which no `alerts` item can."""
+    for slo in spec.slos:
+        if name == slo.alert_name:
+            return (
+                f"it is SLO {slo.name}'s burn-rate alert: set `enabled: false` on its "
+                "`alerting` tier (page or ticket)"
+            )
+        if name == absent_alert_name(slo):
+            return f"it is SLO {slo.name}'s absent alert: set `alerting: {{absent: false}}`"
+    return None

@@ -1234,6 +1234,9 @@ def _override_of(
     name = _name_of(item)
     if name is None or not candidates:
         return None
+    if _switches_alerts(item):  # changed only by an override that switches too
+        switching = [index for index in candidates if "enabled" in overrides[index][0]]
+        return switching[0] if switching else None
     if name not in shared:
         return candidates[0]
     severity = item.get("severity")
@@ -1241,6 +1244,16 @@ def _override_of(
         if overrides[index][0].get("severity", severity) == severity:
             return index
     return None
+
+
+def _switches_alerts(item: Any) -> bool:
+    """An alert item that only turns alerts of its name off or on (see
+    `to_model.is_switch`): an override of the alert's other keys is not for it."""
+    return (
+        isinstance(item, SpecMap)
+        and "enabled" in item
+        and not ("expr" in item or "condition" in item)
+    )
 
 
 def _pairs(items: SpecList) -> Iterator[tuple[Any, Span]]:

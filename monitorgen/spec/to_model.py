@@ -36,11 +36,13 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         for alert in (
             _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
             for i, x in enumerate(raw_alerts)
-            if "summary" in x  # a complete alert, not only a name to turn off
+            if not is_switch(x)
         )
         if not any(off.turns_off(alert) for off in turned_off)
     )
     alerts_by_measure = _alerts_by_measure(alerts)
+    # Every tier turned off: a panel that lists the alert no longer shows it.
+    turned_off_names = frozenset(off.name for off in turned_off) - {a.name for a in alerts}
     routing = doc.get("routing")
     return m.Spec(
         name=name,
@@ -63,7 +65,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
             _slo(x, ("slos", i), service, by_name) for i, x in enumerate(doc.get("slos", []))
         ),
         dashboards=tuple(
-            _dashboard(x, ("dashboards", i), by_name, alerts_by_measure)
+            _dashboard(x, ("dashboards", i), by_name, alerts_by_measure, turned_off_names)
             for i, x in enumerate(doc.get("dashboards", []))
         ),
         receivers=tuple(
@@ -215,20 +217,26 @@ def _threshold(raw: Mapping[str, Any]) -> m.Threshold:
     return m.Threshold(comparison, float(raw[key]), format_number(raw[key]))
 
 
+def is_switch(raw: Mapping[str, Any]) -> bool:
+    """An alert item that only switches alerts of its name off (or, `enabled: true`,
+    back on in an environment): `enabled` without an expression of its own."""
+    return "enabled" in raw and "expr" not in raw and "condition" not in raw
+
+
 def _turned_off(raw_alerts: list[Mapping[str, Any]]) -> tuple[m.TurnedOff, ...]:
     found = []
     for index, raw in enumerate(raw_alerts):
         if raw.get("enabled", True):
             continue
         severity = m.Severity(raw["severity"]) if "severity" in raw else None
-        others = [
+        alerts = [
             other
-            for at, other in enumerate(raw_alerts)
-            if at != index
+            for other in raw_alerts
+            if not is_switch(other)
             and other.get("name") == raw["name"]
             and (severity is None or other.get("severity") == severity.value)
         ]
-        names_nothing = "summary" not in raw and not others
+        names_nothing = is_switch(raw) and not alerts
         found.append(m.TurnedOff(raw["name"], severity, ("alerts", index), names_nothing))
     return tuple(found)
 
@@ -391,6 +399,7 @@ def _panel(
     metrics: Mapping[str, m.Metric],
     alerts: AlertsByMeasure,
     variables: tuple[m.Variable, ...],
+    turned_off: frozenset[str],
 ) -> m.Panel:
     heatmap = raw.get("type") == m.PanelType.HEATMAP.value
     queries = tuple(_panel_query(q, metrics, variables, heatmap) for q in raw["queries"])
@@ -409,7 +418,11 @@ def _panel(
         thresholds=tuple(
             m.PanelThreshold(float(t["value"]), t["color"]) for t in raw.get("thresholds", ())
         ),
-        alerts=tuple(raw["alerts"]) if "alerts" in raw else _alerts_on(queries, alerts),
+        alerts=(
+            tuple(a for a in raw["alerts"] if a not in turned_off)
+            if "alerts" in raw
+            else _alerts_on(queries, alerts)
+        ),
         links=tuple((link["title"], link["url"]) for link in raw.get("links", ())),
         time_from=raw.get("time_from"),
         path=path,
@@ -492,6 +505,7 @@ def _dashboard(
     path: m.Path,
     metrics: Mapping[str, m.Metric],
     alerts: AlertsByMeasure,
+    turned_off: frozenset[str],
 ) -> m.Dashboard:
     variables = tuple(_variable(v, metrics) for v in raw.get("variables", ()))
     rows = tuple(
@@ -499,7 +513,7 @@ def _dashboard(
             title=row["title"],
             collapsed=row.get("collapsed", False),
             panels=tuple(
-                _panel(p, (*path, "rows", r, "panels", i), metrics, alerts, variables)
+                _panel(p, (*path, "rows", r, "panels", i), metrics, alerts, variables, turned_off)
                 for i, p in enumerate(row["panels"])
             ),
         )

@@ -126,7 +126,9 @@ def test_a_severity_no_tier_has_is_a_warning_naming_the_tiers(tmp_path: Path) ->
     extra = "  - {name: NodeDiskAlmostFull, severity: warning, enabled: false}\n"
     result = compiled(write_spec(tmp_path, "infrastructure", extra))
     (warning,) = [d for d in result.diagnostics if d.code == "names/turns-off-nothing"]
-    assert "no alert is named 'NodeDiskAlmostFull' with severity warning" in warning.message
+    assert "no alert of `alerts` is named 'NodeDiskAlmostFull' with severity warning" in (
+        warning.message
+    )
     assert warning.hint is not None and "its severity is critical" in warning.hint
     assert result.spec is not None
     assert "NodeDiskAlmostFull" in {a.name for a in result.spec.alerts}
@@ -136,3 +138,86 @@ def test_an_item_that_turns_nothing_off_still_needs_a_whole_alert(tmp_path: Path
     """Without `enabled: false`, a name alone is an incomplete alert."""
     result = compiled(write_spec(tmp_path, "infrastructure", "  - {name: NodeHighCpu}\n"))
     assert {d.code for d in result.diagnostics} == {"schema/required", "schema/oneOf"}
+
+
+SWITCHES = """\
+  - {name: NodeHighCpu, enabled: false}
+  - {name: PayOff, enabled: false, summary: only a name and a summary}
+  - {name: Typo, enabled: false}
+  - {name: Typo, enabled: false}
+  - {name: PaySlow, severity: warning, summary: s, condition: {metric: pay_lag_seconds, above: 0.5}}
+  - {name: PaySlow, severity: critical, summary: s, condition: {metric: pay_lag_seconds, above: 1}}
+  - {name: PaySlow, severity: warning, enabled: false}
+  - {name: PayDown, severity: critical, summary: s, expr: up == 0, enabled: false}
+  - {name: ShopAvailabilityBudgetBurn, enabled: false}
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      ratio:
+        errors: {metric: shop_orders_total, where: {code: "500"}}
+        total: {metric: shop_orders_total}
+dashboards:
+  - uid: pay
+    title: Pay
+    rows:
+      - title: Latency
+        panels:
+          - title: Latency
+            description: Seconds.
+            unit: s
+            alerts: [PaySlow, PayDown]
+            queries: [{metric: pay_lag_seconds}]
+environments:
+  prod:
+    alerts:
+      - {name: NodeHighCpu, enabled: true}
+      - {name: PaySlow, condition: {above: 2}}
+      - {name: PayDown, enabled: true}
+"""
+
+
+def _switches_spec(folder: Path) -> Path:
+    path = write_spec(folder, "infrastructure", SWITCHES)
+    text = path.read_text().replace(
+        "  - {name: shop_orders_total, type: counter, help: Orders placed.}\n",
+        "  - {name: shop_orders_total, type: counter, help: Orders placed., "
+        'labels: [{name: code, values: ["200", "500"]}]}\n'
+        "  - {name: pay_lag_seconds, type: gauge, help: Latency.}\n",
+    )
+    path.write_text(text)
+    return path
+
+
+def test_an_environment_turns_alerts_back_on_and_changes_the_tiers_still_on(
+    tmp_path: Path,
+) -> None:
+    base, prod = pipeline.compile_spec(_switches_spec(tmp_path))
+    assert base.spec is not None and prod.spec is not None, prod.diagnostics
+    assert not [d for d in base.diagnostics + prod.diagnostics if d.severity.name == "ERROR"]
+    names = {(a.name, a.severity.value) for a in base.spec.alerts}
+    assert ("PaySlow", "critical") in names and ("PaySlow", "warning") not in names
+    assert not {"NodeHighCpu", "PayDown", "PayOff", "Typo"} & {n for n, _ in names}
+    on_in_prod = {(a.name, a.severity.value): a for a in prod.spec.alerts}
+    assert {("NodeHighCpu", "warning"), ("PayDown", "critical")} <= set(on_in_prod)
+    # the override of every tier left the switch of the warning tier alone
+    assert ("PaySlow", "warning") not in on_in_prod
+    assert on_in_prod[("PaySlow", "critical")].expr.endswith("> 2")
+    (panel,) = next(d for d in base.spec.dashboards if d.uid == "pay").panels()
+    (prod_panel,) = next(d for d in prod.spec.dashboards if d.uid == "pay").panels()
+    assert (panel.alerts, prod_panel.alerts) == (("PaySlow",), ("PaySlow", "PayDown"))
+
+
+def test_each_switch_that_turns_nothing_off_is_a_warning_saying_why(tmp_path: Path) -> None:
+    (base, _prod) = pipeline.compile_spec(_switches_spec(tmp_path))
+    found = {d.field_path: d.hint for d in base.diagnostics if d.code == "names/turns-off-nothing"}
+    assert set(found) == {  # places in the spec's own file, after NoOrders
+        "alerts[2].name",  # PayOff: a name and a summary, no alert of its own
+        "alerts[3].name",  # the same misspelt name twice: neither turns the other off
+        "alerts[4].name",
+        "alerts[9].name",
+    }
+    assert found["alerts[9].name"] == (
+        "it is SLO availability's burn-rate alert: set `enabled: false` on its "
+        "`alerting` tier (page or ticket)"
+    )

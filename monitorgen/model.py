@@ -544,14 +544,14 @@ class Baseline:
 
 @dataclass(frozen=True)
 class TurnedOff:
-    """An alert item with `enabled: false`: every alert of its name (and severity, when
-    it gives one) is left out."""
+    """An alert item with `enabled: false` (a whole alert, or a switch with no expression
+    of its own): every alert of its name (and severity, when it gives one) is left out."""
 
     name: str
     severity: Severity | None
     path: Path
     names_nothing: bool
-    """Only a name to turn off (no alert of its own), and no other item has the name."""
+    """A switch (no alert of its own) whose name (and severity) no whole alert has."""
 
     def turns_off(self, alert: Alert) -> bool:
         return alert.name == self.name and self.severity in (None, alert.severity)

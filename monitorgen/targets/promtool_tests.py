@@ -281,6 +281,8 @@ def _over_time_group(
         pair = (value + sign * size, value - 2 * sign * size)
     else:
         pair = (value - sign * size, value + 2 * sign * size)
+    if seconds(query.window) < _FEWEST_SAMPLES * tl.step:
+        return None
     texts = (plain_number(str(pair[0])), plain_number(str(pair[1])))
     scenario = alternating_gauge(spec, metric, query, texts, tl)
     shown = _shown(condition)
@@ -291,8 +293,7 @@ def _over_time_group(
             check = _firing_check(rule, scenario, horizon, _value(scenario, horizon), (), tl)
             name = f"{rule.name} fires when the window's {reads} is {shown}"
             return unit_test_group(name, scenario.series, tl, horizon, [check])
-        full = seconds(query.window) >= _FEWEST_SAMPLES * tl.step
-        if not full or not _clearly_silent(scenario, condition, rule, tl, horizon):
+        if not _clearly_silent(scenario, condition, rule, tl, horizon):
             return None
         group = _silent_group(spec, rule, scenario, condition, tl, horizon)
     except NotDerivable:
@@ -301,9 +302,10 @@ def _over_time_group(
     return group
 
 
-#: The fewest samples a window holds for a silent group over alternating values: from
-#: four on, their mean stays a fifth of the gap away from the threshold, whatever the
-#: count's parity (with three it may land on the threshold itself).
+#: The fewest samples a window of the alternating series holds, whether its start is
+#: in the window (Prometheus 2) or not (3): every window then holds both values, and a
+#: mean stays a fifth of their gap away from the threshold, whatever the count's parity
+#: (with three it may land on the threshold itself).
 _FEWEST_SAMPLES = 4
 
 

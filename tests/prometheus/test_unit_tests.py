@@ -344,3 +344,27 @@ def test_a_quantile_is_driven_just_past_and_just_short_of_its_threshold(
     assert condition.holds(fire_value) and not condition.holds(quiet_value)
     assert abs(fire_value - limit) <= 0.01 * limit, fire_value
     assert abs(quiet_value - limit) <= 0.01 * limit, quiet_value
+
+
+@pytest.mark.parametrize(("window", "told_apart"), [("1m", True), ("45s", False)])
+def test_a_window_of_fewer_than_four_samples_gets_no_group_telling_the_functions_apart(
+    tmp_path: Path, window: str, told_apart: bool
+) -> None:
+    """Under four samples a window may hold one of the two alternating values alone
+    (Prometheus 3 leaves its start out), or a mean may land on the threshold."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: win\nprometheus: {scrape_interval: 15s}\n"
+        "metrics:\n  - {name: win_depth, type: gauge, help: D.}\n"
+        "alerts:\n"
+        + "".join(
+            f"  - {{name: {name}, severity: warning, summary: s, condition: "
+            f"{{metric: win_depth, function: {name.lower()}_over_time, window: {window}, "
+            "above: 10}}\n"
+            for name in ("Max", "Min", "Avg")
+        ),
+    )
+    tests, skipped = unit_test_groups(spec)
+    assert skipped == []
+    names = [test["name"] for test in tests]
+    assert len([n for n in names if "the window's" in n]) == (3 if told_apart else 0), names

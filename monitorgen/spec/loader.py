@@ -1234,7 +1234,7 @@ def _override_of(
     name = _name_of(item)
     if name is None or not candidates:
         return None
-    if _switches_alerts(item):  # changed only by an override that switches too
+    if is_alert_switch(item):  # changed only by an override that switches too
         switching = [index for index in candidates if "enabled" in overrides[index][0]]
         return switching[0] if switching else None
     if name not in shared:
@@ -1246,13 +1246,12 @@ def _override_of(
     return None
 
 
-def _switches_alerts(item: Any) -> bool:
-    """An alert item that only turns alerts of its name off or on (see
-    `to_model.is_switch`): an override of the alert's other keys is not for it."""
+def is_alert_switch(item: Any) -> bool:
+    """An alert item that only switches alerts of its name off (or, `enabled: true`,
+    back on in an environment): `enabled` without an expression of its own. An
+    environment's override of an alert's other keys is not for it."""
     return (
-        isinstance(item, SpecMap)
-        and "enabled" in item
-        and not ("expr" in item or "condition" in item)
+        isinstance(item, dict) and "enabled" in item and not ("expr" in item or "condition" in item)
     )
 
 

@@ -13,6 +13,7 @@ from monitorgen.promql import (
     compile_query,
     format_number,
 )
+from monitorgen.spec.loader import is_alert_switch
 
 _ROUTE_MATCHER = re.compile(
     r"^\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
@@ -36,7 +37,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         for alert in (
             _alert(x, ("alerts", i), by_name, doc.get("runbook_base_url"))
             for i, x in enumerate(raw_alerts)
-            if not is_switch(x)
+            if not is_alert_switch(x)
         )
         if not any(off.turns_off(alert) for off in turned_off)
     )
@@ -217,12 +218,6 @@ def _threshold(raw: Mapping[str, Any]) -> m.Threshold:
     return m.Threshold(comparison, float(raw[key]), format_number(raw[key]))
 
 
-def is_switch(raw: Mapping[str, Any]) -> bool:
-    """An alert item that only switches alerts of its name off (or, `enabled: true`,
-    back on in an environment): `enabled` without an expression of its own."""
-    return "enabled" in raw and "expr" not in raw and "condition" not in raw
-
-
 def _turned_off(raw_alerts: list[Mapping[str, Any]]) -> tuple[m.TurnedOff, ...]:
     found = []
     for index, raw in enumerate(raw_alerts):
@@ -232,11 +227,11 @@ def _turned_off(raw_alerts: list[Mapping[str, Any]]) -> tuple[m.TurnedOff, ...]:
         alerts = [
             other
             for other in raw_alerts
-            if not is_switch(other)
+            if not is_alert_switch(other)
             and other.get("name") == raw["name"]
             and (severity is None or other.get("severity") == severity.value)
         ]
-        names_nothing = is_switch(raw) and not alerts
+        names_nothing = is_alert_switch(raw) and not alerts
         found.append(m.TurnedOff(raw["name"], severity, ("alerts", index), names_nothing))
     return tuple(found)
 

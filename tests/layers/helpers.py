@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from monitorgen import pipeline, writer
 from monitorgen.model import Spec
 from monitorgen.spec.loader import display_name
+from tests.harness import require_binary
 
 LAYER_DIR = Path(__file__).resolve().parents[2] / "monitorgen" / "layers"
 #: The window Grafana's $__rate_interval stands for in the live queries: several scrapes
@@ -62,3 +64,16 @@ def live_expr(expr: str) -> str:
     """A dashboard query as Grafana would send it, with every host selected."""
     expr = re.sub(r"\$__rate_interval\b", LIVE_RATE_WINDOW, expr)
     return expr.replace('=~"$instance"', '=~".*"')
+
+
+def assert_promtool_tests_pass(built: Path) -> None:
+    """`promtool test rules` passes the generated tests of a built spec folder."""
+    tests = built / "prometheus" / "rules.test.yml"
+    ran = subprocess.run(
+        [require_binary("promtool"), "test", "rules", tests.name],
+        cwd=tests.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr

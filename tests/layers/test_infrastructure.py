@@ -20,7 +20,14 @@ from tests.harness import (
     require_binary,
 )
 
-from .helpers import LIVE_RATE_WINDOW, build_into, live_expr, model, write_spec
+from .helpers import (
+    LIVE_RATE_WINDOW,
+    assert_promtool_tests_pass,
+    build_into,
+    live_expr,
+    model,
+    write_spec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +98,7 @@ def test_promtool_accepts_the_rules_and_their_unit_tests(built: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = built / "prometheus" / "rules.test.yml"
-    ran = subprocess.run(
-        [promtool, "test", "rules", tests.name],
-        cwd=tests.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert_promtool_tests_pass(built)
 
 
 # --- live -------------------------------------------------------------------

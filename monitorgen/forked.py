@@ -87,3 +87,31 @@ def _run(call: Callable[[], Any], send: Connection, background: bool) -> None:
         outcome = ("error", traceback.format_exc())
     send.send(outcome)
     send.close()
+
+
+#: How long `SharedCounter.take` waits for its turn before giving up: a process killed
+#: while holding the counter's lock would hold it forever.
+TAKE_TIMEOUT = 2.0
+
+
+class SharedCounter:
+    """A number that this process and the children it forks after making it take turns
+    to increase: each `take()` anywhere returns a number no other `take()` returned."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        self._value = multiprocessing.get_context("fork").Value("q", 0)
+
+    def take(self) -> int | None:
+        """The next number, or None when the counter's lock is lost (its holder died):
+        whoever gets None stops taking work, and the work left is done elsewhere."""
+        lock = self._value.get_lock()
+        if not lock.acquire(timeout=TAKE_TIMEOUT):
+            return None
+        try:
+            number: int = self._value.value
+            self._value.value = number + 1
+        finally:
+            lock.release()
+        return number

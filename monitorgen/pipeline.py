@@ -43,6 +43,7 @@ from monitorgen.spec.parse_cache import ParseCache
 from monitorgen.spec.schema import validate_document
 from monitorgen.spec.to_model import to_model
 from monitorgen.targets import (
+    SharedRendering,
     render_all,
     start_offloaded,
     start_offloaded_modelling,
@@ -66,8 +67,8 @@ class Compiled:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     pending: AmtoolRuns | None = None
     """External tools still running in the background."""
-    rendering: Forked[list[Artifact]] | None = None
-    """Targets of a large spec already rendering in a worker while the spec is checked."""
+    rendering: SharedRendering | None = None
+    """The tests of a large spec already rendering in a worker while the spec is checked."""
     linting: PendingLint | None = None
     """Lint of a large spec still running in a child: a build renders meanwhile."""
     document: SpecMap | None = None
@@ -228,9 +229,7 @@ def _environments_own_problems(document: SpecMap, path: Path) -> list[Compiled]:
     return found
 
 
-def _start_worker_early(
-    document: SpecMap, path: Path, source: str
-) -> Forked[list[Artifact]] | None:
+def _start_worker_early(document: SpecMap, path: Path, source: str) -> SharedRendering | None:
     """For a large spec, the worker rendering the heaviest targets, started before the
     spec is validated and modelled here: it models the spec itself on the second CPU."""
     size = sum(
@@ -262,7 +261,7 @@ def _model(
     env: Environment | None,
     extra: ExtraChecks,
     rendering: bool,
-    worker: Forked[list[Artifact]] | None = None,
+    worker: SharedRendering | None = None,
     base: SpecMap | None = None,
 ) -> Compiled:
     output_name = path.stem if env is None else f"{path.stem}.{env.name}"

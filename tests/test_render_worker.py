@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -13,16 +14,24 @@ from pathlib import Path
 import pytest
 
 from benchmarks.synthetic import generate
-from monitorgen import pipeline, targets
+from monitorgen import forked, pipeline, targets
 from monitorgen.diagnostics import Diagnostic
-from monitorgen.forked import BACKGROUND_NICENESS, Forked, ForkFailed, fork_available
+from monitorgen.forked import (
+    BACKGROUND_NICENESS,
+    Forked,
+    ForkFailed,
+    SharedCounter,
+    fork_available,
+)
 from monitorgen.model import Spec
-from monitorgen.targets import OFFLOAD_FROM, OFFLOADED, render_all
-from monitorgen.targets.base import Artifact
+from monitorgen.rule_set import rule_groups
+from monitorgen.targets import OFFLOAD_FROM, SHARED, SharedRendering, promtool_tests, render_all
+from monitorgen.targets.base import Artifact, commented_header, library_dump
+from monitorgen.targets.promtool_tests import Chunk, chunk_count, render_chunk
 
 from .alertmanager.helpers import base_document, write_spec
 from .harness import require_binary
-from .prometheus.helpers import SPEC_PATHS, load_spec
+from .prometheus.helpers import SHAPES, SPEC_PATHS, load_spec
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="needs fork and two CPUs")
 
@@ -36,7 +45,7 @@ def test_offloaded_rendering_writes_the_same_files(relative: str) -> None:
     assert [a.path for a in shared] == [a.path for a in alone]
     assert shared == alone
     offloaded_paths = {a.path for a in alone if a.path.endswith("rules.test.yml")}
-    assert offloaded_paths, f"{OFFLOADED} made no file for {relative}"
+    assert offloaded_paths, f"{SHARED} made no file for {relative}"
 
 
 def test_small_specs_render_without_a_worker() -> None:
@@ -86,15 +95,76 @@ def test_a_large_spec_with_errors_writes_nothing_and_leaves_no_worker(tmp_path: 
     assert multiprocessing.active_children() == []
 
 
-def _dying(spec: Spec, names: Sequence[str]) -> list[Artifact]:
+def _dying_with_a_chunk(counter: SharedCounter) -> dict[int, Chunk]:
+    counter.take()  # the first chunk is its own now
     os._exit(3)  # as if killed, e.g. for lack of memory
 
 
 @needs_fork
 def test_a_worker_that_dies_costs_time_not_the_build() -> None:
     spec = load_spec(SPEC_PATHS[0])
-    worker = Forked(partial(_dying, spec, OFFLOADED))
+    worker = SharedRendering(_dying_with_a_chunk)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+
+
+def _holding_the_lock(counter: SharedCounter) -> dict[int, Chunk]:
+    counter._value.get_lock().acquire()
+    os._exit(3)  # killed between taking the lock and giving it back
+
+
+@needs_fork
+def test_a_worker_that_dies_holding_the_counter_costs_time_not_the_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(forked, "TAKE_TIMEOUT", 0.2)
+    spec = load_spec(SPEC_PATHS[0])
+    worker = SharedRendering(_holding_the_lock)
+    assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+
+
+def _taking(counter: SharedCounter, up_to: int) -> list[int]:
+    taken = []
+    while (number := counter.take()) is not None and number < up_to:
+        taken.append(number)
+    return taken
+
+
+@needs_fork
+def test_a_shared_counter_hands_each_number_to_one_process() -> None:
+    counter = SharedCounter()
+    children = [Forked(partial(_taking, counter, 20_000)) for _ in range(2)]
+    here = _taking(counter, 20_000)
+    taken = [number for child in children for number in child.result()] + here
+    assert sorted(taken) == list(range(20_000))
+
+
+def _chunk_by_chunk(spec: Spec, counter: SharedCounter) -> dict[int, Chunk]:
+    """The worker's chunks, taken slowly enough that this process takes some too."""
+    done = {}
+    while (index := counter.take()) is not None and index < chunk_count(spec):
+        done[index] = render_chunk(spec, index)
+        time.sleep(0.01)
+    return done
+
+
+@needs_fork
+def test_the_worker_and_this_process_share_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(SPEC_PATHS[0])
+    monkeypatch.setattr(promtool_tests, "CHUNK_SIZE", 1)
+    taken_here: list[int] = []
+    rendered = targets.rendered_chunks
+
+    def observed(spec: Spec, counter: SharedCounter) -> dict[int, Chunk]:
+        done = rendered(spec, counter)
+        taken_here.extend(done)
+        return done
+
+    worker = SharedRendering(partial(_chunk_by_chunk, spec))
+    monkeypatch.setattr(targets, "rendered_chunks", observed)
+    assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+    assert 0 < len(taken_here) < chunk_count(spec)
 
 
 # ---------------------------------------------------------------- lint in a child
@@ -265,3 +335,47 @@ def test_every_child_is_forked_before_amtool_threads_start(
     assert len(result.tree) == 4
     assert len(threads_when_forking) == 8  # a worker and a lint child for each of four
     assert set(threads_when_forking) == {alone}
+
+
+def _library_test_file(spec: Spec) -> bytes:
+    """The test file as the YAML library writes the whole document at once."""
+    tests, skipped = promtool_tests.unit_test_groups(spec)
+    data = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": spec.prometheus.evaluation_interval,
+        "group_eval_order": [group.name for group in rule_groups(spec)],
+        "tests": tests,
+    }
+    notes = "".join(f"# Not tested here: {line}\n" for line in skipped)
+    return (commented_header(spec) + notes + library_dump(data)).encode()
+
+
+@pytest.mark.parametrize("size", [1, 7, 10**6])
+@pytest.mark.parametrize("relative", [*SPEC_PATHS, SHAPES])
+def test_the_test_file_joined_from_chunks_is_the_librarys_whole_document(
+    relative: str, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(relative)
+    monkeypatch.setattr(promtool_tests, "CHUNK_SIZE", size)
+    (artifact,) = promtool_tests.render(spec)
+    assert artifact.content == _library_test_file(spec)
+
+
+def test_a_chunk_only_the_library_can_write_has_it_write_the_whole_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = load_spec(SHAPES)
+    monkeypatch.setattr(promtool_tests, "CHUNK_SIZE", 3)
+    assert chunk_count(spec) > 2
+    writer = promtool_tests.block_text
+    calls: list[int] = []
+
+    def declining_the_second(data: object) -> str | None:
+        calls.append(1)
+        return None if len(calls) == 2 else writer(data)
+
+    monkeypatch.setattr(promtool_tests, "block_text", declining_the_second)
+    chunks = [render_chunk(spec, i) for i in range(chunk_count(spec))]
+    assert [c.text is None for c in chunks][:3] == [False, True, False]
+    (artifact,) = promtool_tests.assemble(spec, chunks)
+    assert artifact.content == _library_test_file(spec)

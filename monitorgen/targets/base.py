@@ -118,6 +118,12 @@ def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] | None = None) -> str:
     return library_dump(data, dumper or _Dumper)
 
 
+def block_text(data: Any) -> str | None:
+    """What `dump_yaml` writes for plain `data`, or None where only the library can
+    write it (parts of one document written apart join into the document's text)."""
+    return _BLOCK_WRITER.write(data)
+
+
 def library_dump(data: Any, dumper: type[yaml.SafeDumper] = _Dumper) -> str:
     return yaml.dump(
         data,

@@ -12,7 +12,7 @@ file instead of being guessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -59,7 +59,7 @@ from monitorgen.rule_inputs import (
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
 from monitorgen.structured_form import structured_form
-from monitorgen.targets.base import Artifact, commented_header, dump_yaml
+from monitorgen.targets.base import Artifact, block_text, commented_header, dump_yaml
 from monitorgen.targets.prometheus_rules import RULES_PATH
 
 TESTS_PATH = "prometheus/rules.test.yml"
@@ -76,26 +76,70 @@ _T = TypeVar("_T")
 
 
 def render(spec: Spec) -> list[Artifact]:
-    tests, skipped = unit_test_groups(spec)
-    data = {
+    return assemble(spec, [render_chunk(spec, index) for index in range(chunk_count(spec))])
+
+
+#: Alerts and SLOs per chunk: a large spec's tests are rendered chunk by chunk, by a
+#: worker process and the build's own process at once (`targets.shared`).
+CHUNK_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The test groups of one chunk of the spec's alerts and SLOs."""
+
+    text: str | None
+    """Their YAML as items of the file's `tests:` list; None when only the library
+    can write them (then `assemble` has the library write the whole file)."""
+    skipped: tuple[str, ...]
+    """A line for every rule of the chunk left untested, and why."""
+
+
+def chunk_count(spec: Spec) -> int:
+    return -(-(len(spec.alerts) + len(spec.slos)) // CHUNK_SIZE)
+
+
+def render_chunk(spec: Spec, index: int) -> Chunk:
+    start = index * CHUNK_SIZE
+    tests, skipped = _groups_of_units(spec, range(start, start + CHUNK_SIZE))
+    return Chunk(block_text(tests) if tests else "", tuple(skipped))
+
+
+def assemble(spec: Spec, chunks: Sequence[Chunk]) -> list[Artifact]:
+    """The test file from every chunk, in order: the same bytes as one whole dump."""
+    head = {
         "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
         "evaluation_interval": spec.prometheus.evaluation_interval,
         "group_eval_order": [group.name for group in rule_groups(spec)],
-        "tests": tests,
     }
-    notes = "".join(f"# Not tested here: {line}\n" for line in skipped)
-    content = commented_header(spec) + notes + dump_yaml(data)
-    return [Artifact(TESTS_PATH, content.encode())]
+    notes = "".join(f"# Not tested here: {line}\n" for c in chunks for line in c.skipped)
+    bodies = [chunk.text for chunk in chunks]
+    if any(body is None for body in bodies):
+        tests, _skipped = unit_test_groups(spec)
+        document = dump_yaml({**head, "tests": tests})
+    else:
+        tests_text = "".join(body or "" for body in bodies)
+        document = dump_yaml(head) + (f"tests:\n{tests_text}" if tests_text else "tests: []\n")
+    return [Artifact(TESTS_PATH, (commented_header(spec) + notes + document).encode())]
 
 
 def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
     """The promtool test groups, and a line for every rule left untested and why."""
+    return _groups_of_units(spec, range(len(spec.alerts) + len(spec.slos)))
+
+
+def _groups_of_units(spec: Spec, units: range) -> tuple[list[dict[str, Any]], list[str]]:
+    """The test groups of the spec's alerts and then SLOs numbered `units` (numbers
+    past the last SLO are none)."""
     from monitorgen.slo_tests import slo_test_groups
 
     tl = timeline(spec)
     tests: list[dict[str, Any]] = []
     skipped: list[str] = []
-    for alert, rule in zip(spec.alerts, _alert_rules(spec), strict=True):
+    alerts = len(spec.alerts)
+    rules = _alert_rules(spec)
+    for index in range(units.start, min(units.stop, alerts)):
+        alert, rule = spec.alerts[index], rules[index]
         try:
             tests.extend(_within_promtool_limit(spec, alert, tl, rule))
         except NotDerivable as reason:
@@ -106,7 +150,7 @@ def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
                 tests.append(written_test_group(test, rule, tl))
             except NotDerivable as reason:
                 skipped.append(f"{_alert_title(spec, alert)}: the test '{test.name}': {reason}")
-    for slo in spec.slos:
+    for slo in spec.slos[max(units.start - alerts, 0) : max(units.stop - alerts, 0)]:
         found, reasons = slo_test_groups(spec, slo, tl)
         tests.extend(found)
         skipped.extend(reasons)

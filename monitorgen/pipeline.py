@@ -70,7 +70,7 @@ class Compiled:
     rendering: SharedRendering | None = None
     """The tests of a large spec already rendering in a worker while the spec is checked."""
     linting: PendingLint | None = None
-    """Lint of a large spec still running in a child: a build renders meanwhile."""
+    """Lint of a large spec still running in a child (when nothing is rendered)."""
     document: SpecMap | None = None
     """The loaded spec, where late findings are placed. Kept as long as this result:
     freeing the hundred thousand containers of a large spec takes 0.06 s, which a
@@ -275,7 +275,7 @@ def _model(
     if worker is None and rendering:
         worker = start_offloaded(spec)
     try:
-        compiled = _checked(spec, document, env, extra)
+        compiled = _checked(spec, document, env, extra, lint_apart=worker is None)
     except BaseException:
         if worker is not None:
             worker.cancel()
@@ -311,10 +311,15 @@ def _named_like_the_spec(found: Diagnostic, merged: SpecMap, base: SpecMap) -> D
 
 
 def _checked(
-    spec: Spec, document: SpecMap, env: Environment | None, extra: ExtraChecks
+    spec: Spec, document: SpecMap, env: Environment | None, extra: ExtraChecks, *, lint_apart: bool
 ) -> Compiled:
+    """The spec checked and linted; with `lint_apart`, a large spec is linted in a child.
+
+    A build with a worker sharing the tests (`targets.SharedRendering`) lints here: the
+    worker takes more chunks meanwhile, and a third process would only cost its fork
+    and the memory it copies while reading the model."""
     output_name = spec.name
-    linting = _start_lint(spec)
+    linting = _start_lint(spec) if lint_apart else None
     try:
         findings = check_spec(spec) + list(routing.check(spec))
         if linting is None:
@@ -371,7 +376,7 @@ def _start_lint(spec: Spec) -> Forked[list[Diagnostic]] | None:
         return None
     rule_groups(spec)  # remembered on the spec before forking: lint and the rule files share it
     find_facts(spec)  # the semantic checks need them here too
-    # In the background: a build renders meanwhile, and its findings are wanted last.
+    # In the background: its findings are wanted last, after the checks here.
     return Forked(partial(_lint, spec), background=True)
 
 

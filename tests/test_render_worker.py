@@ -227,21 +227,24 @@ def test_a_lint_child_that_dies_costs_time_not_the_check(
 
 
 @needs_fork
-def test_an_error_lint_finds_in_its_child_stops_the_build_after_rendering(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("render", [True, False], ids=["build", "validate"])
+def test_an_error_lint_finds_stops_a_large_build_or_fails_its_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render: bool
 ) -> None:
+    """A build lints in its own process, beside the worker sharing the tests; a
+    validation, which renders nothing, lints in a child."""
     parent = os.getpid()
 
-    def erring_in_a_child(spec: Spec) -> list[Diagnostic]:
+    def erring(spec: Spec) -> list[Diagnostic]:
         where = "child" if os.getpid() != parent else "parent"
         return [Diagnostic("lint/test", f"found in the {where}", path=("alerts", 0))]
 
-    monkeypatch.setattr(pipeline, "_lint", erring_in_a_child)
-    result = pipeline.build([_synthetic_100(tmp_path)])
+    monkeypatch.setattr(pipeline, "_lint", erring)
+    result = pipeline.build([_synthetic_100(tmp_path)], render=render)
     assert result.tree == {}
     assert result.failed()
     (finding,) = [d for d in result.diagnostics if d.code == "lint/test"]
-    assert finding.message == "found in the child"
+    assert finding.message == ("found in the parent" if render else "found in the child")
     assert finding.span.line > 1  # placed in the document like every finding
     assert multiprocessing.active_children() == []
 
@@ -333,7 +336,10 @@ def test_every_child_is_forked_before_amtool_threads_start(
     result = pipeline.build(paths, extra=pipeline.ExtraChecks(tools=True))
     assert not result.failed(), result.diagnostics
     assert len(result.tree) == 4
-    assert len(threads_when_forking) == 8  # a worker and a lint child for each of four
+    assert len(threads_when_forking) == 4  # a worker for each of four
+    result = pipeline.build(paths, render=False, extra=pipeline.ExtraChecks(tools=True))
+    assert not result.failed(), result.diagnostics
+    assert len(threads_when_forking) == 8  # and a lint child for each
     assert set(threads_when_forking) == {alone}
 
 

@@ -81,7 +81,7 @@ def render(spec: Spec) -> list[Artifact]:
 
 #: Alerts and SLOs per chunk: a large spec's tests are rendered chunk by chunk, by a
 #: worker process and the build's own process at once (`targets.shared`).
-CHUNK_SIZE = 25
+CHUNK_SIZE = 10
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from monitorgen.targets.base import (
     STR_TAG,
     WIDTH,
     Artifact,
+    _resolves_to_str,
     dump_yaml,
     library_dump,
     make_dumper,
@@ -35,6 +36,7 @@ from monitorgen.targets.prometheus_rules import (
     prometheus_rule_resource_text,
     rule_file_text,
 )
+from monitorgen.targets.yaml_block import BlockWriter
 
 SPECS = [
     Path("specs/llm.yaml"),
@@ -226,6 +228,26 @@ def test_the_block_writer_writes_awkward_scalars_as_the_library_does() -> None:
         data = {"k": value, value or "empty": [value]}
         assert _BLOCK_WRITER.write(data) == library_dump(data, PURE)
         assert dump_yaml({value: [value]}) == library_dump({value: [value]})
+
+
+def test_quoted_and_dash_led_strings_are_written_without_the_library() -> None:
+    """Test names and descriptions hold ": ", and series values start with "-": the
+    writer quotes the first and writes the second plain itself, as the library would."""
+    texts = ["SLO a: a fast burn pages", "it's: 'quoted'", " a #b ", "-0.9+0x13", "-x", "-a: b"]
+    asked: list[Any] = []
+
+    def library(data: Any) -> str:
+        asked.append(data)
+        return library_dump(data)
+
+    writer = BlockWriter(library, _resolves_to_str)
+    data = {"k": texts, "m": {text.strip(): text for text in texts}}
+    assert writer.write(data) == library_dump(data) == library_dump(data, PURE)
+    assert asked == []
+    assert writer.write({"k": ["- a", "-", "---x", "-.inf"]}) == library_dump(
+        {"k": ["- a", "-", "---x", "-.inf"]}
+    )
+    assert asked == [["- a"], ["-"], ["---x"], ["-.inf"]]
 
 
 def test_the_block_writer_declines_what_the_library_must_write() -> None:

@@ -4,8 +4,8 @@ PyYAML spends most of a large dump building a node per object and handing each s
 to the emitter, which asks back twice how it resolves. The structure of block YAML is
 simple (two spaces per level, sequences in mappings not indented, a collection under a
 sequence item starting on the dash's line); what is hard is a scalar's style, and that
-is still the library's answer: each distinct scalar other than a plain word is dumped
-by the library once and its text reused. Anything outside that shape (other types,
+is still the library's answer: each distinct scalar other than a plain word or a line
+that must be single-quoted is dumped by the library once and its text reused. Anything outside that shape (other types,
 long or multi-line keys, scalars long enough to fold, top-level scalars) makes the
 writer decline, and the caller dumps the whole document with the library. Tests prove
 the bytes equal to the library's over generated output and random documents.
@@ -24,11 +24,15 @@ _LONGEST_KEY = 100
 #: width (block scalars' lines are never folded).
 _LONGEST_SCALAR = 10_000
 #: Scalars always written plain unless they resolve to another type: printable ASCII
-#: with no leading indicator, no ": " or " #", no trailing ":" or space, and not
-#: starting like a document marker.
+#: with no leading indicator ("-" is one only before a space), no ": " or " #", no
+#: trailing ":" or space, and not starting like a document marker.
 _PLAIN_CANDIDATE = re.compile(
-    r"(?!.*(?:: | #))(?!---|\.\.\.)[A-Za-z0-9_$(/.=<+~^][ -~]*(?<![ :])\Z"
+    r"(?!.*(?:: | #))(?!---|\.\.\.)(?:[A-Za-z0-9_$(/.=<+~^]|-(?=[!-~]))[ -~]*(?<![ :])\Z"
 )
+#: Scalars always written single-quoted: printable ASCII on one line holding ": " or
+#: " #", which no plain scalar may hold. The emitter single-quotes any printable line
+#: it cannot write plain (doubling its quotes), and splits none this short.
+_SINGLE_QUOTED = re.compile(r"(?=.*(?:: | #))[ -~]*\Z")
 _KEY_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
 
 
@@ -181,12 +185,11 @@ class BlockWriter:
         raise _Declined
 
     def _string(self, text: str) -> Scalar:
-        if (
-            len(text) <= _LONGEST_SCALAR
-            and _PLAIN_CANDIDATE.match(text)
-            and self._resolves_to_str(text)
-        ):
-            return text, ""
+        if len(text) <= _LONGEST_SCALAR:
+            if _PLAIN_CANDIDATE.match(text) and self._resolves_to_str(text):
+                return text, ""
+            if _SINGLE_QUOTED.match(text):
+                return "'" + text.replace("'", "''") + "'", ""
         if _has_other_break(text):
             raise _Declined
         return self._library_scalar(text)

@@ -103,8 +103,25 @@ def _dying_with_a_chunk(counter: SharedCounter) -> dict[int, Chunk]:
 @needs_fork
 def test_a_worker_that_dies_costs_time_not_the_build() -> None:
     spec = load_spec(SPEC_PATHS[0])
-    worker = SharedRendering(_dying_with_a_chunk)
+    worker = SharedRendering(SharedCounter(), _dying_with_a_chunk)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+
+
+@needs_fork
+def test_without_a_counter_processes_can_share_a_build_renders_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_semaphores(self: SharedCounter) -> None:
+        raise OSError(38, "Function not implemented")
+
+    path = _synthetic_100(tmp_path)
+    with_worker = pipeline.build([path])
+    monkeypatch.setattr(SharedCounter, "__init__", no_semaphores)
+    spec = load_spec(SPEC_PATHS[0])
+    assert render_all(spec, offload=True) == render_all(spec, offload=False)
+    alone = pipeline.build([path])
+    assert not alone.failed(), alone.diagnostics
+    assert alone.tree == with_worker.tree
 
 
 def _holding_the_lock(counter: SharedCounter) -> dict[int, Chunk]:
@@ -118,7 +135,7 @@ def test_a_worker_that_dies_holding_the_counter_costs_time_not_the_build(
 ) -> None:
     monkeypatch.setattr(forked, "TAKE_TIMEOUT", 0.2)
     spec = load_spec(SPEC_PATHS[0])
-    worker = SharedRendering(_holding_the_lock)
+    worker = SharedRendering(SharedCounter(), _holding_the_lock)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
 
 
@@ -161,7 +178,7 @@ def test_the_worker_and_this_process_share_the_chunks(
         taken_here.extend(done)
         return done
 
-    worker = SharedRendering(partial(_chunk_by_chunk, spec))
+    worker = SharedRendering(SharedCounter(), partial(_chunk_by_chunk, spec))
     monkeypatch.setattr(targets, "rendered_chunks", observed)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
     assert 0 < len(taken_here) < chunk_count(spec)

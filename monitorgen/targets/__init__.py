@@ -46,9 +46,21 @@ class SharedRendering:
     Each chunk is taken by one of them (`SharedCounter`), so both CPUs stay busy to
     the end whatever the other work costs; the file is the same bytes either way."""
 
-    def __init__(self, work: Callable[[SharedCounter], dict[int, Chunk]]) -> None:
-        self._counter = SharedCounter()
-        self._worker = Forked(partial(work, self._counter))
+    def __init__(
+        self, counter: SharedCounter, work: Callable[[SharedCounter], dict[int, Chunk]]
+    ) -> None:
+        self._counter = counter
+        self._worker = Forked(partial(work, counter))
+
+    @classmethod
+    def start(cls, work: Callable[[SharedCounter], dict[int, Chunk]]) -> SharedRendering | None:
+        """A worker running `work`, or None where processes cannot share a counter (no
+        POSIX semaphores, as without /dev/shm): the build then renders the tests itself."""
+        try:
+            counter = SharedCounter()
+        except OSError:
+            return None
+        return cls(counter, work)
 
     def finish(self, spec: Spec) -> list[Artifact]:
         from monitorgen.targets.promtool_tests import assemble, chunk_count, render_chunk
@@ -90,14 +102,14 @@ def start_offloaded(spec: Spec, *, force: bool = False) -> SharedRendering | Non
         return None
     _import_shared()
     rule_groups(spec)  # remembered on the spec before forking: the child and lint share it
-    return SharedRendering(partial(rendered_chunks, spec))
+    return SharedRendering.start(partial(rendered_chunks, spec))
 
 
 def worth_offloading(alerts_and_slos: int) -> bool:
     return alerts_and_slos >= OFFLOAD_FROM and fork_available()
 
 
-def start_offloaded_modelling(model: Callable[[], Spec]) -> SharedRendering:
+def start_offloaded_modelling(model: Callable[[], Spec]) -> SharedRendering | None:
     """A shared rendering whose worker makes the model itself (`model()`) first.
 
     Started as soon as a large spec is loaded, the worker models the spec on the second
@@ -106,7 +118,7 @@ def start_offloaded_modelling(model: Callable[[], Spec]) -> SharedRendering:
     turns out invalid, the caller cancels it.
     """
     _import_shared()
-    return SharedRendering(partial(_model_and_render, model))
+    return SharedRendering.start(partial(_model_and_render, model))
 
 
 def _model_and_render(model: Callable[[], Spec], counter: SharedCounter) -> dict[int, Chunk]:

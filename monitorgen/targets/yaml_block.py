@@ -5,10 +5,11 @@ to the emitter, which asks back twice how it resolves. The structure of block YA
 simple (two spaces per level, sequences in mappings not indented, a collection under a
 sequence item starting on the dash's line); what is hard is a scalar's style, and that
 is still the library's answer: each distinct scalar other than a plain word or a line
-that must be single-quoted is dumped by the library once and its text reused. Anything outside that shape (other types,
-long or multi-line keys, scalars long enough to fold, top-level scalars) makes the
-writer decline, and the caller dumps the whole document with the library. Tests prove
-the bytes equal to the library's over generated output and random documents.
+that must be single-quoted is dumped by the library once and its text reused. Anything
+outside that shape (other types, long or multi-line keys, scalars long enough to fold,
+top-level scalars) makes the writer decline, and the caller dumps the whole document
+with the library. Tests prove the bytes equal to the library's over generated output
+and random documents.
 """
 
 from __future__ import annotations

@@ -11,10 +11,16 @@
   label is empty, so the values never match and the rule never mutes.
 - `alertmanager/critical-only-at-times`: critical alerts whose every route is muted or
   active at times only: outside those times they reach nobody.
+- `alertmanager/turned-off-alert`: a route, an inhibit rule or a routing test naming an
+  alert (`alertname`) that `enabled: false` leaves out of this spec or environment.
+- `alertmanager/misspelt-alertname`: an `alertname` no alert of the spec has, close to
+  one it has. (Names far from every alert are left alone: Alertmanager also routes
+  alerts of other sources, such as Watchdog.)
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,6 +57,7 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     yield from _unused_time_intervals(spec)
     yield from _inhibit_without_equal(spec)
     yield from _no_grouping(spec)
+    yield from _alertnames_named(spec)
     if any(invalid_regexes(spec.routing)):
         return  # reported by routing.check; matching cannot be evaluated
     for route in walk(spec.routing.root):
@@ -103,6 +110,64 @@ def _inhibit_without_equal(spec: Spec) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="list the labels both alerts must share, e.g. equal: [service, instance]",
             )
+
+
+def _alertnames_named(spec: Spec) -> Iterator[Diagnostic]:
+    """Alert names in matchers and routing tests that no alert of the spec has: one
+    turned off here, or a near miss of one it has."""
+    assert spec.routing is not None
+    alerting = {rule.alert for group in rule_groups(spec) for rule in group.rules if rule.alert}
+    turned_off = {off.name for off in spec.alerts_turned_off if not off.names_nothing}
+    candidates = sorted(alerting)
+    near: dict[str, list[str]] = {}
+    for name, path, what in _alertnames(spec.routing):
+        if name in alerting:
+            continue
+        if name in turned_off:
+            yield Diagnostic(
+                "alertmanager/turned-off-alert",
+                f"{what} names alert '{name}', which `enabled: false` leaves out of this spec",
+                path=path,
+                severity=Severity.WARNING,
+                hint="remove the reference, or turn the alert back on",
+            )
+            continue
+        if name not in near:  # a routing test per team repeats a few names many times
+            near[name] = difflib.get_close_matches(name, candidates, n=1, cutoff=0.85)
+        close = near[name]
+        if close:
+            yield Diagnostic(
+                "alertmanager/misspelt-alertname",
+                f"{what} names alert '{name}', which no alert of the spec is: "
+                f"did you mean '{close[0]}'?",
+                path=path,
+                severity=Severity.WARNING,
+                hint="an alert from another source may keep the name: disable this finding",
+            )
+
+
+def _alertnames(routing: Routing) -> Iterator[tuple[str, Path, str]]:
+    """Each alert name a route or inhibit matcher lets through, or a routing test sends:
+    the name, the path of the matcher (or test label), and what names it."""
+    for route in walk(routing.root):
+        for index, matcher in enumerate(route.matchers):
+            for name in _alertnames_matched(matcher):
+                yield name, (*route.path, "matchers", index), "this route"
+    for rule in routing.inhibit_rules:
+        for side in ("source", "target"):
+            for index, matcher in enumerate(getattr(rule, side)):
+                for name in _alertnames_matched(matcher):
+                    yield name, (*rule.path, side, index), f"this inhibit rule's {side}"
+    for test in routing.tests:
+        for label, value in test.labels:
+            if label == "alertname":
+                yield value, (*test.path, "labels", "alertname"), "this routing test"
+
+
+def _alertnames_matched(matcher: RouteMatcher) -> tuple[str, ...]:
+    if matcher.label != "alertname":
+        return ()
+    return _possible_values(matcher) or ()
 
 
 def _no_grouping(spec: Spec) -> Iterator[Diagnostic]:

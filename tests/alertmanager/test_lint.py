@@ -10,9 +10,10 @@ from monitorgen.diagnostics import Diagnostic, Severity
 from monitorgen.lint import alertmanager as lint_alertmanager
 from monitorgen.lint.alertmanager import covers
 from monitorgen.model import Route, Routing
+from monitorgen.pipeline import compile_spec
 from monitorgen.routing import MatchedRoute
 from monitorgen.spec.to_model import parse_route_matcher
-from tests.alertmanager.helpers import SHOP_WITHOUT_ROUTING, compile_one, spec_models
+from tests.alertmanager.helpers import SHOP_WITHOUT_ROUTING, compile_one, spec_models, write_spec
 
 
 def _findings(tmp_path: Path, routing: str, prefix: str) -> list[tuple[str, int, str]]:
@@ -377,3 +378,64 @@ def test_critical_alerts_whose_every_route_is_timed(
         weekday = day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
         office = weekday and "09:00" <= time < "17:00"
         assert office == ("mute_time_intervals" in routes)
+
+
+def _naming(alertname: str) -> str:
+    """Routing that names `alertname` in a route, an inhibit rule's source and a test."""
+    return f"""\
+routing:
+  receiver: chat
+  routes:
+    - matchers: ['alertname="{alertname}"']
+      receiver: oncall
+  inhibit_rules:
+    - source: ['alertname=~"{alertname}|Watchdog"']
+      target: ['severity="warning"']
+      equal: [job]
+  tests:
+    - labels: {{alertname: {alertname}, severity: critical}}
+      receivers: [oncall]
+"""
+
+
+_NAMING_PATHS = [
+    "routing.routes[0].matchers[0]",
+    "routing.inhibit_rules[0].source[0]",
+    "routing.tests[0].labels.alertname",
+]
+
+
+def test_routing_that_names_an_alert_an_environment_turns_off_is_flagged_there(
+    tmp_path: Path,
+) -> None:
+    document = (
+        SHOP_WITHOUT_ROUTING
+        + _naming("ShopDown")
+        + "environments:\n  quiet:\n    alerts:\n      - {name: ShopDown, enabled: false}\n"
+    )
+    [spec_itself, quiet] = compile_spec(write_spec(tmp_path, document))
+    assert not [d for d in spec_itself.diagnostics if d.code == "alertmanager/turned-off-alert"]
+    found = [d for d in quiet.diagnostics if d.code == "alertmanager/turned-off-alert"]
+    assert [d.field_path for d in found] == _NAMING_PATHS
+    assert [d.span.line for d in found] == [20, 23, 27]
+    assert all(d.severity is Severity.WARNING for d in found)
+    assert "this route names alert 'ShopDown', which `enabled: false`" in found[0].message
+    assert found[0].message.endswith("leaves out of this spec (environment quiet)")
+    assert "this inhibit rule's source" in found[1].message
+    assert "this routing test" in found[2].message
+
+
+def test_an_alertname_close_to_one_of_the_spec_is_flagged_as_misspelt(tmp_path: Path) -> None:
+    found = _only(tmp_path, _naming("ShopDwn"), "alertmanager/misspelt-alertname")
+    assert [d.field_path for d in found] == _NAMING_PATHS
+    assert all("names alert 'ShopDwn'" in d.message for d in found)
+    assert all("did you mean 'ShopDown'?" in d.message for d in found)
+
+
+@pytest.mark.parametrize("alertname", ["ShopDown", "ShopSlow", "Watchdog", "InfoInhibitor"])
+def test_alertnames_of_the_spec_or_far_from_all_of_them_are_left_alone(
+    tmp_path: Path, alertname: str
+) -> None:
+    compiled = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + _naming(alertname))
+    codes = {d.code for d in compiled.diagnostics}
+    assert not codes & {"alertmanager/turned-off-alert", "alertmanager/misspelt-alertname"}

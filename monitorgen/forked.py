@@ -95,23 +95,29 @@ TAKE_TIMEOUT = 2.0
 
 
 class SharedCounter:
-    """A number that this process and the children it forks after making it take turns
-    to increase: each `take()` anywhere returns a number no other `take()` returned."""
+    """Numbers 0 to count - 1 that this process and the children it forks after making
+    the counter take turns to claim, from the front or from the back: each `take()`
+    anywhere returns a number no other `take()` returned."""
 
     def __init__(self) -> None:
         import multiprocessing
 
-        self._value = multiprocessing.get_context("fork").Value("q", 0)
+        self._taken = multiprocessing.get_context("fork").Array("q", 2)
+        """How many numbers were taken from the front and from the back."""
 
-    def take(self) -> int | None:
-        """The next number, or None when the counter's lock is lost (its holder died):
-        whoever gets None stops taking work, and the work left is done elsewhere."""
-        lock = self._value.get_lock()
+    def take(self, count: int, *, from_back: bool = False) -> int | None:
+        """The next number from the front (or the back), or None when all `count` are
+        taken or the counter's lock is lost (its holder died): whoever gets None stops
+        taking work, and the work left is done elsewhere."""
+        lock = self._taken.get_lock()
         if not lock.acquire(timeout=TAKE_TIMEOUT):
             return None
         try:
-            number: int = self._value.value
-            self._value.value = number + 1
+            front: int = self._taken[0]
+            back: int = self._taken[1]
+            if front + back >= count:
+                return None
+            self._taken[1 if from_back else 0] += 1
         finally:
             lock.release()
-        return number
+        return count - 1 - back if from_back else front

@@ -96,7 +96,7 @@ def test_a_large_spec_with_errors_writes_nothing_and_leaves_no_worker(tmp_path: 
 
 
 def _dying_with_a_chunk(counter: SharedCounter) -> dict[int, Chunk]:
-    counter.take()  # the first chunk is its own now
+    counter.take(1)  # the first chunk is its own now
     os._exit(3)  # as if killed, e.g. for lack of memory
 
 
@@ -139,9 +139,9 @@ def test_a_worker_that_dies_holding_the_counter_costs_time_not_the_build(
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
 
 
-def _taking(counter: SharedCounter, up_to: int) -> list[int]:
+def _taking(counter: SharedCounter, count: int, from_back: bool) -> list[int]:
     taken = []
-    while (number := counter.take()) is not None and number < up_to:
+    while (number := counter.take(count, from_back=from_back)) is not None:
         taken.append(number)
     return taken
 
@@ -149,16 +149,18 @@ def _taking(counter: SharedCounter, up_to: int) -> list[int]:
 @needs_fork
 def test_a_shared_counter_hands_each_number_to_one_process() -> None:
     counter = SharedCounter()
-    children = [Forked(partial(_taking, counter, 20_000)) for _ in range(2)]
-    here = _taking(counter, 20_000)
-    taken = [number for child in children for number in child.result()] + here
-    assert sorted(taken) == list(range(20_000))
+    children = [Forked(partial(_taking, counter, 20_000, back)) for back in (False, True)]
+    here = _taking(counter, 20_000, False)
+    from_front, from_back = (child.result() for child in children)
+    assert sorted(from_front + from_back + here) == list(range(20_000))
+    assert from_back == sorted(from_back, reverse=True)
+    assert from_back[0] == 19_999 and 0 in from_front + here
 
 
 def _chunk_by_chunk(spec: Spec, counter: SharedCounter) -> dict[int, Chunk]:
     """The worker's chunks, taken slowly enough that this process takes some too."""
     done = {}
-    while (index := counter.take()) is not None and index < chunk_count(spec):
+    while (index := counter.take(chunk_count(spec))) is not None:
         done[index] = render_chunk(spec, index)
         time.sleep(0.01)
     return done
@@ -173,8 +175,8 @@ def test_the_worker_and_this_process_share_the_chunks(
     taken_here: list[int] = []
     rendered = targets.rendered_chunks
 
-    def observed(spec: Spec, counter: SharedCounter) -> dict[int, Chunk]:
-        done = rendered(spec, counter)
+    def observed(spec: Spec, counter: SharedCounter, from_back: bool) -> dict[int, Chunk]:
+        done = rendered(spec, counter, from_back=from_back)
         taken_here.extend(done)
         return done
 
@@ -182,6 +184,27 @@ def test_the_worker_and_this_process_share_the_chunks(
     monkeypatch.setattr(targets, "rendered_chunks", observed)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
     assert 0 < len(taken_here) < chunk_count(spec)
+    assert max(taken_here) == chunk_count(spec) - 1  # this process takes from the back
+
+
+def test_alerts_of_one_shape_of_condition_are_neighbours_in_the_chunks(tmp_path: Path) -> None:
+    (compiled, *_environments) = pipeline.compile_spec(_synthetic_100(tmp_path))
+    spec = compiled.spec
+    assert spec is not None
+    order = promtool_tests.unit_order(spec)
+    alerts = len(spec.alerts)
+    assert sorted(order) == list(range(alerts + len(spec.slos)))
+    assert order[alerts:] == tuple(range(alerts, alerts + len(spec.slos)))
+
+    def shape(unit: int) -> tuple[object, ...]:
+        alert = spec.alerts[unit]
+        if alert.query is None or alert.threshold is None:
+            return ("raw",)
+        return (alert.query.function, alert.query.window, alert.threshold, alert.for_)
+
+    shapes = [shape(unit) for unit in order[:alerts]]
+    runs = [key for i, key in enumerate(shapes) if i == 0 or shapes[i - 1] != key]
+    assert len(runs) == len(set(runs)) < alerts  # one run per shape, some shared
 
 
 # ---------------------------------------------------------------- lint in a child
@@ -399,6 +422,6 @@ def test_a_chunk_only_the_library_can_write_has_it_write_the_whole_file(
 
     monkeypatch.setattr(promtool_tests, "block_text", declining_the_second)
     chunks = [render_chunk(spec, i) for i in range(chunk_count(spec))]
-    assert [c.text is None for c in chunks][:3] == [False, True, False]
+    assert sum(unit.text is None for chunk in chunks for unit in chunk) == 1
     (artifact,) = promtool_tests.assemble(spec, chunks)
     assert artifact.content == _library_test_file(spec)

@@ -65,7 +65,7 @@ class SharedRendering:
     def finish(self, spec: Spec) -> list[Artifact]:
         from monitorgen.targets.promtool_tests import assemble, chunk_count, render_chunk
 
-        mine = rendered_chunks(spec, self._counter)
+        mine = rendered_chunks(spec, self._counter, from_back=True)
         try:
             theirs = self._worker.result()
         except ForkFailed:
@@ -73,21 +73,25 @@ class SharedRendering:
             # chunks are rendered here. A bug raises here again, with its own traceback.
             theirs = {}
         done = {**theirs, **mine}
-        chunks = [done.get(i) or render_chunk(spec, i) for i in range(chunk_count(spec))]
+        chunks = [done[i] if i in done else render_chunk(spec, i) for i in range(chunk_count(spec))]
         return assemble(spec, chunks)
 
     def cancel(self) -> None:
         self._worker.cancel()
 
 
-def rendered_chunks(spec: Spec, counter: SharedCounter) -> dict[int, Chunk]:
-    """The chunks of the promtool tests this process takes from `counter` until none is
-    left, by number."""
+def rendered_chunks(
+    spec: Spec, counter: SharedCounter, *, from_back: bool = False
+) -> dict[int, Chunk]:
+    """The chunks of the promtool tests this process takes from `counter` (from the
+    front, or from the back) until none is left, by number. The worker starts at the
+    front and this process at the back: each renders runs of chunks whose alerts share
+    their searches (`promtool_tests.unit_order`)."""
     from monitorgen.targets.promtool_tests import chunk_count, render_chunk
 
     count = chunk_count(spec)
     done: dict[int, Chunk] = {}
-    while (index := counter.take()) is not None and index < count:
+    while (index := counter.take(count, from_back=from_back)) is not None:
         done[index] = render_chunk(spec, index)
     return done
 

@@ -80,19 +80,23 @@ def render(spec: Spec) -> list[Artifact]:
 
 
 #: Alerts and SLOs per chunk: a large spec's tests are rendered chunk by chunk, by a
-#: worker process and the build's own process at once (`targets.shared`).
+#: worker process and the build's own process at once (`targets.SharedRendering`).
 CHUNK_SIZE = 10
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """The test groups of one chunk of the spec's alerts and SLOs."""
+class UnitTests:
+    """The test groups of one alert or SLO (unit `unit`: alerts first, then SLOs)."""
 
+    unit: int
     text: str | None
     """Their YAML as items of the file's `tests:` list; None when only the library
     can write them (then `assemble` has the library write the whole file)."""
     skipped: tuple[str, ...]
-    """A line for every rule of the chunk left untested, and why."""
+    """A line for every rule of the unit left untested, and why."""
+
+
+Chunk = tuple[UnitTests, ...]
 
 
 def chunk_count(spec: Spec) -> int:
@@ -100,25 +104,51 @@ def chunk_count(spec: Spec) -> int:
 
 
 def render_chunk(spec: Spec, index: int) -> Chunk:
-    start = index * CHUNK_SIZE
-    tests, skipped = _groups_of_units(spec, range(start, start + CHUNK_SIZE))
-    return Chunk(block_text(tests) if tests else "", tuple(skipped))
+    units = unit_order(spec)[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
+    return tuple(_unit_tests(spec, unit) for unit in units)
+
+
+def _unit_tests(spec: Spec, unit: int) -> UnitTests:
+    tests, skipped = _groups_of_units(spec, range(unit, unit + 1))
+    return UnitTests(unit, block_text(tests) if tests else "", tuple(skipped))
+
+
+def unit_order(spec: Spec) -> tuple[int, ...]:
+    """The units in the order chunks hold them: alerts of one shape of condition
+    (function, window, threshold, `for`) side by side, then the SLOs. Such alerts share
+    the searches and simulations `_remembered` keeps, and a process that renders a run
+    of chunks (the worker from the front, the build from the back) runs each once,
+    where chunks in spec order would have both processes run most of them."""
+
+    def shape(unit: int) -> tuple[str, ...]:
+        alert = spec.alerts[unit]
+        query, threshold = alert.query, alert.threshold
+        if query is None or threshold is None:
+            return ("raw",)
+        above = threshold.comparison.value
+        return (query.function.value, query.window or "", above, threshold.text, alert.for_)
+
+    def ordered() -> tuple[int, ...]:
+        alerts = sorted(range(len(spec.alerts)), key=lambda unit: (shape(unit), unit))
+        return (*alerts, *range(len(spec.alerts), len(spec.alerts) + len(spec.slos)))
+
+    return spec.derived("promtool_tests.unit_order", ordered)
 
 
 def assemble(spec: Spec, chunks: Sequence[Chunk]) -> list[Artifact]:
-    """The test file from every chunk, in order: the same bytes as one whole dump."""
+    """The test file from every chunk: the same bytes as one whole dump."""
     head = {
         "rule_files": [RULES_PATH.rsplit("/", 1)[-1]],
         "evaluation_interval": spec.prometheus.evaluation_interval,
         "group_eval_order": [group.name for group in rule_groups(spec)],
     }
-    notes = "".join(f"# Not tested here: {line}\n" for c in chunks for line in c.skipped)
-    bodies = [chunk.text for chunk in chunks]
-    if any(body is None for body in bodies):
+    units = sorted((unit for chunk in chunks for unit in chunk), key=lambda u: u.unit)
+    notes = "".join(f"# Not tested here: {line}\n" for unit in units for line in unit.skipped)
+    if any(unit.text is None for unit in units):
         tests, _skipped = unit_test_groups(spec)
         document = dump_yaml({**head, "tests": tests})
     else:
-        tests_text = "".join(body or "" for body in bodies)
+        tests_text = "".join(unit.text or "" for unit in units)
         document = dump_yaml(head) + (f"tests:\n{tests_text}" if tests_text else "tests: []\n")
     return [Artifact(TESTS_PATH, (commented_header(spec) + notes + document).encode())]
 

@@ -12,7 +12,7 @@ file instead of being guessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -105,12 +105,10 @@ def chunk_count(spec: Spec) -> int:
 
 def render_chunk(spec: Spec, index: int) -> Chunk:
     units = unit_order(spec)[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
-    return tuple(_unit_tests(spec, unit) for unit in units)
-
-
-def _unit_tests(spec: Spec, unit: int) -> UnitTests:
-    tests, skipped = _groups_of_units(spec, range(unit, unit + 1))
-    return UnitTests(unit, block_text(tests) if tests else "", tuple(skipped))
+    return tuple(
+        UnitTests(unit, block_text(tests) if tests else "", tuple(skipped))
+        for unit, tests, skipped in _tests_of_units(spec, units)
+    )
 
 
 def unit_order(spec: Spec) -> tuple[int, ...]:
@@ -155,21 +153,31 @@ def assemble(spec: Spec, chunks: Sequence[Chunk]) -> list[Artifact]:
 
 def unit_test_groups(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
     """The promtool test groups, and a line for every rule left untested and why."""
-    return _groups_of_units(spec, range(len(spec.alerts) + len(spec.slos)))
+    tests: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for _unit, found, reasons in _tests_of_units(spec, range(len(spec.alerts) + len(spec.slos))):
+        tests.extend(found)
+        skipped.extend(reasons)
+    return tests, skipped
 
 
-def _groups_of_units(spec: Spec, units: range) -> tuple[list[dict[str, Any]], list[str]]:
-    """The test groups of the spec's alerts and then SLOs numbered `units` (numbers
-    past the last SLO are none)."""
+def _tests_of_units(
+    spec: Spec, units: Iterable[int]
+) -> Iterator[tuple[int, list[dict[str, Any]], list[str]]]:
+    """For each unit (an alert's index, or the number of alerts plus an SLO's), its test
+    groups and a line for every rule of it left untested and why."""
     from monitorgen.slo_tests import slo_test_groups
 
     tl = timeline(spec)
-    tests: list[dict[str, Any]] = []
-    skipped: list[str] = []
     alerts = len(spec.alerts)
     rules = _alert_rules(spec)
-    for index in range(units.start, min(units.stop, alerts)):
-        alert, rule = spec.alerts[index], rules[index]
+    for unit in units:
+        if unit >= alerts:
+            yield unit, *slo_test_groups(spec, spec.slos[unit - alerts], tl)
+            continue
+        alert, rule = spec.alerts[unit], rules[unit]
+        tests: list[dict[str, Any]] = []
+        skipped: list[str] = []
         try:
             tests.extend(_within_promtool_limit(spec, alert, tl, rule))
         except NotDerivable as reason:
@@ -180,11 +188,7 @@ def _groups_of_units(spec: Spec, units: range) -> tuple[list[dict[str, Any]], li
                 tests.append(written_test_group(test, rule, tl))
             except NotDerivable as reason:
                 skipped.append(f"{_alert_title(spec, alert)}: the test '{test.name}': {reason}")
-    for slo in spec.slos[max(units.start - alerts, 0) : max(units.stop - alerts, 0)]:
-        found, reasons = slo_test_groups(spec, slo, tl)
-        tests.extend(found)
-        skipped.extend(reasons)
-    return tests, skipped
+        yield unit, tests, skipped
 
 
 def _within_promtool_limit(

@@ -158,10 +158,13 @@ def nest_yaml(key: str, text: str) -> str | None:
     than "\\n", or a line so long that two more columns could make a scalar fold."""
     if text.startswith(("{", "[")) or any(mark in text for mark in _OTHER_BREAKS):
         return None
-    lines = text.split("\n")
-    if any(len(line) + 2 > WIDTH for line in lines):
+    if max(map(len, text.split("\n"))) + 2 > WIDTH:
         return None
-    return f"{key}:\n" + "\n".join(f"  {line}" if line else line for line in lines)
+    return f"{key}:\n" + _LINE_WITH_TEXT.sub("  ", text)
+
+
+#: The start of a line that holds text (empty lines stay unindented).
+_LINE_WITH_TEXT = re.compile(r"^(?=.)", re.MULTILINE)
 
 
 #: YAML's line breaks besides "\n": the emitter writes them as they are inside block and

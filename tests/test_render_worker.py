@@ -125,7 +125,7 @@ def test_without_a_counter_processes_can_share_a_build_renders_alone(
 
 
 def _holding_the_lock(counter: SharedCounter) -> dict[int, Chunk]:
-    counter._value.get_lock().acquire()
+    counter._taken.get_lock().acquire()
     os._exit(3)  # killed between taking the lock and giving it back
 
 
@@ -135,8 +135,10 @@ def test_a_worker_that_dies_holding_the_counter_costs_time_not_the_build(
 ) -> None:
     monkeypatch.setattr(forked, "TAKE_TIMEOUT", 0.2)
     spec = load_spec(SPEC_PATHS[0])
-    worker = SharedRendering(SharedCounter(), _holding_the_lock)
+    counter = SharedCounter()
+    worker = SharedRendering(counter, _holding_the_lock)
     assert render_all(spec, worker=worker) == render_all(spec, offload=False)
+    assert counter.take(10) is None  # the lock died with the worker
 
 
 def _taking(counter: SharedCounter, count: int, from_back: bool) -> list[int]:

@@ -722,6 +722,9 @@ class Spec:
     alerts: tuple[Alert, ...] = ()
     alerts_turned_off: tuple[TurnedOff, ...] = ()
     """The items with `enabled: false`; `alerts` holds none of what they turn off."""
+    alerts_of_environments: frozenset[str] = frozenset()
+    """The names of the alerts the spec's environments declare: routing, which every
+    environment shares, may name an alert only some of them have."""
     recording_rules: tuple[RecordingRule, ...] = ()
     slos: tuple[Slo, ...] = ()
     dashboards: tuple[Dashboard, ...] = ()

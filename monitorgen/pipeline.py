@@ -240,9 +240,15 @@ def _start_worker_early(document: SpecMap, path: Path, source: str) -> SharedRen
     return start_offloaded_modelling(partial(_spec_of, document, path, source, None))
 
 
-def _spec_of(document: SpecMap, path: Path, source: str, env: str | None) -> Spec:
+def _spec_of(
+    document: SpecMap, path: Path, source: str, env: str | None, base: SpecMap | None = None
+) -> Spec:
+    """The model of the spec, or of its environment `env` (`document` then merged from
+    the spec `base`)."""
     output_name = path.stem if env is None else f"{path.stem}.{env}"
-    return to_model(document, name=output_name, source=source, environment=env)
+    return to_model(
+        document, name=output_name, source=source, environment=env, environments_of=base
+    )
 
 
 def _environment(document: SpecMap, env: str) -> SpecMap:
@@ -270,7 +276,7 @@ def _model(
         if base is not None:
             problems = [_named_like_the_spec(item, document, base) for item in problems]
         return Compiled(output_name, None, _placed(problems, document, env))
-    spec = _spec_of(document, path, source, env.name if env else None)
+    spec = _spec_of(document, path, source, env.name if env else None, base)
     # Started before the checks, so both run at once; dropped if the checks find errors.
     if worker is None and rendering:
         worker = start_offloaded(spec)

@@ -45,6 +45,7 @@ from monitorgen.routing import (
     walk,
 )
 from monitorgen.rule_set import rule_groups
+from monitorgen.slo import absent_alert_name
 
 #: A regex that is only literal alternatives (`critical|warning`), so its values are known.
 _LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_ :/-]*(\|[A-Za-z0-9_ :/-]*)*")
@@ -114,19 +115,20 @@ def _inhibit_without_equal(spec: Spec) -> Iterator[Diagnostic]:
 
 def _alertnames_named(spec: Spec) -> Iterator[Diagnostic]:
     """Alert names in matchers and routing tests that no alert of the spec has: one
-    turned off here, or a near miss of one it has."""
+    turned off here, or a near miss of one it has. (Names an environment's alerts have
+    are left alone: every environment shares the routing.)"""
     assert spec.routing is not None
     alerting = {rule.alert for group in rule_groups(spec) for rule in group.rules if rule.alert}
-    turned_off = {off.name for off in spec.alerts_turned_off if not off.names_nothing}
+    turned_off = _turned_off_names(spec)
     candidates = sorted(alerting)
     near: dict[str, list[str]] = {}
     for name, path, what in _alertnames(spec.routing):
-        if name in alerting:
+        if name in alerting or name in spec.alerts_of_environments:
             continue
         if name in turned_off:
             yield Diagnostic(
                 "alertmanager/turned-off-alert",
-                f"{what} names alert '{name}', which `enabled: false` leaves out of this spec",
+                f"{what} names alert '{name}', which {turned_off[name]} leaves out of this spec",
                 path=path,
                 severity=Severity.WARNING,
                 hint="remove the reference, or turn the alert back on",
@@ -144,6 +146,19 @@ def _alertnames_named(spec: Spec) -> Iterator[Diagnostic]:
                 severity=Severity.WARNING,
                 hint="an alert from another source may keep the name: disable this finding",
             )
+
+
+def _turned_off_names(spec: Spec) -> dict[str, str]:
+    """Each name of an alert the spec could have but turns off, and what turns it off:
+    an alert's switch, or an SLO's `alerting` (every burn tier off, or `absent: false`)."""
+    found = {
+        off.name: "`enabled: false`" for off in spec.alerts_turned_off if not off.names_nothing
+    }
+    for slo in spec.slos:
+        alerting = f"the `alerting` of SLO {slo.name}"
+        found.setdefault(slo.alert_name, alerting)
+        found.setdefault(absent_alert_name(slo), alerting)
+    return found
 
 
 def _alertnames(routing: Routing) -> Iterator[tuple[str, Path, str]]:

@@ -23,8 +23,17 @@ _ROUTE_MATCHER = re.compile(
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str | None) -> m.Spec:
-    """Build the model; `doc` must already have passed the schema."""
+def to_model(
+    doc: Mapping[str, Any],
+    *,
+    name: str,
+    source: str,
+    environment: str | None,
+    environments_of: Mapping[str, Any] | None = None,
+) -> m.Spec:
+    """Build the model; `doc` must already have passed the schema. `environments_of` is
+    the spec whose `environments` an environment's model is made from (`doc` itself by
+    default)."""
     service = doc["service"]
     metrics = tuple(_metric(x, ("metrics", i)) for i, x in enumerate(doc.get("metrics", [])))
     by_name: dict[str, m.Metric] = {}
@@ -58,6 +67,7 @@ def to_model(doc: Mapping[str, Any], *, name: str, source: str, environment: str
         events=tuple(_event(x, ("events", i)) for i, x in enumerate(doc.get("events", []))),
         alerts=alerts,
         alerts_turned_off=turned_off,
+        alerts_of_environments=_alerts_of_environments(environments_of or doc),
         recording_rules=tuple(
             _recording_rule(x, ("recording_rules", i), by_name)
             for i, x in enumerate(doc.get("recording_rules", []))
@@ -427,6 +437,15 @@ def _panel(
 #: Structured alerts by what they measure, each as (its place among the alerts, its
 #: name, the labels it groups by).
 AlertsByMeasure = Mapping[tuple[Any, ...], Sequence[tuple[int, str, frozenset[str]]]]
+
+
+def _alerts_of_environments(doc: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        item["name"]
+        for section in doc.get("environments", {}).values()
+        for item in section.get("alerts", ())
+        if not is_alert_switch(item)
+    )
 
 
 def _alerts_by_measure(alerts: tuple[m.Alert, ...]) -> AlertsByMeasure:

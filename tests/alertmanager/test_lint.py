@@ -439,3 +439,53 @@ def test_alertnames_of_the_spec_or_far_from_all_of_them_are_left_alone(
     compiled = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + _naming(alertname))
     codes = {d.code for d in compiled.diagnostics}
     assert not codes & {"alertmanager/turned-off-alert", "alertmanager/misspelt-alertname"}
+
+
+_SLOS = """\
+metrics:
+  - name: shop_orders_total
+    type: counter
+    help: Orders, by outcome.
+    labels:
+      - {name: status, values: [paid, failed]}
+slos:
+  - name: orders
+    objective: 99.5
+    sli:
+      ratio:
+        errors: {metric: shop_orders_total, where: {status: failed}}
+        total: {metric: shop_orders_total}
+    alerting: {absent: false, page: {enabled: false}, ticket: {enabled: false}}
+"""
+
+
+def test_routing_that_names_an_alert_an_slo_turns_off_is_flagged(tmp_path: Path) -> None:
+    routing = _naming("ShopOrdersBudgetBurn").replace(
+        "ShopOrdersBudgetBurn|Watchdog", "ShopOrdersSliAbsent|Watchdog"
+    )
+    compiled = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + _SLOS + routing)
+    found = [
+        d
+        for d in compiled.diagnostics
+        if d.code.startswith("alertmanager/") and "'Shop" in d.message
+    ]
+    assert [(d.code, d.field_path) for d in found] == [
+        ("alertmanager/turned-off-alert", path) for path in _NAMING_PATHS
+    ]
+    assert (
+        "'ShopOrdersSliAbsent', which the `alerting` of SLO orders leaves out" in found[1].message
+    )
+
+
+def test_an_alert_only_an_environment_declares_is_no_misspelling(tmp_path: Path) -> None:
+    environment = (
+        "environments:\n  eu:\n    alerts:\n"
+        "      - {name: ShopDownEu, severity: critical, summary: Down, expr: 'up == 0'}\n"
+    )
+    document = SHOP_WITHOUT_ROUTING + _naming("ShopDownEu") + environment
+    compiled = compile_spec(write_spec(tmp_path, document))
+    assert [c.output_name for c in compiled] == ["shop", "shop.eu"]
+    for item in compiled:
+        assert "alertmanager/misspelt-alertname" not in {d.code for d in item.diagnostics}
+    renamed = compile_one(tmp_path, SHOP_WITHOUT_ROUTING + _naming("ShopDownEu"))
+    assert "alertmanager/misspelt-alertname" in {d.code for d in renamed.diagnostics}

@@ -275,15 +275,28 @@ def outside_part(
 ) -> dict[str, str] | None:
     """`labels` with one label the part selects on changed to a value the total still
     accepts and the part does not: an event the total counts and the part does not."""
+    found = outside_parts(metric, labels, part, total)
+    return found[0] if found else None
+
+
+def outside_parts(
+    metric: Metric, labels: Mapping[str, str], part: tuple[Matcher, ...], total: tuple[Matcher, ...]
+) -> list[dict[str, str]]:
+    """As `outside_part`, with the label changed to each value the total accepts and the
+    part does not (each declared one; one made up where none is declared)."""
     in_total = {m.label: m.values for m in total}
     for matcher in part:
         if matcher.label in in_total:
-            other = next((v for v in in_total[matcher.label] if v not in matcher.values), None)
+            others = [v for v in in_total[matcher.label] if v not in matcher.values]
         else:
-            other = label_value(metric, matcher.label, avoid=matcher.values)
-        if other is not None:
-            return {**labels, matcher.label: other}
-    return None
+            declared = next((x.values for x in metric.labels if x.name == matcher.label), ())
+            made_up = label_value(metric, matcher.label, avoid=matcher.values)
+            others = [v for v in declared if v not in matcher.values] or (
+                [made_up] if made_up is not None and not declared else []
+            )
+        if others:
+            return [{**labels, matcher.label: value} for value in others]
+    return []
 
 
 def _sorted(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -331,40 +344,54 @@ def ratio_scenarios(
     base = base_labels(spec, metric)
     part_labels = _with_matchers(base, query, part=True)
     rest_labels = _rest_labels(metric, query, base)
-    if rest_labels is None:
+    if not rest_labels:
         raise NotDerivable("every value of the ratio's labels is in its `where`")
-    if any(rest_labels[b] != part_labels[b] for b in query.by):
+    if any(rest[b] != part_labels[b] for rest in rest_labels for b in query.by):
         raise NotDerivable("the ratio groups by a label its `where` selects")
-    name, part_selected, rest_selected = (
-        series_name(metric),
-        _sorted(part_labels),
-        _sorted(rest_labels),
-    )
+    name, part_selected = series_name(metric), _sorted(part_labels)
+    rest_selected = [_sorted(rest) for rest in rest_labels]
     window = int(seconds(query.window))
     by = {b: part_labels[b] for b in query.by}
 
     def scenario(part: Fraction, rest: Fraction) -> Scenario:
         part_series = Series(name, part_selected, step_increase=part)
-        rest_series = Series(name, rest_selected, step_increase=rest)
+        rest_series = [
+            Series(name, labels, step_increase=share)
+            for labels, share in zip(rest_selected, _shares(rest, len(rest_selected)), strict=True)
+        ]
+        rest_growth = Series(name, (), step_increase=rest).growth
 
         def value_at(at: int) -> float | None:
+            # The rest's series grow alike in total: their summed rate is the rate of
+            # one series carrying them all, up to rounding.
             part_rate = counter_rate(part_series, at, window, tl.step)
-            rest_rate = counter_rate(rest_series, at, window, tl.step)
+            rest_rate = _extrapolated(rest_growth, at, window, tl.step, per_second=True)
             if part_rate is None or rest_rate is None:
                 return None
             total = part_rate + rest_rate
             return _scaled(part_rate / total, query) if total else None
 
-        key = ("ratio", part_series.growth, rest_series.growth, window, tl.step, query.scale)
-        return Scenario([part_series, rest_series], value_at, by, key)
+        key = ("ratio", part_series.growth, rest_growth, len(rest_series), window, tl.step)
+        return Scenario([part_series, *rest_series], value_at, by, (*key, query.scale))
 
     return scenario
 
 
-def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> dict[str, str] | None:
-    """Labels inside the total but outside the part: change one `where` label."""
+def _shares(total: Fraction, count: int) -> list[Fraction]:
+    """`total` in `count` whole shares where it is whole (the first takes what is left
+    over), else in equal ones: each series the rest of a ratio spreads over."""
+    if total.denominator == 1 and total >= count:
+        each = total // count
+        return [total - each * (count - 1), *([Fraction(each)] * (count - 1))]
+    return [total / count] * count
+
+
+def _rest_labels(metric: Metric, query: Query, base: dict[str, str]) -> list[dict[str, str]]:
+    """Labels inside the total but outside the part: one `where` label changed to each
+    value the `where` leaves out, so that a `where` widened to any of them counts some
+    of the rest (the ratio's decoys)."""
     in_total = _with_matchers(base, query, part=False)
-    return outside_part(metric, in_total, query.where, query.total_where)
+    return outside_parts(metric, in_total, query.where, query.total_where)
 
 
 def gauge_scenarios(spec: Spec, metric: Metric, query: Query) -> Callable[[str], Scenario]:

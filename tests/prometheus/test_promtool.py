@@ -514,8 +514,24 @@ def test_the_tests_fail_when_a_rule_loses_its_where(
             'route="checkout"',
             'route=~"checkout|home"',
         ),
+        (
+            "{metric: pick_requests_total, function: ratio, where: {status: error}, above: 0.05}",
+            'status="error"',
+            'status=~"error|timeout"',
+        ),
+        (
+            "{metric: pick_requests_total, function: ratio, where: {status: ok}, below: 0.9}",
+            'status="ok"',
+            'status!="timeout"',  # lets in `error`, one of the two values left out
+        ),
     ],
-    ids=["rate-below-not-equal", "rate-above-one-more", "quantile-one-more"],
+    ids=[
+        "rate-below-not-equal",
+        "rate-above-one-more",
+        "quantile-one-more",
+        "ratio-above-one-more",
+        "ratio-below-not-equal",
+    ],
 )
 def test_the_tests_fail_when_a_rule_widens_its_where_to_any_value_left_out(
     tmp_path: Path, condition: str, selector: str, widened: str

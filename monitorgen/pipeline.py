@@ -372,8 +372,9 @@ class PendingLint:
         return _placed(_lint_found(self.spec, self.child), self.document, self.env)
 
 
-#: From this many alerts and SLOs, lint runs in a forked child while the semantic checks
-#: run here: below it the child costs more than it saves.
+#: From this many alerts and SLOs, a spec checked without a worker sharing its tests
+#: (`validate`) is linted in a forked child while the semantic checks run here: below
+#: it the child costs more than it saves.
 LINT_ELSEWHERE_FROM = 500
 
 

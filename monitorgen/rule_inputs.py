@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache, lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from monitorgen.model import Comparison, Matcher, Metric, MetricType, Query, QueryFunction, Spec
 from monitorgen.promql import client_le, format_number, seconds, string_literal
@@ -47,6 +47,8 @@ class Series:
     """How to write a constant start exactly as the spec did (e.g. 0.81)."""
     pattern: tuple[str, ...] = ()
     """Values the series takes in turn, sample by sample, as written (a gauge)."""
+    delay: int = 0
+    """Samples missing before a counter's first: events of its kind begin that late."""
 
     def selector(self) -> str:
         return _selector_text(self.name, self.labels)
@@ -54,6 +56,9 @@ class Series:
     def values(self, samples: int) -> str:
         if self.pattern:
             return " ".join(self.pattern[i % len(self.pattern)] for i in range(samples))
+        if self.delay:
+            later = _values_text(self.start_text, self.growth, samples - self.delay)
+            return f"_x{self.delay} {later}"
         return _values_text(self.start_text, self.growth, samples)
 
     growth: Growth = field(init=False, repr=False, compare=False)
@@ -153,12 +158,14 @@ def timeline(spec: Spec) -> Timeline:
 
 def counter_increase(series: Series, at: int, window: int, step: int) -> float | None:
     """`increase(series[window])` at time `at`, extrapolated as Prometheus 2.x does."""
-    return _extrapolated(series.growth, at, window, step, per_second=False)
+    return _extrapolated(series.growth, at - series.delay * step, window, step, per_second=False)
 
 
 def counter_rate(series: Series, at: int, window: int, step: int) -> float | None:
-    """`rate(series[window])`: the same factor, divided by the range before multiplying."""
-    return _extrapolated(series.growth, at, window, step, per_second=True)
+    """`rate(series[window])`: the same factor, divided by the range before multiplying.
+    A series that begins late reads as the same series begun at 0, that much earlier:
+    the extrapolation looks only at the samples inside the window."""
+    return _extrapolated(series.growth, at - series.delay * step, window, step, per_second=True)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -336,9 +343,22 @@ def counter_scenarios(
     return scenario
 
 
-def ratio_scenarios(
-    spec: Spec, metric: Metric, query: Query, tl: Timeline
-) -> Callable[[Fraction, Fraction], Scenario]:
+class Late(NamedTuple):
+    """Samples before the matching events (`part`) or the other events (`rest`) of a
+    ratio begin."""
+
+    part: int = 0
+    rest: int = 0
+
+
+ON_TIME = Late()
+
+
+class RatioScenario(Protocol):
+    def __call__(self, part: Fraction, rest: Fraction, late: Late = ...) -> Scenario: ...
+
+
+def ratio_scenarios(spec: Spec, metric: Metric, query: Query, tl: Timeline) -> RatioScenario:
     """A series the `where` selects and one only the total counts, growing by given
     increases; the labels are worked out once for a whole search."""
     base = base_labels(spec, metric)
@@ -353,26 +373,27 @@ def ratio_scenarios(
     window = int(seconds(query.window))
     by = {b: part_labels[b] for b in query.by}
 
-    def scenario(part: Fraction, rest: Fraction) -> Scenario:
-        part_series = Series(name, part_selected, step_increase=part)
+    def scenario(part: Fraction, rest: Fraction, late: Late = ON_TIME) -> Scenario:
+        part_series = Series(name, part_selected, step_increase=part, delay=late.part)
         rest_series = [
-            Series(name, labels, step_increase=share)
+            Series(name, labels, step_increase=share, delay=late.rest)
             for labels, share in zip(rest_selected, _shares(rest, len(rest_selected)), strict=True)
         ]
-        rest_growth = Series(name, (), step_increase=rest).growth
+        # The rest's series grow alike in total: their summed rate is the rate of one
+        # series carrying them all, up to rounding.
+        rest_total = Series(name, (), step_increase=rest, delay=late.rest)
 
         def value_at(at: int) -> float | None:
-            # The rest's series grow alike in total: their summed rate is the rate of
-            # one series carrying them all, up to rounding.
             part_rate = counter_rate(part_series, at, window, tl.step)
-            rest_rate = _extrapolated(rest_growth, at, window, tl.step, per_second=True)
-            if part_rate is None or rest_rate is None:
+            rest_rate = counter_rate(rest_total, at, window, tl.step)
+            if part_rate is None and rest_rate is None:
                 return None
-            total = part_rate + rest_rate
-            return _scaled(part_rate / total, query) if total else None
+            # No matching series yet: the rule's `or 0 * total` makes the share 0.
+            total = (part_rate or 0.0) + (rest_rate or 0.0)
+            return _scaled((part_rate or 0.0) / total, query) if total else None
 
-        key = ("ratio", part_series.growth, rest_growth, len(rest_series), window, tl.step)
-        return Scenario([part_series, *rest_series], value_at, by, (*key, query.scale))
+        key = ("ratio", part_series.growth, rest_total.growth, len(rest_series), window, tl.step)
+        return Scenario([part_series, *rest_series], value_at, by, (*key, late, query.scale))
 
     return scenario
 

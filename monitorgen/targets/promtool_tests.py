@@ -34,6 +34,8 @@ from monitorgen.model import (
 from monitorgen.promql import PromQLError, needs_zero_guard, parse, seconds, without_brackets
 from monitorgen.rule_inputs import (
     COMPARE,
+    ON_TIME,
+    Late,
     NotDerivable,
     Scenario,
     Series,
@@ -200,9 +202,7 @@ def _within_promtool_limit(
     try:
         return alert_test_groups(spec, alert, tl, rule)
     except TooManySamples as too_long:
-        factor = math.ceil(too_long.samples / (PROMTOOL_MAX_SAMPLES * 0.9))
-        coarser = Timeline(tl.step * factor, tl.evaluation)
-        return alert_test_groups(spec, alert, coarser, rule)
+        return alert_test_groups(spec, alert, _coarser(tl, too_long), rule)
 
 
 def _alert_rules(spec: Spec) -> tuple[Rule, ...]:
@@ -312,6 +312,10 @@ def alert_test_groups(
             groups.append(kept)
     if guarded:
         groups.append(_no_matching_events_group(spec, alert, rule, tl, horizon, siblings))
+    if alert.query is not None and alert.query.function is QueryFunction.RATIO:
+        filling = _filling_window_group(spec, alert, rule, condition, tl, siblings)
+        if filling is not None:
+            groups.append(filling)
     if silent is not None and not siblings and not recorded_labels:
         told_apart = _over_time_group(spec, alert, rule, condition, tl, horizon)
         if told_apart is not None:
@@ -672,6 +676,7 @@ def _firing_group(
     horizon: int,
     siblings: tuple[Sibling, ...] = (),
     filled: int = 0,
+    title: str | None = None,
 ) -> dict[str, Any]:
     """Silent one evaluation before the alert first fires, firing then; and, when it
     first fires on a window still filling (a `below` on a rate, with a short `for`),
@@ -697,7 +702,7 @@ def _firing_group(
             checks.append(_firing_check(rule, scenario, horizon, value, siblings, tl))
             until = horizon
     return unit_test_group(
-        f"{_title(rule, siblings)} fires when {_shown(condition)}",
+        title or f"{_title(rule, siblings)} fires when {_shown(condition)}",
         scenario.series,
         tl,
         until,
@@ -958,6 +963,15 @@ def _ratio_pair(
     spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
 ) -> tuple[Scenario, Scenario | None]:
     """`part` of every RATIO_PARTS events per sample match the `where`."""
+    scenario, fire, quiet = _ratio_knobs(spec, metric, alert, tl, steady)
+    return scenario(fire), None if quiet is None else scenario(quiet)
+
+
+def _ratio_knobs(
+    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int, late: Late = ON_TIME
+) -> tuple[Callable[[int], Scenario], int, int | None]:
+    """The ratio's scenarios by matching events of every RATIO_PARTS, and the firing and
+    the silent share closest together (the silent one None when every share fires)."""
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
     condition = Condition(threshold.comparison.value, threshold.value)
@@ -965,17 +979,82 @@ def _ratio_pair(
     split = ratio_scenarios(spec, metric, query, tl)
 
     def scenario(part: int) -> Scenario:
-        return split(Fraction(part), Fraction(RATIO_PARTS - part))
+        return split(Fraction(part), Fraction(RATIO_PARTS - part), late)
 
     def steady_value(part: int) -> float | None:
-        return scenario(part).value_at(steady)
+        return split(Fraction(part), Fraction(RATIO_PARTS - part)).value_at(steady)
 
-    search = ("ratio parts", scenario(0).key, condition, steady)
+    search = ("ratio parts", split(Fraction(0), Fraction(RATIO_PARTS)).key, condition, steady)
     found = _remembered(spec, search, lambda: _knob_pair(RATIO_PARTS, steady_value, condition))
     if found is None:
         raise NotDerivable("no share of matching events reaches the threshold")
-    fire, quiet = found
-    return scenario(fire), None if quiet is None else scenario(quiet)
+    return scenario, *found
+
+
+def _filling_window_group(
+    spec: Spec,
+    alert: Alert,
+    rule: Rule,
+    condition: Condition,
+    tl: Timeline,
+    siblings: tuple[Sibling, ...],
+) -> dict[str, Any] | None:
+    """For a ratio: the events that push it past the threshold (the matching ones for
+    `above`, the others for `below`) begin a full window after the rest, so the share
+    moves from the silent end to just past the threshold as the window fills with
+    them. The alert first fires when the window is nearly full, which pins the
+    window's length: at a steady share a ratio over any window reads the same. None
+    where no such test can be derived (the share already fires at the silent end)."""
+    try:
+        return _filling_window_test(spec, alert, rule, condition, tl, siblings)
+    except TooManySamples as too_long:
+        coarser = _coarser(tl, too_long)
+        try:
+            return _filling_window_test(spec, alert, rule, condition, coarser, siblings)
+        except NotDerivable:
+            return None
+    except NotDerivable:
+        return None
+
+
+def _filling_window_test(
+    spec: Spec,
+    alert: Alert,
+    rule: Rule,
+    condition: Condition,
+    tl: Timeline,
+    siblings: tuple[Sibling, ...],
+) -> dict[str, Any]:
+    query, threshold = alert.query, alert.threshold
+    assert query is not None and threshold is not None
+    metric = spec.metric(query.metric)
+    assert metric is not None  # the ratio's other tests found it
+    window = int(seconds(query.window))
+    delay = math.ceil(max(window, tl.step) / tl.evaluation) * tl.evaluation
+    above = threshold.comparison is Comparison.ABOVE
+    samples = delay // tl.step
+    late = Late(part=samples) if above else Late(rest=samples)
+    scenario, fire, _quiet = _ratio_knobs(spec, metric, alert, tl, delay, late)
+    filling = scenario(fire)
+    horizon = delay + _horizon(window, rule, tl)
+    key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
+    first = _remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
+    if first is None or first.at - duration_seconds(rule.for_) <= delay:
+        raise NotDerivable("the share fires before the late events begin")
+    which = "matching" if above else "other"
+    title = (
+        f"{_title(rule, siblings)} fires when {_shown(condition)} only once {which} events "
+        f"fill its {duration_text(window)} window"
+    )
+    return _firing_group(
+        spec, rule, filling, condition, tl, horizon, siblings, delay + window, title
+    )
+
+
+def _coarser(tl: Timeline, too_long: TooManySamples) -> Timeline:
+    """A timeline whose samples are few enough for promtool."""
+    factor = math.ceil(too_long.samples / (PROMTOOL_MAX_SAMPLES * 0.9))
+    return Timeline(tl.step * factor, tl.evaluation)
 
 
 #: The comparisons whose firing knob values form one run at an end of the range when

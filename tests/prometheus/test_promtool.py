@@ -300,7 +300,7 @@ def test_alerts_sharing_a_name_expect_each_other_where_the_inputs_fire_both(
     text = (folder / "rules.test.yml").read_text()
     assert "Not tested" not in text
     tests = yaml.safe_load(text)["tests"]
-    assert len(tests) == 12
+    assert len(tests) == 14
     assert _severities_checked(tests, "Backlog (warning) fires when > 100") == [["warning"]]
     assert _severities_checked(tests, "Backlog (critical) fires when > 1000") == [
         ["critical", "warning"]
@@ -313,6 +313,10 @@ def test_alerts_sharing_a_name_expect_each_other_where_the_inputs_fire_both(
         [],
         ["critical"],
     ]
+    # As the window fills with errors the share passes 1% before 5%: the warning fires
+    # while the critical waits out its `for`.
+    filling = "Errors (critical) fires when > 0.05 only once matching events fill its 5m window"
+    assert _severities_checked(tests, filling) == [["warning"], ["critical", "warning"]]
     for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
         result = promtool(*args, cwd=folder)
         assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
@@ -539,6 +543,35 @@ def test_the_tests_fail_when_a_rule_widens_its_where_to_any_value_left_out(
     """The series the `where` leaves out are fed for every declared value of its label:
     a matcher that lets in any one of them counts it."""
     _picked_rules_edited(tmp_path, condition, selector, widened)
+
+
+_ERROR_SHARE = "{metric: pick_requests_total, function: ratio, where: {status: error}"
+
+
+@pytest.mark.parametrize(
+    ("condition", "window", "edited"),
+    [
+        (_ERROR_SHARE + ", above: 0.05}", "[5m]", "[10m]"),
+        (_ERROR_SHARE + ", above: 0.05}", "[5m]", "[4m]"),
+        (_ERROR_SHARE + ", window: 30m, above: 0.05}", "[30m]", "[25m]"),
+        (
+            # a threshold no share of 1,000 events sits on: no rounding tells windows apart
+            "{metric: pick_requests_total, function: ratio, where: {status: ok}, by: [route], "
+            "below: 0.9375}",
+            "[5m]",
+            "[6m]",
+        ),
+        # 12h windows over 3 series are past promtool's samples at 15s: fed every 30s.
+        (_ERROR_SHARE + ", window: 12h, above: 1, scale: 100}", "[12h]", "[11h]"),
+    ],
+    ids=["above-longer", "above-shorter", "above-30m", "below-longer", "above-12h-scaled"],
+)
+def test_the_tests_fail_when_a_ratio_reads_another_window(
+    tmp_path: Path, condition: str, window: str, edited: str
+) -> None:
+    """At a steady share every window reads the same: a test whose late events fill the
+    window tells its length."""
+    _picked_rules_edited(tmp_path, condition, window, edited)
 
 
 def _picked_rules_edited(tmp_path: Path, condition: str, selector: str, edited: str) -> None:

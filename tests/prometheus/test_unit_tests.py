@@ -19,7 +19,15 @@ from monitorgen.gotemplate import render as expand
 from monitorgen.model import Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
-from monitorgen.rule_inputs import NotDerivable, Scenario, Series, Timeline, timeline
+from monitorgen.rule_inputs import (
+    Late,
+    NotDerivable,
+    Scenario,
+    Series,
+    Timeline,
+    ratio_scenarios,
+    timeline,
+)
 from monitorgen.rule_set import Rule
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
@@ -58,10 +66,12 @@ def test_every_threshold_alert_has_a_firing_and_a_silent_test() -> None:
                 assert names == []
                 continue
             assert "fires when" in names[0] and "stays silent" in names[1]
-            over_time = alert.query is not None and alert.query.function.value.endswith("_time")
-            # a gauge's window read by *_over_time: one more group tells the functions apart
-            assert len(names) == (3 if over_time else 2), names
-            assert all("the window's" in name for name in names[2:]), names
+            function = alert.query.function.value if alert.query is not None else ""
+            # a gauge's window read by *_over_time: one more group tells the functions
+            # apart; a ratio's window: one more group fills it with the late events
+            assert len(names) == (3 if function.endswith("_time") or function == "ratio" else 2)
+            marker = "events fill its" if function == "ratio" else "the window's"
+            assert all(marker in name for name in names[2:]), names
 
 
 def test_a_firing_test_checks_one_evaluation_before_for_has_passed() -> None:
@@ -368,3 +378,64 @@ def test_a_window_of_fewer_than_four_samples_gets_no_group_telling_the_functions
     assert skipped == []
     names = [test["name"] for test in tests]
     assert len([n for n in names if "the window's" in n]) == (3 if told_apart else 0), names
+
+
+@pytest.mark.parametrize("spec_path", ["specs/llm.yaml", SHAPES])
+def test_a_ratio_first_fires_as_its_window_fills_with_the_events_that_begin_late(
+    spec_path: str,
+) -> None:
+    """The events that push the share past the threshold begin a window after the
+    others: the alert fires once the share crosses, while the window fills."""
+    spec = load_spec(spec_path)
+    _, data = generated(spec_path)
+    tl = timeline(spec)
+    ratios = [a for a in spec.alerts if a.query is not None and a.query.function.value == "ratio"]
+    assert ratios
+    for alert in ratios:
+        assert alert.query is not None and alert.threshold is not None
+        (group,) = groups_named(data, f"{alert.name} fires when")[1:]
+        window = int(seconds(alert.query.window))
+        delay = -(-window // tl.evaluation) * tl.evaluation
+        late_ones = [s for s in group["input_series"] if s["values"].startswith("_x")]
+        on_time = [s for s in group["input_series"] if not s["values"].startswith("_x")]
+        assert late_ones and on_time
+        assert all(s["values"].startswith(f"_x{delay // tl.step} 0+") for s in late_ones)
+        # `above`: the matching events begin late; `below`: the others do.
+        above = alert.threshold.comparison.value == ">"
+        for series in group["input_series"]:
+            selected = all(
+                any(f'{m.label}="{v}"' in series["series"] for v in m.values)
+                for m in alert.query.where
+            )
+            assert (series in late_ones) == (selected == above), series
+        before, first, *_ = group["alert_rule_test"]
+        assert before["exp_alerts"] == [] and first["exp_alerts"]
+        crossed = seconds(first["eval_time"]) - seconds(alert.for_ or "0s")
+        assert delay < crossed <= delay + window, (alert.name, crossed)
+
+
+def test_a_ratio_whose_events_begin_late_reads_the_silent_end_then_climbs() -> None:
+    """Before the late events begin the share is 0 (matching ones late) or the whole
+    (other ones late); it then moves one way only, and is steady once the window is full."""
+    spec = load_spec("specs/llm.yaml")
+    (alert,) = [a for a in spec.alerts if a.name == "HighErrorRate"]
+    assert alert.query is not None
+    metric = spec.metric(alert.query.metric)
+    assert metric is not None
+    tl = timeline(spec)
+    split = ratio_scenarios(spec, metric, alert.query, tl)
+    window, delay = 300, 300
+    on_time = split(Fraction(51), Fraction(949)).value_at(2 * window)
+    for late, silent_end in (
+        (Late(part=delay // tl.step), 0.0),
+        (Late(rest=delay // tl.step), 1.0),
+    ):
+        scenario = split(Fraction(51), Fraction(949), late)
+        values = [scenario.value_at(at) for at in range(0, delay + 2 * window, tl.evaluation)]
+        assert values[: delay // tl.evaluation + 1] == [None] + [silent_end] * (
+            delay // tl.evaluation
+        )
+        ramp = [v for v in values[delay // tl.evaluation :] if v is not None]
+        steps = [b - a for a, b in itertools.pairwise(ramp)]
+        assert all(step <= 0 for step in steps) or all(step >= 0 for step in steps)
+        assert ramp[-1] == pytest.approx(on_time) and ramp[0] == silent_end

@@ -49,6 +49,9 @@ class Series:
     """Values the series takes in turn, sample by sample, as written (a gauge)."""
     delay: int = 0
     """Samples missing before a counter's first: events of its kind begin that late."""
+    turn: Turn | None = None
+    """Where a counter's growth changes: by `step_increase` per sample up to sample
+    `turn.at`, by `turn.increase` after it."""
 
     def selector(self) -> str:
         return _selector_text(self.name, self.labels)
@@ -59,6 +62,8 @@ class Series:
         if self.delay:
             later = _values_text(self.start_text, self.growth, samples - self.delay)
             return f"_x{self.delay} {later}"
+        if self.growth.turn and samples > self.growth.turn:
+            return _turned_values_text(self.growth, samples)
         return _values_text(self.start_text, self.growth, samples)
 
     growth: Growth = field(init=False, repr=False, compare=False)
@@ -76,6 +81,16 @@ class Series:
             return Growth(0, 0, 1, float(self.pattern[0]))
         if self.start_text and not step:
             return Growth(0, 0, 1, float(self.start_text))
+        if self.turn is not None:
+            after = self.turn.increase
+            denominator = math.lcm(start.denominator, step.denominator, after.denominator)
+            return Growth(
+                int(start * denominator),
+                int(step * denominator),
+                denominator,
+                turn=self.turn.at,
+                increase_after_turn=int(after * denominator),
+            )
         if not start:  # every counter input starts at 0
             return Growth(0, step.numerator, step.denominator)
         return Growth(
@@ -104,8 +119,27 @@ def _values_text(start_text: str | None, growth: Growth, samples: int) -> str:
     return f"{first}+{_fraction_text(Fraction(growth.increase, growth.denominator))}x{samples}"
 
 
+@lru_cache(maxsize=_SERIES_CACHE_SIZE)
+def _turned_values_text(growth: Growth, samples: int) -> str:
+    """Two runs in promtool's notation: up to the turn, then on from the next sample."""
+    turn, denominator = growth.turn, growth.denominator
+    before = _values_text(None, growth._replace(turn=0, increase_after_turn=0), turn)
+    after = Fraction(growth.increase_after_turn, denominator)
+    at_turn = Fraction(growth.start + growth.increase * turn, denominator)
+    rest = f"{_fraction_text(at_turn + after)}+{_fraction_text(after)}x{samples - turn - 1}"
+    return f"{before} {rest}"
+
+
+class Turn(NamedTuple):
+    """A counter grows by `increase` per sample after sample `at`."""
+
+    at: int
+    increase: Fraction
+
+
 class Growth(NamedTuple):
-    """`(start + increase * index) / denominator` in integers, or a constant as written.
+    """`(start + increase * index) / denominator` in integers, or a constant as written;
+    past sample `turn` (when not 0), by `increase_after_turn` per sample instead.
 
     Integers give the same correctly rounded float as Fraction arithmetic at a fraction
     of its cost, and the tuple is a cheap key: series that differ only in labels share
@@ -116,10 +150,15 @@ class Growth(NamedTuple):
     increase: int
     denominator: int
     constant: float | None = None
+    turn: int = 0
+    increase_after_turn: int = 0
 
     def value(self, index: int) -> float:
         if self.constant is not None:
             return self.constant
+        if self.turn and index > self.turn:
+            turned = self.increase * self.turn + self.increase_after_turn * (index - self.turn)
+            return (self.start + turned) / self.denominator
         return (self.start + self.increase * index) / self.denominator
 
 
@@ -460,15 +499,27 @@ def alternating_gauge(
     return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
 
 
+class EarlierMix(NamedTuple):
+    """Up to sample `until`, a histogram's observations fall as knob `knob` puts them."""
+
+    knob: int
+    until: int
+
+
+class HistogramScenario(Protocol):
+    def __call__(self, knob: int, earlier: EarlierMix | None = ...) -> Scenario: ...
+
+
 def histogram_scenarios(
     spec: Spec, metric: Metric, query: Query, tl: Timeline
-) -> Callable[[int], Scenario]:
+) -> HistogramScenario:
     """Observations split between two neighbouring buckets (0-based; the last is +Inf),
     by a knob from 0 to `mix_top(metric, query)`: with n = `mix_steps(query)`
     observations per sample, knob k puts k % n of them in bucket k // n + 1 and the
     rest in bucket k // n. The quantile grows with the knob, through each bucket and on
     inside the next, so a search sets it just past or short of a threshold inside a
-    bucket, not only at one of the bucket's two ends. The labels are worked out once
+    bucket, not only at one of the bucket's two ends. With `earlier`, the observations
+    fall as another knob puts them until a given sample. The labels are worked out once
     for a whole search, and each series made once, when a scenario first needs it."""
     labels = _with_matchers(base_labels(spec, metric), query, part=True)
     bounds = [*metric.buckets, math.inf]
@@ -479,13 +530,17 @@ def histogram_scenarios(
     steps = mix_steps(query)
 
     @cache
-    def bucket_series(index: int, per_sample: int) -> Series:
-        return Series(name, per_bucket[index], step_increase=Fraction(per_sample))
+    def bucket_series(index: int, per_sample: int, earlier: EarlierMix | None) -> Series:
+        if earlier is None:
+            return Series(name, per_bucket[index], step_increase=Fraction(per_sample))
+        before = _cumulative(index, *divmod(earlier.knob, steps), steps)
+        turn = Turn(earlier.until, Fraction(per_sample))
+        return Series(name, per_bucket[index], step_increase=Fraction(before), turn=turn)
 
-    def scenario(knob: int) -> Scenario:
+    def scenario(knob: int, earlier: EarlierMix | None = None) -> Scenario:
         lower, moved = divmod(knob, steps)
         series = [
-            bucket_series(index, _cumulative(index, lower, moved, steps))
+            bucket_series(index, _cumulative(index, lower, moved, steps), earlier)
             for index in range(len(bounds))
         ]
 
@@ -496,8 +551,8 @@ def histogram_scenarios(
             counts = [float(r) for r in rates if r is not None]
             return _scaled(bucket_quantile(query.quantile, bounds, counts), query)
 
-        key = ("quantile", tuple(bounds), knob, query.quantile, window, tl.step, query.scale)
-        return Scenario(series, value_at, dict(shown), key)
+        key = ("quantile", tuple(bounds), knob, earlier, query.quantile, window, tl.step)
+        return Scenario(series, value_at, dict(shown), (*key, query.scale))
 
     return scenario
 

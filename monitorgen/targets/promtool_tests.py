@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
@@ -35,6 +35,8 @@ from monitorgen.promql import PromQLError, needs_zero_guard, parse, seconds, wit
 from monitorgen.rule_inputs import (
     COMPARE,
     ON_TIME,
+    EarlierMix,
+    HistogramScenario,
     Late,
     NotDerivable,
     Scenario,
@@ -73,6 +75,9 @@ _GAUGE_FUNCTIONS = (
 )
 _COUNTER_FUNCTIONS = (QueryFunction.RATE, QueryFunction.INCREASE)
 _SIMPLE_AGGREGATIONS = frozenset({"sum", "max", "min", "avg"})
+#: Functions of how events or observations split, which read the same over any window
+#: while the split is steady.
+_SHARES = (QueryFunction.RATIO, QueryFunction.QUANTILE)
 _COMPARISONS = frozenset(COMPARE)
 _T = TypeVar("_T")
 
@@ -312,8 +317,8 @@ def alert_test_groups(
             groups.append(kept)
     if guarded:
         groups.append(_no_matching_events_group(spec, alert, rule, tl, horizon, siblings))
-    if alert.query is not None and alert.query.function is QueryFunction.RATIO:
-        filling = _filling_window_group(spec, alert, rule, condition, tl, siblings)
+    if alert.query is not None and alert.query.function in _SHARES:
+        filling = _filling_window_group(spec, alert, rule, condition, tl, siblings, recorded_labels)
         if filling is not None:
             groups.append(filling)
     if silent is not None and not siblings and not recorded_labels:
@@ -998,19 +1003,24 @@ def _filling_window_group(
     condition: Condition,
     tl: Timeline,
     siblings: tuple[Sibling, ...],
+    recorded_labels: tuple[tuple[str, str], ...],
 ) -> dict[str, Any] | None:
-    """For a ratio: the events that push it past the threshold (the matching ones for
-    `above`, the others for `below`) begin a full window after the rest, so the share
-    moves from the silent end to just past the threshold as the window fills with
-    them. The alert first fires when the window is nearly full, which pins the
-    window's length: at a steady share a ratio over any window reads the same. None
-    where no such test can be derived (the share already fires at the silent end)."""
+    """For a ratio or a quantile, which read the same over any window while the split
+    of events is steady: the events that push it past the threshold begin a full
+    window after the others, so it moves from the silent end to just past the
+    threshold as the window fills with them, and the alert first fires when the window
+    is nearly full. That pins the window's length.
+
+    For a ratio, the matching events begin late (`above`) or the others (`below`); for
+    a quantile, the observations fall in the lowest (`above`) or the +Inf bucket
+    (`below`) until the ones just past the threshold begin. None where no such test
+    can be derived (the silent end already fires)."""
+    test = partial(_filling_window_test, spec, alert, rule, condition, siblings, recorded_labels)
     try:
-        return _filling_window_test(spec, alert, rule, condition, tl, siblings)
+        return test(tl)
     except TooManySamples as too_long:
-        coarser = _coarser(tl, too_long)
         try:
-            return _filling_window_test(spec, alert, rule, condition, coarser, siblings)
+            return test(_coarser(tl, too_long))
         except NotDerivable:
             return None
     except NotDerivable:
@@ -1022,8 +1032,9 @@ def _filling_window_test(
     alert: Alert,
     rule: Rule,
     condition: Condition,
-    tl: Timeline,
     siblings: tuple[Sibling, ...],
+    recorded_labels: tuple[tuple[str, str], ...],
+    tl: Timeline,
 ) -> dict[str, Any]:
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
@@ -1033,17 +1044,25 @@ def _filling_window_test(
     delay = math.ceil(max(window, tl.step) / tl.evaluation) * tl.evaluation
     above = threshold.comparison is Comparison.ABOVE
     samples = delay // tl.step
-    late = Late(part=samples) if above else Late(rest=samples)
-    scenario, fire, _quiet = _ratio_knobs(spec, metric, alert, tl, delay, late)
-    filling = scenario(fire)
+    if query.function is QueryFunction.RATIO:
+        late = Late(part=samples) if above else Late(rest=samples)
+        scenario, fire, _quiet = _ratio_knobs(spec, metric, alert, tl, delay, late)
+        filling = scenario(fire)
+        which = "matching events" if above else "other events"
+    else:
+        mixes, fire, _quiet = _quantile_knobs(spec, metric, alert, tl, delay)
+        earlier = EarlierMix(0 if above else mix_top(metric, query), samples)
+        filling = mixes(fire, earlier)
+        which = "higher observations" if above else "lower observations"
+    if recorded_labels:
+        filling = _with_labels(filling, recorded_labels)
     horizon = delay + _horizon(window, rule, tl)
     key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
     first = _remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
     if first is None or first.at - duration_seconds(rule.for_) <= delay:
-        raise NotDerivable("the share fires before the late events begin")
-    which = "matching" if above else "other"
+        raise NotDerivable("it fires before the late events begin")
     title = (
-        f"{_title(rule, siblings)} fires when {_shown(condition)} only once {which} events "
+        f"{_title(rule, siblings)} fires when {_shown(condition)} only once {which} "
         f"fill its {duration_text(window)} window"
     )
     return _firing_group(
@@ -1111,6 +1130,15 @@ def _quantile_pair(
 ) -> tuple[Scenario, Scenario | None]:
     """Observations in two neighbouring buckets, the quantile just past and just short
     of the threshold inside the bucket that holds it."""
+    scenario, fire, quiet = _quantile_knobs(spec, metric, alert, tl, steady)
+    return scenario(fire), None if quiet is None else scenario(quiet)
+
+
+def _quantile_knobs(
+    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int
+) -> tuple[HistogramScenario, int, int | None]:
+    """The quantile's scenarios by knob, and the firing and the silent knob closest
+    together (the silent one None when every knob fires)."""
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
     if metric.type is not MetricType.HISTOGRAM:
@@ -1137,8 +1165,7 @@ def _quantile_pair(
     )
     if found is None:
         raise NotDerivable("no bucket puts the quantile past the threshold")
-    fire, quiet = found
-    return scenario(fire), None if quiet is None else scenario(quiet)
+    return scenario, *found
 
 
 # ------------------------------------------------------------ raw expressions

@@ -300,7 +300,7 @@ def test_alerts_sharing_a_name_expect_each_other_where_the_inputs_fire_both(
     text = (folder / "rules.test.yml").read_text()
     assert "Not tested" not in text
     tests = yaml.safe_load(text)["tests"]
-    assert len(tests) == 14
+    assert len(tests) == 16
     assert _severities_checked(tests, "Backlog (warning) fires when > 100") == [["warning"]]
     assert _severities_checked(tests, "Backlog (critical) fires when > 1000") == [
         ["critical", "warning"]
@@ -317,6 +317,12 @@ def test_alerts_sharing_a_name_expect_each_other_where_the_inputs_fire_both(
     # while the critical waits out its `for`.
     filling = "Errors (critical) fires when > 0.05 only once matching events fill its 5m window"
     assert _severities_checked(tests, filling) == [["warning"], ["critical", "warning"]]
+    # Slower requests filling the window pass 0.5 s before 1 s, but the warning's 10m
+    # `for` lets the critical fire alone first here too.
+    slower = (
+        "SlowRequests (critical) fires when > 1 only once higher observations fill its 5m window"
+    )
+    assert _severities_checked(tests, slower) == [[], ["critical"]]
     for args in (("check", "rules", "rules.yml"), ("test", "rules", "rules.test.yml")):
         result = promtool(*args, cwd=folder)
         assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
@@ -563,14 +569,30 @@ _ERROR_SHARE = "{metric: pick_requests_total, function: ratio, where: {status: e
         ),
         # 12h windows over 3 series are past promtool's samples at 15s: fed every 30s.
         (_ERROR_SHARE + ", window: 12h, above: 1, scale: 100}", "[12h]", "[11h]"),
+        ("{metric: pick_latency_seconds, quantile: 0.99, above: 2}", "[5m]", "[10m]"),
+        ("{metric: pick_latency_seconds, quantile: 0.99, above: 2}", "[5m]", "[4m]"),
+        (
+            "{metric: pick_latency_seconds, quantile: 0.5, window: 15m, below: 3}",
+            "[15m]",
+            "[20m]",
+        ),
     ],
-    ids=["above-longer", "above-shorter", "above-30m", "below-longer", "above-12h-scaled"],
+    ids=[
+        "ratio-above-longer",
+        "ratio-above-shorter",
+        "ratio-above-30m",
+        "ratio-below-longer",
+        "ratio-above-12h-scaled",
+        "quantile-above-longer",
+        "quantile-above-shorter",
+        "quantile-below-longer",
+    ],
 )
-def test_the_tests_fail_when_a_ratio_reads_another_window(
+def test_the_tests_fail_when_a_ratio_or_quantile_reads_another_window(
     tmp_path: Path, condition: str, window: str, edited: str
 ) -> None:
-    """At a steady share every window reads the same: a test whose late events fill the
-    window tells its length."""
+    """While the split of events is steady every window reads the same: a test whose
+    late events fill the window tells its length."""
     _picked_rules_edited(tmp_path, condition, window, edited)
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from benchmarks.synthetic import generate
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
-from monitorgen.model import Spec
+from monitorgen.model import Alert, Spec
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import seconds
 from monitorgen.rule_inputs import (
@@ -25,6 +25,8 @@ from monitorgen.rule_inputs import (
     Scenario,
     Series,
     Timeline,
+    Turn,
+    duration_seconds,
     ratio_scenarios,
     timeline,
 )
@@ -68,9 +70,10 @@ def test_every_threshold_alert_has_a_firing_and_a_silent_test() -> None:
             assert "fires when" in names[0] and "stays silent" in names[1]
             function = alert.query.function.value if alert.query is not None else ""
             # a gauge's window read by *_over_time: one more group tells the functions
-            # apart; a ratio's window: one more group fills it with the late events
-            assert len(names) == (3 if function.endswith("_time") or function == "ratio" else 2)
-            marker = "events fill its" if function == "ratio" else "the window's"
+            # apart; a ratio's or a quantile's: one more group fills it with late events
+            shares = function in ("ratio", "quantile")
+            assert len(names) == (3 if function.endswith("_time") or shares else 2)
+            marker = " fill its " if shares else "the window's"
             assert all(marker in name for name in names[2:]), names
 
 
@@ -299,6 +302,47 @@ def test_a_series_value_is_the_correctly_rounded_exact_value(
     assert series.value(index) == float(start + step * index)
 
 
+def _expanded_notation(text: str) -> list[Fraction | None]:
+    """promtool's series notation read back: `_xn` is n missing samples, `a+bxn` is
+    the n + 1 values a, a+b, ..., a+nb."""
+    values: list[Fraction | None] = []
+    for run in text.split(" "):
+        head, count = run.rsplit("x", 1)
+        if head == "_":
+            values.extend([None] * int(count))
+            continue
+        first, increase = head.split("+")
+        values.extend(Fraction(first) + Fraction(increase) * i for i in range(int(count) + 1))
+    return values
+
+
+@given(
+    step=st.fractions(min_value=0, max_value=1000, max_denominator=40),
+    after=st.fractions(min_value=0, max_value=1000, max_denominator=40),
+    turn=st.integers(min_value=1, max_value=30),
+    extra=st.integers(min_value=1, max_value=30),
+)
+def test_a_turned_series_is_written_as_it_is_worked_out(
+    step: Fraction, after: Fraction, turn: int, extra: int
+) -> None:
+    """Two runs: `step` per sample up to sample `turn`, `after` per sample past it; the
+    written values read back are the values the expected results are worked out from."""
+    series = Series("x", (), step_increase=step, turn=Turn(turn, after))
+    samples = turn + extra
+    written = _expanded_notation(series.values(samples))
+    assert len(written) == samples + 1
+    exact = [step * min(i, turn) + after * max(0, i - turn) for i in range(samples + 1)]
+    assert [float(v) for v in written if v is not None] == pytest.approx(
+        [float(v) for v in exact], rel=1e-12
+    )
+    assert [series.value(i) for i in range(samples + 1)] == [float(v) for v in exact]
+
+
+def test_a_late_series_is_missing_then_counts_from_0() -> None:
+    series = Series("x", (), step_increase=Fraction(5), delay=4)
+    assert _expanded_notation(series.values(7)) == [None] * 4 + [0, 5, 10, 15]
+
+
 def test_an_alert_the_spec_tests_itself_gets_its_tests_written_out() -> None:
     """The series as written; the expected alert with the rule's labels and annotations,
     its $value taken from the test; no note that the alert is untested."""
@@ -380,22 +424,45 @@ def test_a_window_of_fewer_than_four_samples_gets_no_group_telling_the_functions
     assert len([n for n in names if "the window's" in n]) == (3 if told_apart else 0), names
 
 
+def _filling_groups(
+    spec_path: str, function: str
+) -> list[tuple[Alert, dict[str, Any], int, int, Timeline]]:
+    """Each alert of `function` (read as structured) with its filling-window group, its
+    window and the delay before its late events, in seconds."""
+    spec = load_spec(spec_path)
+    _, data = generated(spec_path)
+    tl = timeline(spec)
+    found = []
+    for alert in spec.alerts:
+        if alert.query is None:
+            alert, _labels = promtool_tests._as_structured(spec, alert)
+        if alert.query is None or alert.query.function.value != function:
+            continue
+        (group,) = groups_named(data, f"{alert.name} fires when")[1:]
+        window = int(seconds(alert.query.window))
+        delay = -(-window // tl.evaluation) * tl.evaluation
+        found.append((alert, group, window, delay, tl))
+    assert found
+    return found
+
+
+def _crossed_while_filling(alert: Alert, group: dict[str, Any], window: int, delay: int) -> None:
+    """Silent one evaluation before it first fires, and past the threshold (before
+    `for`) only after the late events began and before the window is full of them."""
+    before, first, *_ = group["alert_rule_test"]
+    assert before["exp_alerts"] == [] and first["exp_alerts"]
+    crossed = seconds(first["eval_time"]) - duration_seconds(alert.for_)
+    assert delay < crossed <= delay + window, (alert.name, crossed)
+
+
 @pytest.mark.parametrize("spec_path", ["specs/llm.yaml", SHAPES])
 def test_a_ratio_first_fires_as_its_window_fills_with_the_events_that_begin_late(
     spec_path: str,
 ) -> None:
     """The events that push the share past the threshold begin a window after the
     others: the alert fires once the share crosses, while the window fills."""
-    spec = load_spec(spec_path)
-    _, data = generated(spec_path)
-    tl = timeline(spec)
-    ratios = [a for a in spec.alerts if a.query is not None and a.query.function.value == "ratio"]
-    assert ratios
-    for alert in ratios:
+    for alert, group, window, delay, tl in _filling_groups(spec_path, "ratio"):
         assert alert.query is not None and alert.threshold is not None
-        (group,) = groups_named(data, f"{alert.name} fires when")[1:]
-        window = int(seconds(alert.query.window))
-        delay = -(-window // tl.evaluation) * tl.evaluation
         late_ones = [s for s in group["input_series"] if s["values"].startswith("_x")]
         on_time = [s for s in group["input_series"] if not s["values"].startswith("_x")]
         assert late_ones and on_time
@@ -408,10 +475,29 @@ def test_a_ratio_first_fires_as_its_window_fills_with_the_events_that_begin_late
                 for m in alert.query.where
             )
             assert (series in late_ones) == (selected == above), series
-        before, first, *_ = group["alert_rule_test"]
-        assert before["exp_alerts"] == [] and first["exp_alerts"]
-        crossed = seconds(first["eval_time"]) - seconds(alert.for_ or "0s")
-        assert delay < crossed <= delay + window, (alert.name, crossed)
+        _crossed_while_filling(alert, group, window, delay)
+
+
+@pytest.mark.parametrize("spec_path", ["specs/llm.yaml", SHAPES])
+def test_a_quantile_first_fires_as_its_window_fills_with_the_observations_that_begin_late(
+    spec_path: str,
+) -> None:
+    """Until the late observations begin, every one falls in the lowest bucket (`above`)
+    or the +Inf bucket (`below`): each bucket's series grows in two runs, turning a
+    window after the start."""
+    for alert, group, window, delay, tl in _filling_groups(spec_path, "quantile"):
+        assert alert.threshold is not None
+        above = alert.threshold.comparison.value == ">"
+        runs = [s["values"].split(" ") for s in group["input_series"]]
+        assert all(len(run) == 2 and run[0].endswith(f"x{delay // tl.step}") for run in runs)
+        early = [run[0].split("x")[0] for run in runs]  # `0+<per sample>` up to the turn
+        every_one = early[-1]
+        assert every_one != "0+0"
+        if above:
+            assert set(early) == {every_one}
+        else:
+            assert set(early[:-1]) == {"0+0"}
+        _crossed_while_filling(alert, group, window, delay)
 
 
 def test_a_ratio_whose_events_begin_late_reads_the_silent_end_then_climbs() -> None:

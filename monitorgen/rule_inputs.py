@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache, lru_cache
@@ -49,9 +49,9 @@ class Series:
     """Values the series takes in turn, sample by sample, as written (a gauge)."""
     delay: int = 0
     """Samples missing before a counter's first: events of its kind begin that late."""
-    turn: Turn | None = None
-    """Where a counter's growth changes: by `step_increase` per sample up to sample
-    `turn.at`, by `turn.increase` after it."""
+    turns: tuple[Turn, ...] = ()
+    """Where a counter's growth changes, in order: by `step_increase` per sample up to
+    the first turn's sample, then by each turn's increase after its sample."""
 
     def selector(self) -> str:
         return _selector_text(self.name, self.labels)
@@ -60,9 +60,9 @@ class Series:
         if self.pattern:
             return " ".join(self.pattern[i % len(self.pattern)] for i in range(samples))
         if self.delay:
-            later = _values_text(self.start_text, self.growth, samples - self.delay)
+            later = replace(self, delay=0).values(samples - self.delay)
             return f"_x{self.delay} {later}"
-        if self.growth.turn and samples > self.growth.turn:
+        if self.growth.turns:
             return _turned_values_text(self.growth, samples)
         return _values_text(self.start_text, self.growth, samples)
 
@@ -81,15 +81,14 @@ class Series:
             return Growth(0, 0, 1, float(self.pattern[0]))
         if self.start_text and not step:
             return Growth(0, 0, 1, float(self.start_text))
-        if self.turn is not None:
-            after = self.turn.increase
-            denominator = math.lcm(start.denominator, step.denominator, after.denominator)
+        if self.turns:
+            parts = (start, step, *(turn.increase for turn in self.turns))
+            denominator = math.lcm(*(part.denominator for part in parts))
             return Growth(
                 int(start * denominator),
                 int(step * denominator),
                 denominator,
-                turn=self.turn.at,
-                increase_after_turn=int(after * denominator),
+                turns=tuple((turn.at, int(turn.increase * denominator)) for turn in self.turns),
             )
         if not start:  # every counter input starts at 0
             return Growth(0, step.numerator, step.denominator)
@@ -121,13 +120,20 @@ def _values_text(start_text: str | None, growth: Growth, samples: int) -> str:
 
 @lru_cache(maxsize=_SERIES_CACHE_SIZE)
 def _turned_values_text(growth: Growth, samples: int) -> str:
-    """Two runs in promtool's notation: up to the turn, then on from the next sample."""
-    turn, denominator = growth.turn, growth.denominator
-    before = _values_text(None, growth._replace(turn=0, increase_after_turn=0), turn)
-    after = Fraction(growth.increase_after_turn, denominator)
-    at_turn = Fraction(growth.start + growth.increase * turn, denominator)
-    rest = f"{_fraction_text(at_turn + after)}+{_fraction_text(after)}x{samples - turn - 1}"
-    return f"{before} {rest}"
+    """A run in promtool's notation up to each turn, and one from the sample after the
+    last turn to the end (turns past the end are left out)."""
+    denominator = growth.denominator
+    runs = []
+    since, per = 0, growth.increase  # the run's first sample and its increase per sample
+    for at, after in (*growth.turns, (samples, 0)):
+        end = min(at, samples)
+        if end >= since:
+            first = _fraction_text(Fraction(growth.numerator(since), denominator))
+            runs.append(f"{first}+{_fraction_text(Fraction(per, denominator))}x{end - since}")
+        if at >= samples:
+            break
+        since, per = at + 1, after
+    return " ".join(runs)
 
 
 class Turn(NamedTuple):
@@ -139,7 +145,7 @@ class Turn(NamedTuple):
 
 class Growth(NamedTuple):
     """`(start + increase * index) / denominator` in integers, or a constant as written;
-    past sample `turn` (when not 0), by `increase_after_turn` per sample instead.
+    past each of `turns` (a sample and an increase), by that increase per sample.
 
     Integers give the same correctly rounded float as Fraction arithmetic at a fraction
     of its cost, and the tuple is a cheap key: series that differ only in labels share
@@ -150,16 +156,24 @@ class Growth(NamedTuple):
     increase: int
     denominator: int
     constant: float | None = None
-    turn: int = 0
-    increase_after_turn: int = 0
+    turns: tuple[tuple[int, int], ...] = ()
 
     def value(self, index: int) -> float:
         if self.constant is not None:
             return self.constant
-        if self.turn and index > self.turn:
-            turned = self.increase * self.turn + self.increase_after_turn * (index - self.turn)
-            return (self.start + turned) / self.denominator
+        if self.turns:
+            return self.numerator(index) / self.denominator
         return (self.start + self.increase * index) / self.denominator
+
+    def numerator(self, index: int) -> int:
+        """The value at sample `index` times the denominator (a counter's)."""
+        total, since, per = self.start, 0, self.increase
+        for at, after in self.turns:
+            if index <= at:
+                break
+            total += per * (at - since)
+            since, per = at, after
+        return total + per * (index - since)
 
 
 @lru_cache(maxsize=1 << 10)
@@ -535,7 +549,7 @@ def histogram_scenarios(
             return Series(name, per_bucket[index], step_increase=Fraction(per_sample))
         before = _cumulative(index, *divmod(earlier.knob, steps), steps)
         turn = Turn(earlier.until, Fraction(per_sample))
-        return Series(name, per_bucket[index], step_increase=Fraction(before), turn=turn)
+        return Series(name, per_bucket[index], step_increase=Fraction(before), turns=(turn,))
 
     def scenario(knob: int, earlier: EarlierMix | None = None) -> Scenario:
         lower, moved = divmod(knob, steps)

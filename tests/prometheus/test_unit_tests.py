@@ -316,25 +316,31 @@ def _expanded_notation(text: str) -> list[Fraction | None]:
     return values
 
 
+_INCREASES = st.fractions(min_value=0, max_value=1000, max_denominator=40)
+
+
 @given(
-    step=st.fractions(min_value=0, max_value=1000, max_denominator=40),
-    after=st.fractions(min_value=0, max_value=1000, max_denominator=40),
-    turn=st.integers(min_value=1, max_value=30),
-    extra=st.integers(min_value=1, max_value=30),
+    step=_INCREASES,
+    turns=st.dictionaries(st.integers(min_value=1, max_value=40), _INCREASES, max_size=3),
+    samples=st.integers(min_value=1, max_value=45),
+    delay=st.integers(min_value=0, max_value=3),
 )
 def test_a_turned_series_is_written_as_it_is_worked_out(
-    step: Fraction, after: Fraction, turn: int, extra: int
+    step: Fraction, turns: dict[int, Fraction], samples: int, delay: int
 ) -> None:
-    """Two runs: `step` per sample up to sample `turn`, `after` per sample past it; the
-    written values read back are the values the expected results are worked out from."""
-    series = Series("x", (), step_increase=step, turn=Turn(turn, after))
-    samples = turn + extra
-    written = _expanded_notation(series.values(samples))
-    assert len(written) == samples + 1
-    exact = [step * min(i, turn) + after * max(0, i - turn) for i in range(samples + 1)]
-    assert [float(v) for v in written if v is not None] == pytest.approx(
-        [float(v) for v in exact], rel=1e-12
-    )
+    """Runs of `step` per sample up to the first turn's sample, then of each turn's
+    increase past its sample (turns past the end left out): the written values read
+    back are the values the expected results are worked out from."""
+    ordered = tuple(Turn(at, increase) for at, increase in sorted(turns.items()))
+    series = Series("x", (), step_increase=step, turns=ordered, delay=delay)
+    written = _expanded_notation(series.values(samples + delay))
+    assert written[:delay] == [None] * delay
+    exact, value, per = [], Fraction(0), step
+    for index in range(samples + 1):
+        exact.append(value)
+        per = next((t.increase for t in reversed(ordered) if t.at <= index), step)
+        value += per
+    assert written[delay:] == pytest.approx(exact, rel=1e-12)
     assert [series.value(i) for i in range(samples + 1)] == [float(v) for v in exact]
 
 

@@ -2,9 +2,12 @@
 
 Traffic is a per-sample count of failing and succeeding events. A fast burn (half
 of the events fail) pages; a slow burn between the ticket and page thresholds only
-opens a ticket; traffic without a single error series records an error ratio of 0;
-counters that stop moving record nothing and alert nothing; and a missing SLI
-raises the absent alert once its `for` has passed.
+opens a ticket; errors just under and just over each tier's lowest threshold; a
+burst of errors after clean traffic pages through the 14.4x pair alone, from about
+halfway through its long window until its short window has half cleared; traffic
+without a single error series records an error ratio of 0; counters that stop moving
+record nothing and alert nothing; and a missing SLI raises the absent alert once its
+`for` has passed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from monitorgen.rule_inputs import (
     NotDerivable,
     Series,
     Timeline,
+    Turn,
     base_labels,
     counter_rate,
     outside_part,
@@ -34,13 +38,16 @@ from monitorgen.slo import (
     absent_alert,
     bucket_matcher,
     burn_windows,
+    decimal_text,
     record_name,
     threshold_value,
     tiers,
     windows,
 )
 from monitorgen.targets.promtool_tests import (
+    TooManySamples,
     alert_check,
+    coarser,
     duration_text,
     expected_alert,
     unit_test_group,
@@ -76,6 +83,9 @@ def slo_test_groups(spec: Spec, slo: Slo, tl: Timeline) -> tuple[list[dict[str, 
     if slow is not None:
         groups.append(slow)
     groups.extend(_around_each_tiers_threshold(spec, slo, tl, at))
+    burst = _burst_group(spec, slo, tl)
+    if burst is not None:
+        groups.append(burst)
     groups.append(_no_errors(spec, slo, tl, at))
     groups.append(_no_traffic(spec, slo, tl, at))
     absent = absent_alert(spec, slo)
@@ -94,14 +104,40 @@ def traffic_for(
     succeeding: Fraction,
     tl: Timeline,
     with_error_series: bool = True,
+    burst: Burst | None = None,
 ) -> Traffic:
-    """Counters for `failing` and `succeeding` events per sample."""
+    """Counters for `failing` and `succeeding` events per sample; with a `burst`, as
+    many events per sample throughout, failing only in the burst."""
     sli = slo.sli
     if isinstance(sli, RatioSli):
-        return _ratio_traffic(spec, slo, sli, failing, succeeding, tl, with_error_series)
+        return _ratio_traffic(spec, slo, sli, failing, succeeding, tl, with_error_series, burst)
     if isinstance(sli, LatencySli):
-        return _latency_traffic(spec, slo, sli, failing, succeeding, tl)
+        return _latency_traffic(spec, slo, sli, failing, succeeding, tl, burst)
     raise NotDerivable("a raw SLI query (write its tests by hand)")
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Events fail as the traffic says after sample `start` up to sample `end`; before
+    and after, as many events all succeed."""
+
+    start: int
+    end: int
+
+
+def _counter(
+    name: str,
+    labels: tuple[tuple[str, str], ...],
+    per_sample: Fraction,
+    burst: Burst | None,
+    outside: Fraction,
+) -> Series:
+    """A counter of `per_sample` events per sample; with a burst, only in the burst,
+    and of `outside` per sample before and after it."""
+    if burst is None or outside == per_sample:
+        return Series(name, labels, step_increase=per_sample)
+    turns = (Turn(burst.start, per_sample), Turn(burst.end, outside))
+    return Series(name, labels, step_increase=outside, turns=turns)
 
 
 def _metric(spec: Spec, name: str) -> Metric:
@@ -119,6 +155,7 @@ def _ratio_traffic(
     succeeding: Fraction,
     tl: Timeline,
     with_error_series: bool,
+    burst: Burst | None = None,
 ) -> Traffic:
     errors_metric = _metric(spec, sli.errors.metric)
     same_metric = sli.errors.metric == sli.total.metric
@@ -130,7 +167,8 @@ def _ratio_traffic(
         good_labels = outside_part(errors_metric, error_labels, *counted)
         if good_labels is None:
             raise NotDerivable("every event the total counts is an error")
-        good = Series(sli.total.stored, _sorted(good_labels), step_increase=succeeding)
+        every = failing + succeeding
+        good = _counter(sli.total.stored, _sorted(good_labels), succeeding, burst, every)
         totals = [good]
     else:
         total_base = {**base_labels(spec, _metric(spec, sli.total.metric)), **shared}
@@ -139,7 +177,7 @@ def _ratio_traffic(
             raise NotDerivable("the total selects other values of the labels the SLO is by")
         total = Series(sli.total.stored, _sorted(total_labels), step_increase=failing + succeeding)
         totals = [total]
-    error = Series(sli.errors.stored, _sorted(error_labels), step_increase=failing)
+    error = _counter(sli.errors.stored, _sorted(error_labels), failing, burst, Fraction(0))
     if same_metric and with_error_series:
         totals = [error, *totals]
     series = [*([error] if with_error_series else []), *totals]
@@ -161,7 +199,13 @@ def _ratio_traffic(
 
 
 def _latency_traffic(
-    spec: Spec, slo: Slo, sli: LatencySli, slow: Fraction, fast: Fraction, tl: Timeline
+    spec: Spec,
+    slo: Slo,
+    sli: LatencySli,
+    slow: Fraction,
+    fast: Fraction,
+    tl: Timeline,
+    burst: Burst | None = None,
 ) -> Traffic:
     metric = _metric(spec, sli.metric)
     labels = {**base_labels(spec, metric)}
@@ -170,7 +214,7 @@ def _latency_traffic(
     count = Series(f"{metric.name}_count", _sorted(labels), step_increase=slow + fast)
     le = bucket_matcher(sli.threshold).values[-1]
     bucket_labels = {**labels, "le": le}
-    within = Series(f"{metric.name}_bucket", _sorted(bucket_labels), step_increase=fast)
+    within = _counter(f"{metric.name}_bucket", _sorted(bucket_labels), fast, burst, slow + fast)
 
     def ratio(at: int, window: int) -> float | None:
         total = counter_rate(count, at, window, tl.step)
@@ -345,6 +389,130 @@ def _edge_pair(
         name = f"SLO {slo.name}: errors just {side} the {tier.value} threshold {outcome}"
         groups.append(_burn_group(spec, slo, tl, at, name, traffic))
     return groups
+
+
+def _burst_group(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any] | None:
+    """A burst of errors as long as the page tier's first long window (1h): it pages
+    once that window is about half full of it, and stops paging once its short window
+    (5m) is about half empty again, while the long one still burns. Steady traffic only
+    ever crosses a tier's lowest threshold first: this pins the highest (14.4x), the
+    pair's two windows and the `and` between them. None without a page tier, or where
+    the burst needs more errors than events.
+
+    The inputs come once per evaluation when the shortest window still holds four of
+    them: promtool runs every rule of the file over the test's 7 hours, and the long
+    windows' rates read four times fewer samples than at a 15s scrape."""
+    sparse = Timeline(tl.evaluation, tl.evaluation)
+    shortest = min(short for _, conditions in _burn_conditions(slo) for _, _, short in conditions)
+    if shortest >= _FEWEST_SAMPLES * tl.evaluation:
+        tl = sparse
+    try:
+        return _burst_test(spec, slo, tl)
+    except TooManySamples as too_long:
+        try:
+            return _burst_test(spec, slo, coarser(tl, too_long))
+        except NotDerivable:
+            return None
+    except NotDerivable:
+        return None
+
+
+def _burst_test(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any]:
+    pairs = dict(_burn_conditions(slo)).get(Tier.PAGE)
+    if not pairs:
+        raise NotDerivable("no page tier")
+    threshold, long, short = max(pairs)
+    share = _burst_share(threshold, long, tl.evaluation)
+    events = _events_per_sample(threshold)
+    failing = round(share * events)
+    if not 0 < failing < events:
+        raise NotDerivable("the burst needs more errors than events")
+    # It lasts until its short window has burnt for a while past the long one's
+    # crossing, and no longer: after it the long window still burns.
+    crossing = Fraction(long) * Fraction(threshold) / share
+    length = min(_on_grid(math.ceil(crossing) + short, tl), _on_grid(long, tl))
+    # The clean traffic before it fills as much of the tier's other windows as keeps
+    # them quiet (promtool runs every rule over the whole test: no longer than needed).
+    longest = _on_grid(max(window for _, window, _ in pairs), tl)
+    for begins in sorted({*range(_on_grid(long, tl), longest, _on_grid(long, tl)), longest}):
+        traffic = traffic_for(
+            spec,
+            slo,
+            Fraction(failing),
+            Fraction(events - failing),
+            tl,
+            burst=Burst(begins // tl.step, (begins + length) // tl.step),
+        )
+        checked = _burst_checks(slo, traffic, tl, begins, begins + length, short)
+        if checked is not None:
+            break
+    else:
+        raise NotDerivable("the burst sets off the tier's other windows")
+    if not all(_clear(slo, traffic, at) for at in checked):
+        raise NotDerivable("an error ratio of the burst sits on a threshold")
+    checks = [
+        alert_check(at, slo.alert_name, _expected_burns(spec, slo, traffic, at)) for at in checked
+    ]
+    factor = next(
+        w.factor for w in burn_windows(slo, Tier.PAGE) if threshold_value(slo, w) == threshold
+    )
+    name = (
+        f"SLO {slo.name}: a {duration_text(length)} burst of errors pages while its "
+        f"{duration_text(long)} and {duration_text(short)} windows both burn past "
+        f"{decimal_text(factor)}x"
+    )
+    return unit_test_group(name, traffic.series, tl, checked[-1], checks)
+
+
+def _burst_checks(
+    slo: Slo, traffic: Traffic, tl: Timeline, begins: int, ends: int, short: int
+) -> tuple[int, int, int, int] | None:
+    """The evaluations before and at the first page, and at and after the last, when
+    the burst pages in one stretch that stops within `short` after it ends; else None."""
+
+    def pages(at: int) -> bool:
+        return any(tier is Tier.PAGE for tier, _ in _firing_tiers(slo, traffic, at))
+
+    horizon = ends + _on_grid(short, tl) + tl.evaluation
+    paging = [at for at in range(begins, horizon + 1, tl.evaluation) if pages(at)]
+    if not paging or paging != list(range(paging[0], paging[-1] + 1, tl.evaluation)):
+        return None
+    first, last = paging[0], paging[-1]
+    if last + tl.evaluation > horizon:
+        return None
+    return first - tl.evaluation, first, last, last + tl.evaluation
+
+
+def _on_grid(seconds_: int, tl: Timeline) -> int:
+    """A duration rounded up to whole evaluations."""
+    return math.ceil(seconds_ / tl.evaluation) * tl.evaluation
+
+
+def _burst_share(threshold: float, length: int, evaluation: int) -> Fraction:
+    """About twice the threshold, so that the long window crosses it about halfway
+    through the burst, and exactly midway between two evaluations: no evaluation reads
+    a ratio on the threshold."""
+    halfway = max(1, round(length / evaluation / 2 - 0.5)) + Fraction(1, 2)
+    return Fraction(threshold) * Fraction(length) / (halfway * evaluation)
+
+
+#: Samples the shortest burn window holds at least, in the burst test.
+_FEWEST_SAMPLES = 4
+
+#: How far from every burn threshold the burst test's error ratios must be, relative.
+CLEAR_OF_THRESHOLD = 1e-6
+
+
+def _clear(slo: Slo, traffic: Traffic, at: int) -> bool:
+    """Whether every ratio the burn conditions compare at `at` is clearly on one side of
+    its threshold (rounding decides nothing)."""
+    for _tier, conditions in _burn_conditions(slo):
+        for threshold, long, short in conditions:
+            for window in (long, short):
+                ratio = traffic.error_ratio(at, window)
+                if ratio is not None and abs(ratio - threshold) <= threshold * CLEAR_OF_THRESHOLD:
+                    return False
+    return True
 
 
 def _events_per_sample(share: float) -> int:

@@ -207,7 +207,7 @@ def _within_promtool_limit(
     try:
         return alert_test_groups(spec, alert, tl, rule)
     except TooManySamples as too_long:
-        return alert_test_groups(spec, alert, _coarser(tl, too_long), rule)
+        return alert_test_groups(spec, alert, coarser(tl, too_long), rule)
 
 
 def _alert_rules(spec: Spec) -> tuple[Rule, ...]:
@@ -1020,7 +1020,7 @@ def _filling_window_group(
         return test(tl)
     except TooManySamples as too_long:
         try:
-            return test(_coarser(tl, too_long))
+            return test(coarser(tl, too_long))
         except NotDerivable:
             return None
     except NotDerivable:
@@ -1070,7 +1070,7 @@ def _filling_window_test(
     )
 
 
-def _coarser(tl: Timeline, too_long: TooManySamples) -> Timeline:
+def coarser(tl: Timeline, too_long: TooManySamples) -> Timeline:
     """A timeline whose samples are few enough for promtool."""
     factor = math.ceil(too_long.samples / (PROMTOOL_MAX_SAMPLES * 0.9))
     return Timeline(tl.step * factor, tl.evaluation)

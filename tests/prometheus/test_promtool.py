@@ -215,6 +215,35 @@ def test_a_long_window_is_tested_at_an_interval_promtool_can_load(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+_PAGE_PAIR = (
+    'slo:sli_error:ratio_rate1h{slo="availability",service="llm"} > (14.4 * 0.005) and '
+    'slo:sli_error:ratio_rate5m{slo="availability",service="llm"} > (14.4 * 0.005)'
+)
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        _PAGE_PAIR.replace("14.4", "14"),
+        _PAGE_PAIR.replace("ratio_rate1h", "ratio_rate2h"),
+        _PAGE_PAIR.replace("ratio_rate5m", "ratio_rate30m"),
+        _PAGE_PAIR.replace(" and ", " or "),
+    ],
+    ids=["factor", "long-window", "short-window", "or"],
+)
+def test_the_slo_tests_fail_when_the_fast_page_pair_is_edited(tmp_path: Path, edited: str) -> None:
+    """Steady traffic crosses the lowest page threshold (6x over 6h) first, so only the
+    burst test sees the 14.4x pair: its factor, its two windows and the `and`."""
+    folder = write_prometheus_files(load_spec("specs/llm.yaml"), tmp_path)
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert text.count(_PAGE_PAIR) == 1
+    rules.write_text(text.replace(_PAGE_PAIR, edited))
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 1
+    assert "SLO availability: a 36m burst of errors pages" in result.stdout + result.stderr
+
+
 def test_an_slo_counting_events_of_a_histogram_reads_its_count_series(tmp_path: Path) -> None:
     """A histogram has no series of its bare name: its events are `_count`."""
     spec = spec_from_text(

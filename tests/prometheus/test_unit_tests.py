@@ -31,6 +31,7 @@ from monitorgen.rule_inputs import (
     timeline,
 )
 from monitorgen.rule_set import Rule
+from monitorgen.slo import error_budget
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
     TESTS_PATH,
@@ -130,11 +131,13 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
         "SLO availability: errors just over the page threshold pages",
         "SLO availability: errors just under the ticket threshold alerts nothing",
         "SLO availability: errors just over the ticket threshold opens a ticket",
+        "SLO availability: a 35m30s burst of errors pages while its 1h and 5m windows both "
+        "burn past 14.4x",
         "SLO availability: traffic without errors records 0 and alerts nothing",
         "SLO availability: no traffic records nothing and alerts nothing",
         "SLO availability: a missing SLI raises HttpApiAvailabilitySliAbsent",
     ]
-    fast, slow, *page_edge, under, over, no_errors, idle, absent = groups_named(
+    fast, slow, *page_edge, under, over, _burst, no_errors, idle, absent = groups_named(
         data, "SLO availability:"
     )
     # 99.9%: the page tier's lowest threshold is its 6h/30m pair's 6x, 0.6%.
@@ -157,6 +160,69 @@ def test_slo_tests_cover_fast_and_slow_burns_no_errors_no_traffic_and_absence() 
     assert idle["promql_expr_test"][0]["exp_samples"] == []
     assert absent["input_series"] == []
     assert absent["alert_rule_test"][-1]["eval_time"] == duration_text(600)
+
+
+@pytest.mark.parametrize(
+    ("spec_path", "slo"),
+    [("tests/specs/http_api.yaml", "availability"), ("specs/llm.yaml", "latency")],
+)
+def test_a_burst_of_errors_pages_once_the_long_window_is_half_full_until_the_short_empties(
+    spec_path: str, slo: str
+) -> None:
+    """Clean traffic for 3h, then errors at about twice the 14.4x threshold for some
+    35m, then clean again: the 1h/5m pair pages from about 30m into the burst until about
+    half of the 5m window is clean, and not one evaluation before or after, while the
+    1h window still burns; the 6h/30m pair never reaches its 6x."""
+    spec = load_spec(spec_path)
+    _, data = generated(spec_path)
+    (burst,) = [t for t in groups_named(data, f"SLO {slo}: a ") if "burst of errors" in t["name"]]
+    evaluation = int(seconds(spec.prometheus.evaluation_interval))
+    assert burst["interval"] == duration_text(evaluation)  # 5 samples in the 5m window
+    changing = [s["values"].split(" ") for s in burst["input_series"] if " " in s["values"]]
+    assert changing  # the errors (or the requests within the bound) turn twice
+    samples_before = {int(runs[0].rsplit("x", 1)[1]) for runs in changing}
+    samples_during = {int(runs[1].rsplit("x", 1)[1]) + 1 for runs in changing}
+    begins, length = samples_before.pop() * evaluation, samples_during.pop() * evaluation
+    assert not samples_before | samples_during  # every changing series turns together
+    assert begins == 3 * 3600 and 30 * 60 < length <= 36 * 60
+    assert duration_text(length) in burst["name"]
+
+    def paged(check: dict[str, Any]) -> bool:
+        return any(a["exp_labels"].get("slo_tier") == "page" for a in check["exp_alerts"])
+
+    before, first, last, after = burst["alert_rule_test"]
+    times = [seconds(check["eval_time"]) for check in (before, first, last, after)]
+    assert [paged(check) for check in (before, first, last, after)] == [False, True, True, False]
+    assert times[1] - times[0] == times[3] - times[2] == evaluation
+    assert 25 * 60 < times[1] - begins < 35 * 60  # the 1h window about half full
+    assert 0 < times[3] - (begins + length) <= 5 * 60  # the 5m window about half clean
+    values = [
+        float(a["exp_annotations"]["description"].split("%")[0].rsplit(" ", 1)[-1]) / 100
+        for check in (first, last)
+        for a in check["exp_alerts"]
+        if a["exp_labels"].get("slo_tier") == "page"
+    ]
+    threshold = 14.4 * float(error_budget(next(s for s in spec.slos if s.name == slo)))
+    # The alert's value is the 1h ratio: just past the threshold, then further past it.
+    assert values[0] == pytest.approx(threshold, rel=0.05) and values[1] > 1.1 * threshold
+
+
+def test_no_burst_test_where_the_burst_would_need_more_errors_than_events(
+    tmp_path: Path,
+) -> None:
+    """At 95%, 14.4x the budget is 72% of the events: twice that cannot fail."""
+    spec = spec_from_text(
+        tmp_path,
+        "version: 1\nservice: lax\n"
+        "metrics:\n  - {name: lax_requests_total, type: counter, help: R., labels: [code]}\n"
+        "slos:\n  - name: avail\n    objective: 95\n    sli:\n      ratio:\n"
+        '        errors: {metric: lax_requests_total, where: {code: "500"}}\n'
+        "        total: {metric: lax_requests_total}\n",
+    )
+    data = yaml.safe_load(render_tests(spec)[0].content)
+    names = [t["name"] for t in data["tests"]]
+    assert "SLO avail: a fast burn pages" in names
+    assert not [name for name in names if "burst" in name]
 
 
 def _tiers(group: dict[str, Any]) -> list[str]:

@@ -52,6 +52,9 @@ class Series:
     turns: tuple[Turn, ...] = ()
     """Where a counter's growth changes, in order: by `step_increase` per sample up to
     the first turn's sample, then by each turn's increase after its sample."""
+    runs: tuple[tuple[str, int], ...] = ()
+    """A gauge holding each value (as written) for its number of samples in turn, the
+    last one to the end."""
 
     def selector(self) -> str:
         return _selector_text(self.name, self.labels)
@@ -59,6 +62,8 @@ class Series:
     def values(self, samples: int) -> str:
         if self.pattern:
             return " ".join(self.pattern[i % len(self.pattern)] for i in range(samples))
+        if self.runs:
+            return _runs_text(self.runs, samples)
         if self.delay:
             later = replace(self, delay=0).values(samples - self.delay)
             return f"_x{self.delay} {later}"
@@ -77,8 +82,8 @@ class Series:
 
     def _growth(self) -> Growth:
         start, step = self.start, self.step_increase
-        if self.pattern:  # not a counter: only its first value stands for it
-            return Growth(0, 0, 1, float(self.pattern[0]))
+        if self.pattern or self.runs:  # not a counter: only its first value stands for it
+            return Growth(0, 0, 1, float(self.pattern[0] if self.pattern else self.runs[0][0]))
         if self.start_text and not step:
             return Growth(0, 0, 1, float(self.start_text))
         if self.turns:
@@ -116,6 +121,18 @@ def _values_text(start_text: str | None, growth: Growth, samples: int) -> str:
     """Keyed by the growth, whose integers hash faster than the Fractions they hold."""
     first = start_text or _fraction_text(Fraction(growth.start, growth.denominator))
     return f"{first}+{_fraction_text(Fraction(growth.increase, growth.denominator))}x{samples}"
+
+
+def _runs_text(runs: tuple[tuple[str, int], ...], samples: int) -> str:
+    """`samples` + 1 values of a gauge's runs in promtool's notation (`axn` is n + 1
+    samples of a), the last run lengthened or the runs cut to fit."""
+    written, left = [], samples + 1
+    for index, (text, count) in enumerate(runs):
+        count = left if index == len(runs) - 1 else min(count, left)
+        if count > 0:
+            written.append(text if count == 1 else f"{text}x{count - 1}")
+        left -= count
+    return " ".join(written)
 
 
 @lru_cache(maxsize=_SERIES_CACHE_SIZE)
@@ -408,12 +425,20 @@ ON_TIME = Late()
 
 
 class RatioScenario(Protocol):
-    def __call__(self, part: Fraction, rest: Fraction, late: Late = ...) -> Scenario: ...
+    def __call__(
+        self, part: Fraction, rest: Fraction, late: Late = ..., halved: bool = ...
+    ) -> Scenario: ...
 
 
 def ratio_scenarios(spec: Spec, metric: Metric, query: Query, tl: Timeline) -> RatioScenario:
-    """A series the `where` selects and one only the total counts, growing by given
-    increases; the labels are worked out once for a whole search."""
+    """The events the `where` selects and the ones only the total counts, growing by
+    given increases; the labels are worked out once for a whole search.
+
+    With `halved`, the selected events are split in halves over two series of the group
+    where a label sets them apart (another value the `where` lists, else a free label):
+    a rule that takes the `max` of them, or narrows its `where` to one value, counts
+    half. (Prometheus then adds three rates or more for the total, in an order of its
+    own: a share exactly on a threshold is written with one selected series.)"""
     base = base_labels(spec, metric)
     part_labels = _with_matchers(base, query, part=True)
     rest_labels = _rest_labels(metric, query, base)
@@ -423,11 +448,21 @@ def ratio_scenarios(spec: Spec, metric: Metric, query: Query, tl: Timeline) -> R
         raise NotDerivable("the ratio groups by a label its `where` selects")
     name, part_selected = series_name(metric), _sorted(part_labels)
     rest_selected = [_sorted(rest) for rest in rest_labels]
+    apart = _second_series_label(spec, metric, query)
+    halves = [part_selected]
+    if apart is not None:
+        halves.append(_sorted({**part_labels, apart[0]: apart[1]}))
     window = int(seconds(query.window))
     by = {b: part_labels[b] for b in query.by}
 
-    def scenario(part: Fraction, rest: Fraction, late: Late = ON_TIME) -> Scenario:
-        part_series = Series(name, part_selected, step_increase=part, delay=late.part)
+    def scenario(
+        part: Fraction, rest: Fraction, late: Late = ON_TIME, halved: bool = False
+    ) -> Scenario:
+        # Halving is exact in floating point: the halves' rates add up to the whole's.
+        part_series = Series(name, (), step_increase=part, delay=late.part)
+        split = halves if halved else halves[:1]
+        share = part / len(split)
+        parts = [Series(name, labels, step_increase=share, delay=late.part) for labels in split]
         rest_series = [
             Series(name, labels, step_increase=share, delay=late.rest)
             for labels, share in zip(rest_selected, _shares(rest, len(rest_selected)), strict=True)
@@ -445,8 +480,9 @@ def ratio_scenarios(spec: Spec, metric: Metric, query: Query, tl: Timeline) -> R
             total = (part_rate or 0.0) + (rest_rate or 0.0)
             return _scaled((part_rate or 0.0) / total, query) if total else None
 
-        key = ("ratio", part_series.growth, rest_total.growth, len(rest_series), window, tl.step)
-        return Scenario([part_series, *rest_series], value_at, by, (*key, late, query.scale))
+        summed = (len(parts), len(rest_series))
+        key = ("ratio", part_series.growth, rest_total.growth, summed, window, tl.step)
+        return Scenario([*parts, *rest_series], value_at, by, (*key, late, query.scale))
 
     return scenario
 
@@ -510,6 +546,41 @@ def alternating_gauge(
         return _scaled(reduce(samples), query) if samples else None
 
     key = ("alternating", values, query.function, window, tl.step, query.scale)
+    return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
+
+
+def gauge_run(
+    spec: Spec,
+    metric: Metric,
+    query: Query,
+    runs: tuple[tuple[str, int], ...],
+    tl: Timeline,
+    keeps_window_start: bool = True,
+) -> Scenario:
+    """One gauge series holding each value of `runs` for its samples in turn, read by the
+    query's `max_over_time` or `min_over_time` (a value the series holds, whichever
+    samples of a run the window holds). Prometheus 2 counts a sample at the window's
+    very start, 3 does not: `keeps_window_start` says which."""
+    labels = _with_matchers(base_labels(spec, metric), query, part=True)
+    series = Series(metric.name, _sorted(labels), runs=runs)
+    window = int(seconds(query.window))
+    reduce = _OVER_TIME[query.function]
+    # Each run's first and last sample (the last run goes on to the end).
+    edges, start = [], 0
+    for index, (text, count) in enumerate(runs):
+        end = math.inf if index == len(runs) - 1 else start + count - 1
+        edges.append((start, end, float(text)))
+        start += count
+
+    def value_at(at: int) -> float | None:
+        first = max(0, -(-(at - window) // tl.step))
+        if not keeps_window_start and first * tl.step == at - window:
+            first += 1
+        last = at // tl.step
+        held = [value for begin, end, value in edges if begin <= last and end >= first]
+        return _scaled(reduce(held), query) if first <= last else None
+
+    key = ("runs", runs, keeps_window_start, query.function, window, tl.step, query.scale)
     return Scenario([series], value_at, {b: labels[b] for b in query.by}, key)
 
 

@@ -47,6 +47,7 @@ from monitorgen.rule_inputs import (
     counter_scenarios,
     counter_steps,
     duration_seconds,
+    gauge_run,
     gauge_scenarios,
     histogram_scenarios,
     label_value,
@@ -325,6 +326,9 @@ def alert_test_groups(
         told_apart = _over_time_group(spec, alert, rule, condition, tl, horizon)
         if told_apart is not None:
             groups.append(told_apart)
+        run = _window_run_group(spec, alert, rule, condition, firing, silent, tl)
+        if run is not None:
+            groups.append(run)
     return groups
 
 
@@ -389,6 +393,83 @@ def _over_time_group(
     return group
 
 
+def _window_run_group(
+    spec: Spec,
+    alert: Alert,
+    rule: Rule,
+    condition: Condition,
+    firing: Scenario,
+    silent: Scenario,
+    tl: Timeline,
+) -> dict[str, Any] | None:
+    """For `max_over_time` or `min_over_time` over a gauge: it holds the silent value,
+    then the firing one for a run of samples, then the silent one again. The reading
+    towards the threshold's side (max for `above`) fires from the run's start until
+    the window lets go of it; the other only once the window holds nothing but the run.
+    Where it stops or starts is as far from the run's edge as the window is long, which
+    pins the window's length (a constant reads the same over any window). Checked one
+    evaluation before and at the first firing, and at and one after the last. None for
+    other conditions, or where Prometheus 2 and 3 (which leaves out a sample at the
+    window's very start) would disagree."""
+    query = alert.query
+    if query is None or query.function not in _RUN_READINGS.values():
+        return None
+    metric = spec.metric(query.metric)
+    fire, quiet = firing.series[0].start_text, silent.series[0].start_text
+    if metric is None or fire is None or quiet is None or query.scale is not None:
+        return None
+    window = int(seconds(query.window))
+    hold = duration_seconds(rule.for_) + duration_seconds(rule.keep_firing_for)
+    towards = query.function is _RUN_READINGS[condition.op in (">", ">=")]
+    if tl.step >= tl.evaluation:  # every sample is read at a window's very start
+        return None
+    # Neither the last silent sample before the run nor its last sample may sit at a
+    # window's start when an evaluation reads it (Prometheus 2 and 3 part there).
+    lead = _off_window_starts(-(-2 * tl.evaluation // tl.step), window, tl)
+    least = (window if not towards else 0) + hold + 3 * tl.evaluation
+    run = _off_window_starts(lead + -(-least // tl.step), window, tl) - lead
+    runs = ((quiet, lead + 1), (fire, run), (quiet, 1))
+    horizon = (lead + run) * tl.step + window + hold + 3 * tl.evaluation
+    scenario = gauge_run(spec, metric, query, runs, tl)
+    later = gauge_run(spec, metric, query, runs, tl, keeps_window_start=False)
+    times = range(0, horizon + 1, tl.evaluation)
+    if any(scenario.value_at(at) != later.value_at(at) for at in times):
+        return None
+    stretch = [
+        state.at for state in simulate(scenario, condition, rule, tl, horizon) if state.firing
+    ]
+    if not stretch or stretch != list(range(stretch[0], stretch[-1] + 1, tl.evaluation)):
+        return None
+    first, last = stretch[0], stretch[-1]
+    if first < tl.evaluation or last + tl.evaluation > horizon:
+        return None
+    checks = [
+        alert_check(first - tl.evaluation, rule.name, []),
+        _firing_check(rule, scenario, first, _value(scenario, first), (), tl),
+        _firing_check(rule, scenario, last, _value(scenario, last), (), tl),
+        alert_check(last + tl.evaluation, rule.name, []),
+    ]
+    shown, length = _shown(condition), duration_text(window)
+    name = (
+        f"{rule.name} fires from a run of values {shown} until its {length} window lets go of it"
+        if towards
+        else f"{rule.name} fires only once its {length} window holds nothing but values {shown}"
+    )
+    return unit_test_group(name, scenario.series, tl, last + tl.evaluation, checks)
+
+
+def _off_window_starts(sample: int, window: int, tl: Timeline) -> int:
+    """The first sample from `sample` on that no evaluation reads at the very start of
+    its window."""
+    while (sample * tl.step + window) % tl.evaluation == 0:
+        sample += 1
+    return sample
+
+
+#: The reading towards each side of a threshold: the highest value for `above`.
+_RUN_READINGS = {True: QueryFunction.MAX_OVER_TIME, False: QueryFunction.MIN_OVER_TIME}
+
+
 #: The fewest samples a window of the alternating series holds, whether its start is
 #: in the window (Prometheus 2) or not (3): every window then holds both values, and a
 #: mean stays a fifth of their gap away from the threshold, whatever the count's parity
@@ -436,7 +517,8 @@ def _two_series_in_a_group(
 ) -> Callable[[Scenario], Scenario]:
     """For a gauge's or a counter's condition, the tests feed two series into the group
     the rule aggregates, so that the aggregation matters (see `spread_over_two`); a
-    ratio sums its counters and a quantile its buckets, and keep one series."""
+    ratio's scenarios split its selected events themselves (`ratio_scenarios`), and a
+    quantile sums its buckets and keeps one series."""
     function = query.function
     metric = spec.metric(query.metric)
     if metric is None or not (function in _GAUGE_FUNCTIONS or function in _COUNTER_FUNCTIONS):
@@ -973,10 +1055,17 @@ def _ratio_pair(
 
 
 def _ratio_knobs(
-    spec: Spec, metric: Metric, alert: Alert, tl: Timeline, steady: int, late: Late = ON_TIME
+    spec: Spec,
+    metric: Metric,
+    alert: Alert,
+    tl: Timeline,
+    steady: int,
+    late: Late = ON_TIME,
+    halved: bool = False,
 ) -> tuple[Callable[[int], Scenario], int, int | None]:
-    """The ratio's scenarios by matching events of every RATIO_PARTS, and the firing and
-    the silent share closest together (the silent one None when every share fires)."""
+    """The ratio's scenarios by matching events of every RATIO_PARTS (`late` and
+    `halved` as `ratio_scenarios` has them), and the firing and the silent share closest
+    together in steady traffic (the silent one None when every share fires)."""
     query, threshold = alert.query, alert.threshold
     assert query is not None and threshold is not None
     condition = Condition(threshold.comparison.value, threshold.value)
@@ -984,7 +1073,7 @@ def _ratio_knobs(
     split = ratio_scenarios(spec, metric, query, tl)
 
     def scenario(part: int) -> Scenario:
-        return split(Fraction(part), Fraction(RATIO_PARTS - part), late)
+        return split(Fraction(part), Fraction(RATIO_PARTS - part), late, halved)
 
     def steady_value(part: int) -> float | None:
         return split(Fraction(part), Fraction(RATIO_PARTS - part)).value_at(steady)
@@ -1011,10 +1100,13 @@ def _filling_window_group(
     threshold as the window fills with them, and the alert first fires when the window
     is nearly full. That pins the window's length.
 
-    For a ratio, the matching events begin late (`above`) or the others (`below`); for
-    a quantile, the observations fall in the lowest (`above`) or the +Inf bucket
-    (`below`) until the ones just past the threshold begin. None where no such test
-    can be derived (the silent end already fires)."""
+    For a ratio, the matching events begin late (`above`) or the others (`below`), and
+    the matching ones are split over two series of the group (see `ratio_scenarios`): a
+    rule counting only one of them crosses at another time. For a quantile, the
+    observations fall in the lowest (`above`) or the +Inf bucket (`below`) until the
+    ones just past the threshold begin. None where no such test can be derived (the
+    silent end already fires, or a checked value is a rounding away from the
+    threshold)."""
     test = partial(_filling_window_test, spec, alert, rule, condition, siblings, recorded_labels)
     try:
         return test(tl)
@@ -1046,7 +1138,7 @@ def _filling_window_test(
     samples = delay // tl.step
     if query.function is QueryFunction.RATIO:
         late = Late(part=samples) if above else Late(rest=samples)
-        scenario, fire, _quiet = _ratio_knobs(spec, metric, alert, tl, delay, late)
+        scenario, fire, _quiet = _ratio_knobs(spec, metric, alert, tl, delay, late, halved=True)
         filling = scenario(fire)
         which = "matching events" if above else "other events"
     else:
@@ -1059,8 +1151,13 @@ def _filling_window_test(
     horizon = delay + _horizon(window, rule, tl)
     key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
     first = _remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
-    if first is None or first.at - duration_seconds(rule.for_) <= delay:
+    crossed = -1 if first is None else first.at - duration_seconds(rule.for_)
+    if first is None or crossed <= delay:
         raise NotDerivable("it fires before the late events begin")
+    # Where it crosses, Prometheus adds the rates in its own order: clear of rounding.
+    checked = (crossed - tl.evaluation, crossed)
+    if any(near(filling.value_at(at) or 0.0, condition.threshold) for at in checked):
+        raise NotDerivable("the share crosses a rounding away from an evaluation")
     title = (
         f"{_title(rule, siblings)} fires when {_shown(condition)} only once {which} "
         f"fill its {duration_text(window)} window"

@@ -625,6 +625,83 @@ def test_the_tests_fail_when_a_ratio_or_quantile_reads_another_window(
     _picked_rules_edited(tmp_path, condition, window, edited)
 
 
+@pytest.mark.parametrize(
+    ("condition", "selector", "edited"),
+    [
+        (
+            "{metric: pick_temperature_celsius, function: max_over_time, window: 10m, above: 30}",
+            "[10m]",
+            "[5m]",
+        ),
+        (
+            "{metric: pick_temperature_celsius, function: max_over_time, window: 10m, above: 30}",
+            "[10m]",
+            "[15m]",
+        ),
+        (
+            "{metric: pick_temperature_celsius, function: min_over_time, window: 10m, above: 30}",
+            "[10m]",
+            "[15m]",
+        ),
+        (
+            "{metric: pick_temperature_celsius, function: min_over_time, window: 10m, below: -5}",
+            "[10m]",
+            "[5m]",
+        ),
+        (
+            "{metric: pick_temperature_celsius, function: max_over_time, window: 10m, below: -5}",
+            "[10m]",
+            "[20m]",
+        ),
+    ],
+    ids=[
+        "max-above-shorter",
+        "max-above-longer",
+        "min-above-longer",
+        "min-below-shorter",
+        "max-below-longer",
+    ],
+)
+def test_the_tests_fail_when_a_highest_or_lowest_value_reads_another_window(
+    tmp_path: Path, condition: str, selector: str, edited: str
+) -> None:
+    """A constant reads the same over any window: a run of values past the threshold
+    is let go of (max for `above`) or filled (min for `above`) a window after its edge."""
+    _picked_rules_edited(tmp_path, condition, selector, edited)
+
+
+@pytest.mark.parametrize(
+    ("condition", "selector", "edited"),
+    [
+        (
+            "{metric: pick_requests_total, function: ratio, where: {status: error}, by: [route], "
+            "above: 0.05}",
+            'sum by (route) (rate(pick_requests_total{status="error"}',
+            'max by (route) (rate(pick_requests_total{status="error"}',
+        ),
+        (
+            "{metric: pick_requests_total, function: ratio, where: {status: [error, timeout]}, "
+            "above: 0.05}",
+            'status=~"error|timeout"',
+            'status="error"',
+        ),
+        (
+            "{metric: pick_requests_total, function: ratio, where: {status: [ok, timeout]}, "
+            "below: 0.9}",
+            'sum(rate(pick_requests_total{status=~"ok|timeout"}',
+            'max(rate(pick_requests_total{status=~"ok|timeout"}',
+        ),
+    ],
+    ids=["max-of-errors", "narrowed-where", "max-below"],
+)
+def test_the_tests_fail_when_a_ratio_counts_only_some_of_its_events(
+    tmp_path: Path, condition: str, selector: str, edited: str
+) -> None:
+    """The selected events are split over two series of the group: a rule taking the
+    highest of them, or narrowing its `where` to one value, counts half."""
+    _picked_rules_edited(tmp_path, condition, selector, edited)
+
+
 def _picked_rules_edited(tmp_path: Path, condition: str, selector: str, edited: str) -> None:
     """The generated tests of one alert pass on its rule and fail once `selector` in the
     rule file reads `edited`."""

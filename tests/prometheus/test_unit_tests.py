@@ -71,11 +71,14 @@ def test_every_threshold_alert_has_a_firing_and_a_silent_test() -> None:
             assert "fires when" in names[0] and "stays silent" in names[1]
             function = alert.query.function.value if alert.query is not None else ""
             # a gauge's window read by *_over_time: one more group tells the functions
-            # apart; a ratio's or a quantile's: one more group fills it with late events
+            # apart, and for max and min one more feeds a run of values; a ratio's or a
+            # quantile's: one more group fills it with late events
             shares = function in ("ratio", "quantile")
-            assert len(names) == (3 if function.endswith("_time") or shares else 2)
-            marker = " fill its " if shares else "the window's"
-            assert all(marker in name for name in names[2:]), names
+            extremes = function in ("max_over_time", "min_over_time")
+            extra = 2 if extremes else 1 if function.endswith("_time") or shares else 0
+            assert len(names) == 2 + extra, names
+            markers = (" fill its ",) if shares else ("the window's", "a run of values")
+            assert all(any(m in name for m in markers) for name in names[2:]), names
 
 
 def test_a_firing_test_checks_one_evaluation_before_for_has_passed() -> None:
@@ -597,3 +600,84 @@ def test_a_ratio_whose_events_begin_late_reads_the_silent_end_then_climbs() -> N
         steps = [b - a for a, b in itertools.pairwise(ramp)]
         assert all(step <= 0 for step in steps) or all(step >= 0 for step in steps)
         assert ramp[-1] == pytest.approx(on_time) and ramp[0] == silent_end
+
+
+_RUNS = """\
+version: 1
+service: runs
+metrics:
+  - {name: runs_temperature_celsius, type: gauge, help: T., labels: [zone]}
+  - name: runs_requests_total
+    type: counter
+    help: R.
+    labels: [{name: status, values: [ok, error, timeout]}]
+alerts:
+  - {name: Hot, severity: warning, for: 2m, summary: s,
+     condition: {metric: runs_temperature_celsius, function: max_over_time, window: 10m, above: 30}}
+  - {name: StaysHot, severity: warning, summary: s,
+     condition: {metric: runs_temperature_celsius, function: min_over_time, window: 10m, above: 30}}
+  - {name: Failing, severity: warning, summary: s,
+     condition: {metric: runs_requests_total, function: ratio, where: {status: [error, timeout]},
+                 above: 0.05}}
+"""
+
+
+def _run_edges(group: dict[str, Any], step: int) -> tuple[int, int]:
+    """The times of a run's first and last sample, from its three runs of values."""
+    (series,) = group["input_series"]
+    counts = [int(run.split("x")[1]) + 1 if "x" in run else 1 for run in series["values"].split()]
+    return counts[0] * step, (counts[0] + counts[1] - 1) * step
+
+
+def test_a_run_of_values_pins_the_window_of_a_highest_or_lowest_value(tmp_path: Path) -> None:
+    """max_over_time fires from the run's start (after `for`) until the window lets go
+    of its last sample; min_over_time only once the window holds nothing but the run."""
+    spec = spec_from_text(tmp_path, _RUNS)
+    data = yaml.safe_load(render_tests(spec)[0].content)
+    window, evaluation, step = 600, 60, 15
+    for name, towards in (("Hot", True), ("StaysHot", False)):
+        (group,) = [
+            t
+            for t in groups_named(data, f"{name} ")
+            if "run of values" in t["name"] or "nothing but" in t["name"]
+        ]
+        start, end = _run_edges(group, step)
+        before, first, last, after = (seconds(c["eval_time"]) for c in group["alert_rule_test"])
+        states = [bool(c["exp_alerts"]) for c in group["alert_rule_test"]]
+        assert states == [False, True, True, False]
+        assert first - before == after - last == evaluation
+        if towards:  # fires once `for` has passed on the run, until the window drops it
+            assert start + 120 <= first < start + 120 + evaluation
+            assert end + window - evaluation < last <= end + window
+        else:  # fires once the window's oldest sample is in the run, until it ends
+            assert start + window <= first < start + window + evaluation
+            assert end - evaluation < last <= end
+        # no evaluation reads the sample before the run, or its last, at its window's
+        # very start (where Prometheus 2 and 3 part)
+        assert (start - step + window) % evaluation and (end + window) % evaluation
+
+
+def test_a_ratio_splits_its_selected_events_over_two_series_as_its_window_fills(
+    tmp_path: Path,
+) -> None:
+    """In the filling-window test, halves on the two values the `where` lists: a rule
+    reading one of them, or the highest, counts half and crosses at another time. The
+    steady tests keep one selected series, whose share Prometheus adds up exactly."""
+    spec = spec_from_text(tmp_path, _RUNS)
+    data = yaml.safe_load(render_tests(spec)[0].content)
+    steady, filling = groups_named(data, "Failing fires when > 0.05")
+
+    def statuses(group: dict[str, Any]) -> dict[str, str]:
+        found = {}
+        for series in group["input_series"]:
+            (status,) = [p for p in series["series"].split(",") if p.startswith("status=")]
+            found[status.split("=")[1].strip('"}')] = series["values"]
+        return found
+
+    assert set(statuses(steady)) == {"error", "ok"}
+    halves = statuses(filling)
+    assert set(halves) == {"error", "timeout", "ok"}
+    assert halves["error"] == halves["timeout"] and halves["error"].startswith("_x")
+    per_sample = {k: Fraction(v.split()[-1].split("+")[1].split("x")[0]) for k, v in halves.items()}
+    share = 2 * per_sample["error"] / sum(per_sample.values())
+    assert 0.05 < share < 0.052  # just past the threshold, in the halves together

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from monitorgen.model import LatencySli, Metric, RatioSli, Slo, Spec
@@ -50,6 +50,7 @@ from monitorgen.targets.promtool_tests import (
     coarser,
     duration_text,
     expected_alert,
+    remembered,
     unit_test_group,
 )
 
@@ -443,13 +444,23 @@ def _burst_test(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any]:
             tl,
             burst=Burst(begins // tl.step, (begins + length) // tl.step),
         )
-        checked = _burst_checks(slo, traffic, tl, begins, begins + length, short)
+        # The same for every SLO of one kind of SLI, objective and traffic.
+        key = (
+            "burst",
+            type(slo.sli).__name__,
+            _burn_conditions(slo),
+            tuple(series.growth for series in traffic.series),
+            begins,
+            length,
+            tl.step,
+            tl.evaluation,
+        )
+        checks_of = partial(_burst_checks, slo, traffic, tl, begins, begins + length, short)
+        checked = remembered(spec, key, checks_of)
         if checked is not None:
             break
     else:
-        raise NotDerivable("the burst sets off the tier's other windows")
-    if not all(_clear(slo, traffic, at) for at in checked):
-        raise NotDerivable("an error ratio of the burst sits on a threshold")
+        raise NotDerivable("the burst sets off the tier's other windows or sits on a threshold")
     checks = [
         alert_check(at, slo.alert_name, _expected_burns(spec, slo, traffic, at)) for at in checked
     ]
@@ -468,7 +479,8 @@ def _burst_checks(
     slo: Slo, traffic: Traffic, tl: Timeline, begins: int, ends: int, short: int
 ) -> tuple[int, int, int, int] | None:
     """The evaluations before and at the first page, and at and after the last, when
-    the burst pages in one stretch that stops within `short` after it ends; else None."""
+    the burst pages in one stretch that stops within `short` after it ends, every ratio
+    clear of its threshold there; else None."""
 
     def pages(at: int) -> bool:
         return any(tier is Tier.PAGE for tier, _ in _firing_tiers(slo, traffic, at))
@@ -478,9 +490,10 @@ def _burst_checks(
     if not paging or paging != list(range(paging[0], paging[-1] + 1, tl.evaluation)):
         return None
     first, last = paging[0], paging[-1]
-    if last + tl.evaluation > horizon:
+    checked = (first - tl.evaluation, first, last, last + tl.evaluation)
+    if last + tl.evaluation > horizon or not all(_clear(slo, traffic, at) for at in checked):
         return None
-    return first - tl.evaluation, first, last, last + tl.evaluation
+    return checked
 
 
 def _on_grid(seconds_: int, tl: Timeline) -> int:

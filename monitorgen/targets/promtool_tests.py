@@ -122,7 +122,7 @@ def render_chunk(spec: Spec, index: int) -> Chunk:
 def unit_order(spec: Spec) -> tuple[int, ...]:
     """The units in the order chunks hold them: alerts of one shape of condition
     (function, window, threshold, `for`) side by side, then the SLOs. Such alerts share
-    the searches and simulations `_remembered` keeps, and a process that renders a run
+    the searches and simulations `remembered` keeps, and a process that renders a run
     of chunks (the worker from the front, the build from the back) runs each once,
     where chunks in spec order would have both processes run most of them."""
 
@@ -227,7 +227,7 @@ def _alert_rules_by_path(spec: Spec) -> dict[tuple[str | int, ...], Rule]:
     return spec.derived("promtool_tests.alert_rules_by_path", by_path)
 
 
-def _remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
+def remembered(spec: Spec, key: Hashable, compute: Callable[[], _T]) -> _T:
     """`compute()` once per spec and key (every time when the key is None). Thousands
     of alerts share a few hundred windows, thresholds and `for` durations: the
     searches and simulations that depend only on those run once for all of them."""
@@ -418,31 +418,19 @@ def _window_run_group(
     fire, quiet = firing.series[0].start_text, silent.series[0].start_text
     if metric is None or fire is None or quiet is None or query.scale is not None:
         return None
-    window = int(seconds(query.window))
-    hold = duration_seconds(rule.for_) + duration_seconds(rule.keep_firing_for)
     towards = query.function is _RUN_READINGS[condition.op in (">", ">=")]
     if tl.step >= tl.evaluation:  # every sample is read at a window's very start
         return None
-    # Neither the last silent sample before the run nor its last sample may sit at a
-    # window's start when an evaluation reads it (Prometheus 2 and 3 part there).
-    lead = _off_window_starts(-(-2 * tl.evaluation // tl.step), window, tl)
-    least = (window if not towards else 0) + hold + 3 * tl.evaluation
-    run = _off_window_starts(lead + -(-least // tl.step), window, tl) - lead
-    runs = ((quiet, lead + 1), (fire, run), (quiet, 1))
-    horizon = (lead + run) * tl.step + window + hold + 3 * tl.evaluation
+    shape = (query.function, query.window, rule.for_, rule.keep_firing_for, condition, fire, quiet)
+    key = ("run of values", *shape, tl.step, tl.evaluation)
+    found = remembered(
+        spec, key, lambda: _run_stretch(spec, metric, query, rule, condition, fire, quiet, tl)
+    )
+    if found is None:
+        return None
+    runs, first, last = found
     scenario = gauge_run(spec, metric, query, runs, tl)
-    later = gauge_run(spec, metric, query, runs, tl, keeps_window_start=False)
-    times = range(0, horizon + 1, tl.evaluation)
-    if any(scenario.value_at(at) != later.value_at(at) for at in times):
-        return None
-    stretch = [
-        state.at for state in simulate(scenario, condition, rule, tl, horizon) if state.firing
-    ]
-    if not stretch or stretch != list(range(stretch[0], stretch[-1] + 1, tl.evaluation)):
-        return None
-    first, last = stretch[0], stretch[-1]
-    if first < tl.evaluation or last + tl.evaluation > horizon:
-        return None
+    window = int(seconds(query.window))
     checks = [
         alert_check(first - tl.evaluation, rule.name, []),
         _firing_check(rule, scenario, first, _value(scenario, first), (), tl),
@@ -456,6 +444,45 @@ def _window_run_group(
         else f"{rule.name} fires only once its {length} window holds nothing but values {shown}"
     )
     return unit_test_group(name, scenario.series, tl, last + tl.evaluation, checks)
+
+
+def _run_stretch(
+    spec: Spec,
+    metric: Metric,
+    query: Query,
+    rule: Rule,
+    condition: Condition,
+    fire: str,
+    quiet: str,
+    tl: Timeline,
+) -> tuple[tuple[tuple[str, int], ...], int, int] | None:
+    """The runs of values, and the first and last evaluation at which the alert fires
+    on them (one stretch); None where there is no such stretch or Prometheus 2 and 3
+    would read them apart. The same for every alert of one shape and threshold."""
+    window = int(seconds(query.window))
+    hold = duration_seconds(rule.for_) + duration_seconds(rule.keep_firing_for)
+    towards = query.function is _RUN_READINGS[condition.op in (">", ">=")]
+    # Neither the last silent sample before the run nor its last sample may sit at a
+    # window's start when an evaluation reads it (Prometheus 2 and 3 part there).
+    lead = _off_window_starts(-(-2 * tl.evaluation // tl.step), window, tl)
+    least = (window if not towards else 0) + hold + 3 * tl.evaluation
+    run = _off_window_starts(lead + -(-least // tl.step), window, tl) - lead
+    runs = ((quiet, lead + 1), (fire, run), (quiet, 1))
+    horizon = (lead + run) * tl.step + (window if towards else 0) + hold + 3 * tl.evaluation
+    scenario = gauge_run(spec, metric, query, runs, tl)
+    later = gauge_run(spec, metric, query, runs, tl, keeps_window_start=False)
+    times = range(0, horizon + 1, tl.evaluation)
+    if any(scenario.value_at(at) != later.value_at(at) for at in times):
+        return None
+    stretch = [
+        state.at for state in simulate(scenario, condition, rule, tl, horizon) if state.firing
+    ]
+    if not stretch or stretch != list(range(stretch[0], stretch[-1] + 1, tl.evaluation)):
+        return None
+    first, last = stretch[0], stretch[-1]
+    if first < tl.evaluation or last + tl.evaluation > horizon:
+        return None
+    return runs, first, last
 
 
 def _off_window_starts(sample: int, window: int, tl: Timeline) -> int:
@@ -770,7 +797,7 @@ def _firing_group(
     firing at the horizon too, on the steady value just past the threshold: that one
     pins the threshold, as the value of a half-empty window does not."""
     key = _simulation_key("first firing", scenario, condition, rule, tl, horizon)
-    first = _remembered(spec, key, lambda: first_firing(scenario, condition, rule, tl, horizon))
+    first = remembered(spec, key, lambda: first_firing(scenario, condition, rule, tl, horizon))
     if first is None or first.value is None:
         raise NotDerivable("the derived inputs do not make it fire")
     checks = []
@@ -784,7 +811,7 @@ def _firing_group(
     # A share or a gauge reads the same on a filling window: only a changed value counts.
     if first.at < filled <= horizon and scenario.value_at(horizon) != first.value:
         steady_key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
-        if _remembered(spec, steady_key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
+        if remembered(spec, steady_key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
             value = _value(scenario, horizon)
             checks.append(_firing_check(rule, scenario, horizon, value, siblings, tl))
             until = horizon
@@ -819,7 +846,7 @@ def _silent_group(
     siblings: tuple[Sibling, ...] = (),
 ) -> dict[str, Any]:
     key = _simulation_key("fires at the end", scenario, condition, rule, tl, horizon)
-    if _remembered(spec, key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
+    if remembered(spec, key, lambda: fires_at(horizon, scenario, condition, rule, tl)):
         raise NotDerivable("the series short of the threshold still fires")
     return unit_test_group(
         f"{_title(rule, siblings)} stays silent when not {_shown(condition)}",
@@ -1035,7 +1062,7 @@ def _counter_pair(
         threshold.value,
         threshold.comparison,
     )
-    fire, silent = _remembered(
+    fire, silent = remembered(
         spec, search, lambda: counter_steps(threshold.value, threshold.comparison, value_of)
     )
     if fire is None:
@@ -1079,7 +1106,7 @@ def _ratio_knobs(
         return split(Fraction(part), Fraction(RATIO_PARTS - part)).value_at(steady)
 
     search = ("ratio parts", split(Fraction(0), Fraction(RATIO_PARTS)).key, condition, steady)
-    found = _remembered(spec, search, lambda: _knob_pair(RATIO_PARTS, steady_value, condition))
+    found = remembered(spec, search, lambda: _knob_pair(RATIO_PARTS, steady_value, condition))
     if found is None:
         raise NotDerivable("no share of matching events reaches the threshold")
     return scenario, *found
@@ -1150,7 +1177,7 @@ def _filling_window_test(
         filling = _with_labels(filling, recorded_labels)
     horizon = delay + _horizon(window, rule, tl)
     key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
-    first = _remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
+    first = remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
     crossed = -1 if first is None else first.at - duration_seconds(rule.for_)
     if first is None or crossed <= delay:
         raise NotDerivable("it fires before the late events begin")
@@ -1257,7 +1284,7 @@ def _quantile_knobs(
         condition,
         steady,
     )
-    found = _remembered(
+    found = remembered(
         spec, search, lambda: _knob_pair(mix_top(metric, query), steady_value, condition)
     )
     if found is None:

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.synthetic import generate
+from monitorgen import slo_tests
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
 from monitorgen.model import Alert, Spec
@@ -330,7 +331,8 @@ def test_alerts_that_share_a_search_get_what_each_would_get_alone(
     def every_time(spec: Spec, key: Hashable, compute: Callable[[], Any]) -> Any:
         return compute()
 
-    monkeypatch.setattr(promtool_tests, "_remembered", every_time)
+    monkeypatch.setattr(promtool_tests, "remembered", every_time)
+    monkeypatch.setattr(slo_tests, "remembered", every_time)
     assert unit_test_groups(compiled.spec) == shared
 
 

@@ -45,11 +45,10 @@ from monitorgen.slo import (
     windows,
 )
 from monitorgen.targets.promtool_tests import (
-    TooManySamples,
     alert_check,
-    coarser,
     duration_text,
     expected_alert,
+    optional_group,
     remembered,
     unit_test_group,
 )
@@ -393,29 +392,22 @@ def _edge_pair(
 
 
 def _burst_group(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any] | None:
-    """A burst of errors as long as the page tier's first long window (1h): it pages
-    once that window is about half full of it, and stops paging once its short window
-    (5m) is about half empty again, while the long one still burns. Steady traffic only
-    ever crosses a tier's lowest threshold first: this pins the highest (14.4x), the
+    """A burst of errors at about twice the page tier's highest threshold (14.4x over
+    1h and 5m), after enough clean traffic to keep the tier's other pair quiet: it
+    pages once the 1h window is about half full of it, and stops paging once the 5m
+    window is about half clean again, while the 1h window still burns. Steady traffic
+    only ever crosses a tier's lowest threshold first: this pins the highest, the
     pair's two windows and the `and` between them. None without a page tier, or where
     the burst needs more errors than events.
 
     The inputs come once per evaluation when the shortest window still holds four of
-    them: promtool runs every rule of the file over the test's 7 hours, and the long
-    windows' rates read four times fewer samples than at a 15s scrape."""
+    them: promtool runs every rule of the file over the whole test (some 3h40m), and
+    the long windows' rates read fewer samples than at a 15s scrape."""
     sparse = Timeline(tl.evaluation, tl.evaluation)
     shortest = min(short for _, conditions in _burn_conditions(slo) for _, _, short in conditions)
     if shortest >= _FEWEST_SAMPLES * tl.evaluation:
         tl = sparse
-    try:
-        return _burst_test(spec, slo, tl)
-    except TooManySamples as too_long:
-        try:
-            return _burst_test(spec, slo, coarser(tl, too_long))
-        except NotDerivable:
-            return None
-    except NotDerivable:
-        return None
+    return optional_group(partial(_burst_test, spec, slo), tl)
 
 
 def _burst_test(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any]:

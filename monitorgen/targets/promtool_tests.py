@@ -1135,6 +1135,15 @@ def _filling_window_group(
     silent end already fires, or a checked value is a rounding away from the
     threshold)."""
     test = partial(_filling_window_test, spec, alert, rule, condition, siblings, recorded_labels)
+    return optional_group(test, tl)
+
+
+def optional_group(
+    test: Callable[[Timeline], dict[str, Any]], tl: Timeline
+) -> dict[str, Any] | None:
+    """The group `test` makes at `tl`, or at a coarser interval where that would load
+    more samples than promtool allows; None where it cannot be derived (a test on top
+    of an alert's or an SLO's own, which are tested without it)."""
     try:
         return test(tl)
     except TooManySamples as too_long:

@@ -461,8 +461,8 @@ def ratio_scenarios(spec: Spec, metric: Metric, query: Query, tl: Timeline) -> R
         # Halving is exact in floating point: the halves' rates add up to the whole's.
         part_series = Series(name, (), step_increase=part, delay=late.part)
         split = halves if halved else halves[:1]
-        share = part / len(split)
-        parts = [Series(name, labels, step_increase=share, delay=late.part) for labels in split]
+        each = part / len(split)
+        parts = [Series(name, labels, step_increase=each, delay=late.part) for labels in split]
         rest_series = [
             Series(name, labels, step_increase=share, delay=late.rest)
             for labels, share in zip(rest_selected, _shares(rest, len(rest_selected)), strict=True)

@@ -11,7 +11,7 @@ cannot be translated faithfully, so `parse_cron` refuses it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from monitorgen.immutable import immutable
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -22,7 +22,7 @@ class CronError(ValueError):
     """An expression that is not a usable 5-field cron schedule."""
 
 
-@dataclass(frozen=True)
+@immutable
 class _FieldSpec:
     name: str
     low: int
@@ -40,7 +40,7 @@ _FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@immutable
 class CronSchedule:
     """The matching values of each field; None stands for an unrestricted ``*``."""
 

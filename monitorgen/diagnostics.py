@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
 from typing import Any
+
+from monitorgen.immutable import immutable
 
 
 class Severity(IntEnum):
@@ -19,7 +21,7 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, order=True)
+@immutable(order=True)
 class Span:
     """A place in a spec file; line and column are 1-based."""
 
@@ -47,7 +49,7 @@ def format_path(path: tuple[str | int, ...]) -> str:
     return text or "<top level>"
 
 
-@dataclass(frozen=True)
+@immutable
 class Diagnostic:
     """One finding. `code` is a stable `family/name` slug such as `schema/type`."""
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
+
+from monitorgen.immutable import immutable
 
 #: Functions Prometheus adds to Go's text/template, and Go's own.
 PROMETHEUS_FUNCTIONS = frozenset(
@@ -99,13 +100,13 @@ class TemplateError(ValueError):
     """A template Prometheus would refuse or expand wrongly; the message says why."""
 
 
-@dataclass(frozen=True)
+@immutable
 class Token:
     kind: str
     text: str
 
 
-@dataclass(frozen=True)
+@immutable
 class Action:
     """One `{{ ... }}`: its tokens, or none for a comment."""
 
@@ -114,7 +115,7 @@ class Action:
     trim_right: bool
 
 
-@dataclass(frozen=True)
+@immutable
 class ParsedTemplate:
     """Text and actions in order: each part is a str or an Action."""
 

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from monitorgen import promql, writer
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     Comparison,
     Event,
@@ -435,7 +436,7 @@ def up(
             echo("stopped: " + ", ".join(f"{p.name} (pid {p.pid})" for p in processes if p.popen))
 
 
-@dataclass(frozen=True)
+@immutable
 class LocalConfigs:
     plan: Path
     prometheus: Path

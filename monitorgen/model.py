@@ -7,9 +7,11 @@ so a finding about it can be shown at the right line and column.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, TypeVar
+
+from monitorgen.immutable import immutable
 
 Path = tuple[str | int, ...]
 _Derived = TypeVar("_Derived")
@@ -33,7 +35,7 @@ class Severity(Enum):
 OTHER_LABEL_VALUE = "other"
 
 
-@dataclass(frozen=True)
+@immutable
 class Label:
     name: str
     values: tuple[str, ...] = ()
@@ -43,7 +45,7 @@ class Label:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@immutable
 class Metric:
     name: str
     type: MetricType
@@ -77,7 +79,7 @@ class QueryFunction(Enum):
     MIN_OVER_TIME = "min_over_time"
 
 
-@dataclass(frozen=True)
+@immutable
 class Matcher:
     """`label` matches `value` exactly, or any of `values` (as a regex alternation)."""
 
@@ -89,7 +91,7 @@ class Matcher:
         return len(self.values) > 1
 
 
-@dataclass(frozen=True)
+@immutable
 class Query:
     """A structured query over one declared metric; compiled to PromQL by `monitorgen.promql`."""
 
@@ -112,7 +114,7 @@ class Comparison(Enum):
     BELOW = "<"
 
 
-@dataclass(frozen=True)
+@immutable
 class Threshold:
     comparison: Comparison
     value: float
@@ -120,7 +122,7 @@ class Threshold:
     """The number exactly as the spec wrote it, so output carries no float noise."""
 
 
-@dataclass(frozen=True)
+@immutable
 class ExpectedFiring:
     """A series a hand-written test expects the alert to fire for."""
 
@@ -130,7 +132,7 @@ class ExpectedFiring:
     """The expression's value, which the labels and annotations may show as $value."""
 
 
-@dataclass(frozen=True)
+@immutable
 class AlertTest:
     """A hand-written promtool test of one alert: input series, and at time `at` the
     series it fires for (none: it stays silent)."""
@@ -144,7 +146,7 @@ class AlertTest:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Alert:
     name: str
     severity: Severity
@@ -169,7 +171,7 @@ class Alert:
         return self.query is not None
 
 
-@dataclass(frozen=True)
+@immutable
 class RecordingRule:
     record: str
     expr: str
@@ -178,7 +180,7 @@ class RecordingRule:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Selector:
     metric: str
     where: tuple[Matcher, ...] = ()
@@ -190,13 +192,13 @@ class Selector:
         return self.series or self.metric
 
 
-@dataclass(frozen=True)
+@immutable
 class RatioSli:
     errors: Selector
     total: Selector
 
 
-@dataclass(frozen=True)
+@immutable
 class LatencySli:
     metric: str
     """A histogram; the SLI counts requests slower than `threshold` seconds as errors."""
@@ -209,20 +211,20 @@ class LatencySli:
 WINDOW_PLACEHOLDER = "{{window}}"
 
 
-@dataclass(frozen=True)
+@immutable
 class RawSli:
     error_ratio_query: str
     """PromQL with WINDOW_PLACEHOLDER standing for each burn-rate window."""
 
 
-@dataclass(frozen=True)
+@immutable
 class SloTier:
     enabled: bool
     severity: Severity
     labels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Slo:
     name: str
     objective: float
@@ -251,7 +253,7 @@ class PanelType(Enum):
     HEATMAP = "heatmap"
 
 
-@dataclass(frozen=True)
+@immutable
 class PanelQuery:
     expr: str
     """PromQL as Grafana should run it (structured queries use `$__rate_interval`)."""
@@ -262,13 +264,13 @@ class PanelQuery:
     """A heatmap of a histogram: the rate of each bucket, not `query`'s quantile."""
 
 
-@dataclass(frozen=True)
+@immutable
 class PanelThreshold:
     value: float
     color: str
 
 
-@dataclass(frozen=True)
+@immutable
 class Panel:
     title: str
     type: PanelType
@@ -290,14 +292,14 @@ class Panel:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Row:
     title: str
     panels: tuple[Panel, ...]
     collapsed: bool = False
 
 
-@dataclass(frozen=True)
+@immutable
 class Variable:
     name: str
     label: str
@@ -306,7 +308,7 @@ class Variable:
     include_all: bool = True
 
 
-@dataclass(frozen=True)
+@immutable
 class Dashboard:
     uid: str
     title: str
@@ -322,7 +324,7 @@ class Dashboard:
         return tuple(panel for row in self.rows for panel in row.panels)
 
 
-@dataclass(frozen=True)
+@immutable
 class EmailConfig:
     to: str
     from_: str | None = None
@@ -337,7 +339,7 @@ class EmailConfig:
     text: str | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class SlackConfig:
     api_url_file: str
     channel: str | None = None
@@ -348,7 +350,7 @@ class SlackConfig:
     send_resolved: bool = True
 
 
-@dataclass(frozen=True)
+@immutable
 class WebhookConfig:
     url: str
     credentials_file: str | None = None
@@ -357,7 +359,7 @@ class WebhookConfig:
     send_resolved: bool = True
 
 
-@dataclass(frozen=True)
+@immutable
 class PagerdutyConfig:
     routing_key_file: str | None = None
     service_key_file: str | None = None
@@ -366,13 +368,13 @@ class PagerdutyConfig:
     send_resolved: bool = True
 
 
-@dataclass(frozen=True)
+@immutable
 class OpsgenieResponder:
     type: str
     name: str
 
 
-@dataclass(frozen=True)
+@immutable
 class OpsgenieConfig:
     api_key_file: str
     priority: str | None = None
@@ -382,7 +384,7 @@ class OpsgenieConfig:
     send_resolved: bool = True
 
 
-@dataclass(frozen=True)
+@immutable
 class Receiver:
     name: str
     email: tuple[EmailConfig, ...] = ()
@@ -393,7 +395,7 @@ class Receiver:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class RouteMatcher:
     """An Alertmanager matcher: `label op value` with op one of = != =~ !~."""
 
@@ -406,7 +408,7 @@ class RouteMatcher:
         return f'{self.label}{self.op}"{escaped}"'
 
 
-@dataclass(frozen=True)
+@immutable
 class Route:
     receiver: str | None = None
     matchers: tuple[RouteMatcher, ...] = ()
@@ -421,13 +423,13 @@ class Route:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class TimeRange:
     start: str
     end: str
 
 
-@dataclass(frozen=True)
+@immutable
 class TimeInterval:
     name: str
     times: tuple[TimeRange, ...] = ()
@@ -439,7 +441,7 @@ class TimeInterval:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class InhibitRule:
     source: tuple[RouteMatcher, ...]
     target: tuple[RouteMatcher, ...]
@@ -447,14 +449,14 @@ class InhibitRule:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class RoutingTest:
     labels: tuple[tuple[str, str], ...]
     receivers: tuple[str, ...]
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Routing:
     """The route tree: `root` carries the default receiver and grouping."""
 
@@ -464,7 +466,7 @@ class Routing:
     tests: tuple[RoutingTest, ...] = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class EventField:
     name: str
     type: str
@@ -484,7 +486,7 @@ class UpdateOp(Enum):
     SET = "set"
 
 
-@dataclass(frozen=True)
+@immutable
 class EventUpdate:
     metric: str
     op: UpdateOp
@@ -497,7 +499,7 @@ class EventUpdate:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class CostMapping:
     """Which event fields the pricing table reads to compute the cost field."""
 
@@ -509,7 +511,7 @@ class CostMapping:
     reasoning_tokens: str | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class Event:
     name: str
     fields: tuple[EventField, ...]
@@ -520,7 +522,7 @@ class Event:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class ModelPrice:
     """USD (or the table's currency) per one million tokens."""
 
@@ -530,19 +532,19 @@ class ModelPrice:
     reasoning: float | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class Pricing:
     currency: str
     models: tuple[tuple[str, ModelPrice], ...]
 
 
-@dataclass(frozen=True)
+@immutable
 class Baseline:
     tokens_per_request: float | None = None
     cost_per_request: float | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class TurnedOff:
     """An alert item with `enabled: false` (a whole alert, or a switch with no expression
     of its own): every alert of its name (and severity, when it gives one) is left out."""
@@ -557,7 +559,7 @@ class TurnedOff:
         return alert.name == self.name and self.severity in (None, alert.severity)
 
 
-@dataclass(frozen=True)
+@immutable
 class ScrapeJob:
     """One job Prometheus scrapes: static `targets` or the `target_files` listing them."""
 
@@ -578,7 +580,7 @@ class ScrapeJob:
 DEFAULT_TARGET = "localhost:8000"
 
 
-@dataclass(frozen=True)
+@immutable
 class PrometheusSettings:
     job: str
     targets: tuple[str, ...]
@@ -618,19 +620,19 @@ class PrometheusSettings:
         return (self.service_job(), *self.scrape_jobs)
 
 
-@dataclass(frozen=True)
+@immutable
 class GrafanaSettings:
     url: str | None = None
     folder: str = ""
 
 
-@dataclass(frozen=True)
+@immutable
 class TraceSettings:
     directory: str = "logs"
     log_content: bool = False
 
 
-@dataclass(frozen=True)
+@immutable
 class ReportMail:
     """Where the daily report is e-mailed; the password only ever comes from a file."""
 
@@ -647,7 +649,7 @@ class ReportMail:
 LLM_CALL = "llm_call"
 
 
-@dataclass(frozen=True)
+@immutable
 class ReportSettings:
     """The daily report (`report:`): what the schedule target runs and where it delivers."""
 
@@ -665,7 +667,7 @@ class ReportSettings:
 FOREVER = "forever"
 
 
-@dataclass(frozen=True)
+@immutable
 class RetentionSeries:
     """A declared metric whose hourly and daily aggregates are recorded and kept."""
 
@@ -675,7 +677,7 @@ class RetentionSeries:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class RemoteWrite:
     """The long-term store the aggregates are shipped to; secrets only as files."""
 
@@ -688,7 +690,7 @@ class RemoteWrite:
     path: Path = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Retention:
     """How long each resolution is kept (`retention:`); periods are durations or FOREVER."""
 
@@ -703,7 +705,7 @@ class Retention:
     path: Path = ("retention",)
 
 
-@dataclass(frozen=True)
+@immutable
 class Spec:
     """One service's whole monitoring, as every target sees it."""
 

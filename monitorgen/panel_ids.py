@@ -6,12 +6,11 @@ reading order, each row first and then the panels in it (row panels have ids too
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from monitorgen.immutable import immutable
 from monitorgen.model import Alert, Dashboard, Panel, Spec
 
 
-@dataclass(frozen=True)
+@immutable
 class PanelRef:
     """Where an alert is drawn: the dashboard, the panel and the panel's id."""
 

@@ -23,6 +23,7 @@ from monitorgen.diagnostics import (
     sorted_diagnostics,
 )
 from monitorgen.forked import Forked, ForkFailed, fork_available
+from monitorgen.immutable import immutable
 from monitorgen.model import Spec
 from monitorgen.rule_set import rule_groups
 from monitorgen.semantic import check_spec
@@ -132,7 +133,7 @@ def discover_specs(spec_dir: Path = DEFAULT_SPEC_DIR) -> list[Path]:
     return sorted(p for p in spec_dir.glob("*.yaml") if p.is_file())
 
 
-@dataclass(frozen=True)
+@immutable
 class Environment:
     """One environment of a spec: its name, and its section as written, where the
     findings on what it overrides are."""
@@ -147,7 +148,7 @@ also every distinct routing situation of the spec's alerts, or none."""
 AMTOOL_ROUTES: tuple[AmtoolRoutes, ...] = get_args(AmtoolRoutes)
 
 
-@dataclass(frozen=True)
+@immutable
 class ExtraChecks:
     """Checks beyond the spec itself, which `monitorgen check` asks for."""
 
@@ -359,7 +360,7 @@ def _start_tools(spec: Spec, extra: ExtraChecks) -> AmtoolRuns | None:
     return tools.start_amtool(spec, extra.amtool_routes, remembered_in)
 
 
-@dataclass(frozen=True)
+@immutable
 class PendingLint:
     """Lint of one spec running in a child, and where its findings go in its document."""
 

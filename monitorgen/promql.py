@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property, lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import promql_parser
 
 from monitorgen.gotemplate import go_float
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     Comparison,
     Matcher,
@@ -134,7 +135,7 @@ def expand_grafana(expr: str) -> str:
     return expr
 
 
-@dataclass(frozen=True)
+@immutable
 class SelectorUse:
     """One series selector found in an expression, with what encloses it."""
 
@@ -147,7 +148,7 @@ class SelectorUse:
     in_counter_function: bool
 
 
-@dataclass(frozen=True)
+@immutable
 class ExprFacts:
     """What checks need to know about an expression, gathered in one walk."""
 
@@ -362,7 +363,7 @@ _BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "and", "or", "unless", *_COMP
 _SCALAR_REFUSED = frozenset({"and", "or", "unless"})
 
 
-@dataclass(frozen=True)
+@immutable
 class LabelSource:
     """One branch of a result's labels: the labels of `series` with its matched ones
     (any label, when the series is unknown), or exactly `matched` when `series` is

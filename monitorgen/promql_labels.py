@@ -10,9 +10,9 @@ and vector matching; a selector of an unknown series makes the result "open"
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from monitorgen.immutable import immutable
 from monitorgen.promql import (
     LabelSource,
     children,
@@ -30,7 +30,7 @@ _ADDS_LABEL_FUNCTIONS = frozenset({"label_replace", "label_join"})
 _KEEPS_SERIES_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 
 
-@dataclass(frozen=True)
+@immutable
 class OutputLabels:
     """Labels a result's series may carry; `open` means others may be there too."""
 
@@ -62,7 +62,7 @@ def output_labels(expr: str, lookup: LabelLookup) -> OutputLabels:
     return _union([_source_labels(source, lookup) for source in tree.label_sources()])
 
 
-@dataclass(frozen=True)
+@immutable
 class MissingGrouping:
     """A `by` label of an aggregation that the series it aggregates do not carry."""
 

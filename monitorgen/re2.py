@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
+
+from monitorgen.immutable import immutable
 
 #: RE2's POSIX classes, as the ASCII characters each holds.
 _ASCII = "".join(chr(code) for code in range(128))
@@ -48,7 +49,7 @@ class NotRe2(ValueError):
     """A pattern RE2 does not read (an unknown POSIX class, a dangling escape)."""
 
 
-@dataclass(frozen=True)
+@immutable
 class Translated:
     python: str
     """For Python's `re`, compiled with re.ASCII."""

@@ -18,9 +18,10 @@ rule-evaluation order, and stay testable on raw series.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     LatencySli,
     Metric,
@@ -50,7 +51,7 @@ DEFAULT_WINDOW = "5m"
 PER_UNIT = {60.0: "minute", 3600.0: "hour", 86400.0: "day"}
 
 
-@dataclass(frozen=True)
+@immutable
 class QueryUse:
     """A structured query on a metric, with the window it really uses."""
 

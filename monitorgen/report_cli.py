@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from monitorgen import model
+from monitorgen.immutable import immutable
 from monitorgen.report import DEFAULT_TITLE, Baseline, ModelPrice, Pricing
 from monitorgen.report.deliver import MailSettings
 
@@ -21,7 +21,7 @@ _TRACE_NAME = re.compile(r"^trace_(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$")
 TRACE_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
-@dataclass(frozen=True)
+@immutable
 class ReportInputs:
     """Everything besides the trace files that shapes a report."""
 

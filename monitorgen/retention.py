@@ -23,9 +23,9 @@ step of 1h or 1d picks the calendar-aligned totals.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from enum import Enum
 
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     FOREVER,
     Metric,
@@ -55,7 +55,7 @@ class Measure(Enum):
     QUANTILE = "histogram_quantile"
 
 
-@dataclass(frozen=True)
+@immutable
 class Aggregate:
     """One recording rule of a tier and what it measures, so that tests can compute
     its value from inputs without reading the expression."""
@@ -162,7 +162,7 @@ def _by(labels: tuple[str, ...]) -> str:
     return ", ".join(("job", *labels))
 
 
-@dataclass(frozen=True)
+@immutable
 class _Builder:
     """The aggregates of one metric for one tier."""
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Metric, MetricType, Spec
 from monitorgen.promql import client_le, seconds, string_literal
 from monitorgen.retention import Aggregate, Measure, aggregates
@@ -85,7 +85,7 @@ def retention_unit_tests(spec: Spec) -> tuple[dict[str, Any] | None, list[str]]:
 # ------------------------------------------------------------ inputs
 
 
-@dataclass(frozen=True)
+@immutable
 class Inputs:
     """The input series of one metric: one list per instance."""
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 from monitorgen.diagnostics import Diagnostic
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     InhibitRule,
     Path,
@@ -64,7 +64,7 @@ def route_matches(route: Route, labels: Labels) -> bool:
     return all(matcher_matches(m, labels) for m in route.matchers)
 
 
-@dataclass(frozen=True)
+@immutable
 class MatchedRoute:
     """A route an alert ends at, with the settings it inherited from its ancestors."""
 
@@ -275,7 +275,7 @@ def walk(route: Route) -> Iterator[Route]:
 # --- the alerts a spec sends -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class AlertLabels:
     """The labels one alerting rule of the spec arrives with at Alertmanager."""
 
@@ -319,7 +319,7 @@ def _alert_label_sets(spec: Spec) -> list[AlertLabels]:
 # --- routing tests -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class RoutingCase:
     """Labels and the receivers they must reach, in route-tree order.
 

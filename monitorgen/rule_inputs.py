@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import cache, lru_cache
 from typing import NamedTuple, Protocol
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Comparison, Matcher, Metric, MetricType, Query, QueryFunction, Spec
 from monitorgen.promql import client_le, format_number, seconds, string_literal
 
@@ -35,7 +36,7 @@ class NotDerivable(ValueError):
     """No sound input exists for this rule; the message says why."""
 
 
-@dataclass(frozen=True)
+@immutable
 class Series:
     """One input series: a counter growing by `step_increase` per sample, or a constant."""
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Alert, Path, QueryFunction, RecordingRule, Spec
 from monitorgen.panel_ids import alert_panel, panel_url
 
 
-@dataclass(frozen=True)
+@immutable
 class Field:
     """One label or annotation of a rule, and the spec field it comes from."""
 
@@ -25,7 +26,7 @@ class Field:
     path: Path
 
 
-@dataclass(frozen=True)
+@immutable
 class Rule:
     """An alerting rule (`alert` set) or a recording rule (`record` set)."""
 
@@ -68,7 +69,7 @@ class Rule:
         return data
 
 
-@dataclass(frozen=True)
+@immutable
 class RuleGroup:
     name: str
     interval: str

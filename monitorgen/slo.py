@@ -12,10 +12,10 @@ recording is empty, and with traffic but no error series it is 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     WINDOW_PLACEHOLDER,
     LatencySli,
@@ -54,7 +54,7 @@ class Tier(Enum):
     TICKET = "ticket"
 
 
-@dataclass(frozen=True)
+@immutable
 class BurnWindow:
     """Alert when the error ratio over both windows exceeds `factor` x the budget."""
 

@@ -19,6 +19,7 @@ from fractions import Fraction
 from functools import lru_cache, partial
 from typing import Any
 
+from monitorgen.immutable import immutable
 from monitorgen.model import LatencySli, Metric, RatioSli, Slo, Spec
 from monitorgen.promql import seconds, string_literal
 from monitorgen.rule_inputs import (
@@ -116,7 +117,7 @@ def traffic_for(
     raise NotDerivable("a raw SLI query (write its tests by hand)")
 
 
-@dataclass(frozen=True)
+@immutable
 class Burst:
     """Events fail as the traffic says after sample `start` up to sample `end`; before
     and after, as many events all succeed."""

@@ -11,9 +11,10 @@ guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     Comparison,
     Matcher,
@@ -48,7 +49,7 @@ _RANGE_FUNCTIONS = {
 }
 
 
-@dataclass(frozen=True)
+@immutable
 class StructuredForm:
     """What a raw comparison is as a structured condition."""
 

@@ -17,12 +17,12 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitorgen import routing
 from monitorgen.diagnostics import Diagnostic
+from monitorgen.immutable import immutable
 from monitorgen.model import Spec
 from monitorgen.targets import alertmanager
 from monitorgen.targets.base import Artifact, dump_yaml
@@ -38,7 +38,7 @@ WORKERS = 4
 """amtool processes run at once: each mostly waits for its start-up."""
 
 
-@dataclass(frozen=True)
+@immutable
 class ToolRun:
     command: tuple[str, ...]
     returncode: int
@@ -226,7 +226,7 @@ Situation = tuple[routing.RoutingKey, tuple[str, ...]]
 """What decides amtool's answer: the labels the routes read, and the receivers expected."""
 
 
-@dataclass(frozen=True)
+@immutable
 class RoutePlan:
     """Each case with monitorgen's own answer, and one case per distinct situation:
     thousands of alerts usually differ only in labels no route reads, and amtool
@@ -254,7 +254,7 @@ class RoutePlan:
 Answer = tuple[ToolRun, tuple[str, ...]]
 
 
-@dataclass(frozen=True)
+@immutable
 class AmtoolRuns:
     """amtool processes under way on a temporary copy of the config."""
 

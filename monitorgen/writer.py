@@ -14,9 +14,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from monitorgen.immutable import immutable
 from monitorgen.line_diff import unified_diff
 from monitorgen.targets.base import GENERATED_MARK, Artifact
 
@@ -146,7 +146,7 @@ def _swap_in(root: Path, stage: Path, names: list[str]) -> None:
         raise
 
 
-@dataclass(frozen=True)
+@immutable
 class Drift:
     """How the files on disk differ from what the spec generates."""
 

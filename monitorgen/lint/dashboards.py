@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.immutable import immutable
 from monitorgen.model import Dashboard, Panel, PanelQuery, PanelType, Path, Spec
 from monitorgen.panel_ids import numbered_panels
 from monitorgen.promql import ExprFacts, PromQLError, expand_grafana, inspect
@@ -121,7 +121,7 @@ def _unit(panel: Panel) -> Iterator[Diagnostic]:
         )
 
 
-@dataclass(frozen=True)
+@immutable
 class WindowUse:
     """The range of one rate(), irate() or increase(): a macro name or a fixed window."""
 
@@ -313,7 +313,7 @@ def _panel_thresholds(spec: Spec, panel: Panel) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- generated JSON
 
 
-@dataclass(frozen=True)
+@immutable
 class JsonFinding:
     """A problem in generated dashboard JSON; `panel_id` None means the dashboard."""
 

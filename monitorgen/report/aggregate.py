@@ -17,12 +17,13 @@ import gzip
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from monitorgen.immutable import immutable
 from monitorgen.model import LLM_CALL
 from monitorgen.report.quantiles import LatencySketch
 
@@ -37,7 +38,7 @@ _PRICE_KEYS = frozenset({"input", "output", "cached_input", "reasoning"})
 # --- inputs -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class ModelPrice:
     """USD prices per 1M tokens for one model.
 
@@ -79,7 +80,7 @@ class ModelPrice:
         return per_unit / TOKENS_PER_PRICE_UNIT
 
 
-@dataclass(frozen=True, eq=False)
+@immutable(eq=False)
 class Pricing(Mapping[str, ModelPrice]):
     """Read-only mapping of model name to `ModelPrice`."""
 
@@ -122,7 +123,7 @@ class Pricing(Mapping[str, ModelPrice]):
         return hash(frozenset(self.models.items()))
 
 
-@dataclass(frozen=True)
+@immutable
 class Baseline:
     """Declared pre-optimisation usage per request.
 
@@ -136,7 +137,7 @@ class Baseline:
 # --- results ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class Totals:
     """Totals over every counted request; rates are fractions in [0, 1]."""
 
@@ -162,7 +163,7 @@ class Totals:
     timeout_rate: float | None
 
 
-@dataclass(frozen=True)
+@immutable
 class GroupStats:
     """One row of the per task type or per model table."""
 
@@ -179,7 +180,7 @@ class GroupStats:
     timeout_rate: float
 
 
-@dataclass(frozen=True)
+@immutable
 class Change:
     """One total compared with the previous day; ``delta_pct`` is relative."""
 
@@ -190,7 +191,7 @@ class Change:
     delta_pct: float | None
 
 
-@dataclass(frozen=True)
+@immutable
 class Optimisation:
     """Token reduction and cost savings against the declared baseline."""
 
@@ -207,7 +208,7 @@ class Optimisation:
     cost_savings_pct: float | None
 
 
-@dataclass(frozen=True)
+@immutable
 class LineRef:
     """A line of a trace file (1-based)."""
 
@@ -215,7 +216,7 @@ class LineRef:
     line: int
 
 
-@dataclass(frozen=True)
+@immutable
 class NamedCount:
     """A name with how often it occurred."""
 
@@ -223,7 +224,7 @@ class NamedCount:
     count: int
 
 
-@dataclass(frozen=True)
+@immutable
 class DataQuality:
     """Problems met while reading; line refs keep only the first few."""
 
@@ -239,7 +240,7 @@ class DataQuality:
     outside_day: int
 
 
-@dataclass(frozen=True)
+@immutable
 class Report:
     """The daily report; ``day`` is None when no day filter was applied."""
 

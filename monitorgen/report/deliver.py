@@ -10,11 +10,11 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from monitorgen.immutable import immutable
 from monitorgen.report.markdown_html import markdown_to_html
 
 DEFAULT_SMTP_PORT = 587
@@ -25,7 +25,7 @@ class DeliveryError(RuntimeError):
     """The report could not be sent; the message names the cause, never a secret."""
 
 
-@dataclass(frozen=True)
+@immutable
 class MailSettings:
     """Where and how to send: ``smarthost`` is ``host`` or ``host:port``."""
 
@@ -46,7 +46,7 @@ class MailSettings:
         return _split_smarthost(self.smarthost)[1]
 
 
-@dataclass(frozen=True)
+@immutable
 class MailOverrides:
     """Command-line values that win over the spec's `report.mail`; None keeps the spec's."""
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from monitorgen.immutable import immutable
 from monitorgen.report.aggregate import (
     ModelPrice,
     TraceCall,
@@ -205,7 +206,7 @@ def content_digest(path: Path) -> str:
 # --- storing ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class RollupResult:
     """What one rollup run stored."""
 
@@ -337,7 +338,7 @@ def _recompute_months(connection: sqlite3.Connection, months: Iterable[str]) -> 
 # --- reading ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class TotalsRow:
     """One stored row: ``period`` is an ISO day (daily) or ``YYYY-MM`` (monthly)."""
 
@@ -375,7 +376,7 @@ def rolled_up_digests(db: Path) -> dict[str, str]:
 # --- pruning ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class PruneResult:
     """Raw trace files deleted, and old ones kept because the database lacks them."""
 

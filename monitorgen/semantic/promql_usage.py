@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     OTHER_LABEL_VALUE,
     WINDOW_PLACEHOLDER,
@@ -43,7 +43,7 @@ TARGET_LABELS = frozenset({"job", "instance", "__name__"})
 _BOOL_COMPARISON = re.compile(r"(?:[<>]=?|[!=]=)\s*bool\b")
 
 
-@dataclass(frozen=True)
+@immutable
 class Expression:
     """One PromQL text found in a spec, where it came from, and whether it must compare."""
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from pathlib import Path as FilePath
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from monitorgen.diagnostics import Diagnostic, Severity
+from monitorgen.immutable import immutable
 from monitorgen.model import Path, Receiver, Spec
 
 #: Receiver kinds as the spec names them.
@@ -174,7 +175,7 @@ def _email_transport(email: Any, path: Path) -> Iterator[Diagnostic]:
 # --- local secret files (opt-in: `monitorgen check --check-secrets`) ----------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class SecretFile:
     """A secret file the spec references, who reads it and from where."""
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Spec
 from monitorgen.targets.yaml_block import BlockWriter
 
 
-@dataclass(frozen=True)
+@immutable
 class Artifact:
     """One generated file: `path` is relative to the spec's output folder."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache, partial
@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from monitorgen.gotemplate import TemplateError, parse_template
 from monitorgen.gotemplate import render as expand
+from monitorgen.immutable import immutable
 from monitorgen.model import (
     Alert,
     AlertTest,
@@ -92,7 +93,7 @@ def render(spec: Spec) -> list[Artifact]:
 CHUNK_SIZE = 10
 
 
-@dataclass(frozen=True)
+@immutable
 class UnitTests:
     """The test groups of one alert or SLO (unit `unit`: alerts first, then SLOs)."""
 
@@ -607,7 +608,7 @@ def _repeated(text: str, count: int) -> str:
     return text if count == 1 else f"{text}x{count - 1}"
 
 
-@dataclass(frozen=True)
+@immutable
 class Sibling:
     """Another alert of the same name (the critical tier of a warning), over the same
     query: `promtool` checks every alert of a name at once, so a test expects it too
@@ -701,7 +702,7 @@ def _horizon(window: int, rule: Rule, tl: Timeline) -> int:
     return math.ceil(span / tl.evaluation) * tl.evaluation
 
 
-@dataclass(frozen=True, slots=True)
+@immutable(slots=True)
 class Evaluation:
     at: int
     value: float | None

@@ -8,8 +8,7 @@ for when it is opened, but takes only its header's height on the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from monitorgen.immutable import immutable
 from monitorgen.model import Dashboard, Panel, PanelType, Row
 
 GRID_WIDTH = 24
@@ -26,7 +25,7 @@ MIN_WIDTH = {
 }
 
 
-@dataclass(frozen=True)
+@immutable
 class Box:
     """A grid position: Grafana's `gridPos`."""
 
@@ -39,7 +38,7 @@ class Box:
         return {"h": self.h, "w": self.w, "x": self.x, "y": self.y}
 
 
-@dataclass(frozen=True)
+@immutable
 class RowLayout:
     row: Box
     panels: tuple[Box, ...]

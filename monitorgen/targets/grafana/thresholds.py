@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Alert, Comparison, Panel, Severity, Spec
 from monitorgen.promql import PromQLError, format_number, inspect
 
@@ -23,13 +23,13 @@ _TRAILING_COMPARISON = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@immutable
 class Step:
     value: float | None
     color: str
 
 
-@dataclass(frozen=True)
+@immutable
 class AlertLine:
     """One alert's threshold as a panel draws it."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib import resources
 
+from monitorgen.immutable import immutable
 from monitorgen.model import Event, EventField, EventUpdate, Metric, MetricType, Spec, UpdateOp
 from monitorgen.targets.base import commented_header
 from monitorgen.targets.python_client.source import (
@@ -87,7 +87,7 @@ def _metric_attribute(metric: Metric, spec: Spec) -> str:
     return f"metric_{name}" if name in taken or name.startswith("_") else name
 
 
-@dataclass(frozen=True)
+@immutable
 class _EventCode:
     """What the code of one event needs: Python names and the label key."""
 
@@ -549,7 +549,7 @@ def _total_call(code: _EventCode, tokens: tuple[EventField, EventField]) -> str:
 # --- InfluxDB points ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@immutable
 class _InfluxField:
     name: str
     kind: str

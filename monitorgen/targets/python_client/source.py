@@ -10,15 +10,16 @@ from __future__ import annotations
 import keyword
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+
+from monitorgen.immutable import immutable
 
 LINE_LENGTH = 100
 INDENT = "    "
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-@dataclass(frozen=True)
+@immutable
 class Group:
     """Items between brackets: `head` ends with the opening bracket (`Counter(`, `{`),
     `close` is the closing one. A one-item tuple keeps its comma."""

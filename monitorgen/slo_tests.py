@@ -238,13 +238,23 @@ def _firing_tiers(slo: Slo, traffic: Traffic, at: int) -> list[tuple[Tier, float
     """The tiers whose burn condition holds at `at`, with the alert's value."""
     found = []
     for tier, conditions in _burn_conditions(slo):
-        for threshold, long_window, short_window in conditions:
-            long = traffic.error_ratio(at, long_window)
-            short = traffic.error_ratio(at, short_window)
-            if long is not None and short is not None and min(long, short) > threshold:
-                found.append((tier, long))
-                break
+        value = _burning(conditions, traffic, at)
+        if value is not None:
+            found.append((tier, value))
     return found
+
+
+def _burning(
+    conditions: tuple[tuple[float, int, int], ...], traffic: Traffic, at: int
+) -> float | None:
+    """The long window's ratio of the first window pair of a tier that burns at `at`,
+    or None when none does."""
+    for threshold, long_window, short_window in conditions:
+        long = traffic.error_ratio(at, long_window)
+        short = traffic.error_ratio(at, short_window)
+        if long is not None and short is not None and min(long, short) > threshold:
+            return long
+    return None
 
 
 @lru_cache(maxsize=1 << 12)
@@ -474,9 +484,10 @@ def _burst_checks(
     """The evaluations before and at the first page, and at and after the last, when
     the burst pages in one stretch that stops within `short` after it ends, every ratio
     clear of its threshold there; else None."""
+    page_conditions = dict(_burn_conditions(slo))[Tier.PAGE]
 
     def pages(at: int) -> bool:
-        return any(tier is Tier.PAGE for tier, _ in _firing_tiers(slo, traffic, at))
+        return _burning(page_conditions, traffic, at) is not None
 
     horizon = ends + _on_grid(short, tl) + tl.evaluation
     paging = [at for at in range(begins, horizon + 1, tl.evaluation) if pages(at)]

@@ -440,10 +440,18 @@ AlertsByMeasure = Mapping[tuple[Any, ...], Sequence[tuple[int, str, frozenset[st
 
 
 def _alerts_of_environments(doc: Mapping[str, Any]) -> frozenset[str]:
+    """The names of the alerts the environments declare. Each environment is validated
+    when it is merged, after the spec itself is modelled: here, what is not a named
+    alert is left for that validation to report."""
+    environments = doc.get("environments")
+    if not isinstance(environments, Mapping):
+        return frozenset()
     return frozenset(
         item["name"]
-        for section in doc.get("environments", {}).values()
-        for item in section.get("alerts", ())
+        for section in environments.values()
+        if isinstance(section, Mapping) and isinstance(section.get("alerts"), list)
+        for item in section["alerts"]
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str)
         if not is_alert_switch(item)
     )
 

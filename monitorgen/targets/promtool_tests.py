@@ -304,6 +304,12 @@ def alert_test_groups(
         ranged = alert.query.function is not QueryFunction.VALUE
         window = int(seconds(alert.query.window)) if ranged else 0
     else:
+        from monitorgen.absence_tests import absence_test_groups  # built on this module
+
+        rule = rule or alert_rule(spec, alert)
+        absence = absence_test_groups(spec, alert, rule, tl)
+        if absence is not None:
+            return absence
         condition, firing, silent = raw_scenarios(spec, alert)
         spread = unchanged
         window = 0
@@ -916,9 +922,16 @@ class TooManySamples(NotDerivable):
 
 
 def unit_test_group(
-    name: str, series: list[Series], tl: Timeline, until: int, checks: list[dict[str, Any]]
+    name: str,
+    series: list[Series],
+    tl: Timeline,
+    until: int,
+    checks: list[dict[str, Any]],
+    samples: int | None = None,
 ) -> dict[str, Any]:
-    samples = tl.samples_until(until)
+    """A test group of `checks` up to `until`, its series written up to then or, given
+    `samples`, up to that sample and no further (the series then goes missing)."""
+    samples = tl.samples_until(until) if samples is None else samples
     if samples * len(series) > PROMTOOL_MAX_SAMPLES:
         raise TooManySamples(
             f"its test would run {duration_text(until)} at {duration_text(tl.step)} a sample, "

@@ -382,7 +382,8 @@ def test_a_tier_over_another_expression_leaves_its_name_untested(tmp_path: Path)
     assert notes == [
         "# Not tested here: Backlog (warning): the critical alert of the same name watches "
         "another expression, whose firing these inputs do not tell",
-        "# Not tested here: Backlog (critical): raw PromQL that is not `selector <op> number`",
+        "# Not tested here: Backlog (critical): another alert of the same name watches "
+        "another expression, whose firing these inputs do not tell",
     ]
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr

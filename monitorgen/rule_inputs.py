@@ -425,6 +425,58 @@ class Late(NamedTuple):
 ON_TIME = Late()
 
 
+class CounterRatioScenario(Protocol):
+    def __call__(self, part_increase: int, whole_increase: int, late: Late = ...) -> Scenario: ...
+
+
+def counter_ratio_scenarios(
+    spec: Spec, part: Query, whole: Query, tl: Timeline
+) -> CounterRatioScenario:
+    """The part's counter and the whole's growing by given increases per sample, either
+    beginning late, and the ratio of their summed rates (or increases). The two series
+    agree on the labels the ratio groups by, or the division would match nothing."""
+    part_metric, whole_metric = spec.metric(part.metric), spec.metric(whole.metric)
+    assert part_metric is not None and whole_metric is not None  # read off declared series
+    part_labels = selected_by(base_labels(spec, part_metric), part.where)
+    whole_labels = selected_by(base_labels(spec, whole_metric), whole.where)
+    part_fixed = {m.label for m in part.where}
+    for label in part.by:
+        if label not in part_labels or label not in whole_labels:
+            raise NotDerivable(f"the ratio groups by '{label}', which one counter lacks")
+        if part_labels[label] == whole_labels[label]:
+            continue
+        if label in part_fixed and label in {m.label for m in whole.where}:
+            raise NotDerivable(f"the two counters select other values of '{label}'")
+        if label in part_fixed:
+            whole_labels[label] = part_labels[label]
+        else:
+            part_labels[label] = whole_labels[label]
+    top_name, top_labels = series_name(part_metric), _sorted(part_labels)
+    bottom_name, bottom_labels = series_name(whole_metric), _sorted(whole_labels)
+    window = int(seconds(part.window))
+    measure = counter_rate if part.function is QueryFunction.RATE else counter_increase
+    shown = {label: part_labels[label] for label in part.by}
+
+    def scenario(part_increase: int, whole_increase: int, late: Late = ON_TIME) -> Scenario:
+        top = Series(top_name, top_labels, step_increase=Fraction(part_increase), delay=late.part)
+        bottom = Series(
+            bottom_name, bottom_labels, step_increase=Fraction(whole_increase), delay=late.rest
+        )
+
+        def value_at(at: int) -> float | None:
+            over = measure(top, at, window, tl.step)
+            under = measure(bottom, at, window, tl.step)
+            if over is None or under is None or not under > 0:
+                return None
+            return over / under
+
+        growths = (top.growth, bottom.growth, late)
+        key = ("counter ratio", measure.__name__, *growths, window, tl.step)
+        return Scenario([top, bottom], value_at, dict(shown), key)
+
+    return scenario
+
+
 class RatioScenario(Protocol):
     def __call__(
         self, part: Fraction, rest: Fraction, late: Late = ..., halved: bool = ...

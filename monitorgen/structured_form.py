@@ -90,6 +90,62 @@ def _read_off(spec: Spec, expr: str) -> StructuredForm | None:
     return StructuredForm(recorded[0], threshold, recorded[1])
 
 
+@immutable
+class CounterRatioForm:
+    """`part / whole <op> number`, each side a summed rate (or increase) of a counter of
+    its own, over one window and grouping: an error rate written over an errors counter
+    and a requests counter, which no structured condition compiles to."""
+
+    part: Query
+    whole: Query
+    threshold: Threshold
+
+
+def counter_ratio_form(spec: Spec, expr: str) -> CounterRatioForm | None:
+    """What `expr` is as a ratio of two counters, or None when it is not one (each side
+    read off as `structured_form` reads a query: nothing is guessed)."""
+    known: dict[str, CounterRatioForm | None] = spec.derived("counter_ratio_form", dict)
+    if expr not in known:
+        known[expr] = _counter_ratio(spec, expr)
+    return known[expr]
+
+
+def _counter_ratio(spec: Spec, expr: str) -> CounterRatioForm | None:
+    try:
+        tree = without_brackets(parse(expr))
+    except PromQLError:
+        return None
+    if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
+        return None
+    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
+    ratio = without_brackets(tree.lhs)
+    if comparison is None or _kind(tree.rhs) != "NumberLiteral" or _kind(ratio) != "BinaryExpr":
+        return None
+    if str(ratio.op).strip() != "/" or ratio.modifier is not None:
+        return None
+    part = _query_of(spec, without_brackets(ratio.lhs))
+    whole = _query_of(spec, without_brackets(ratio.rhs))
+    if part is None or whole is None or not _same_kind_of_sum(part, whole):
+        return None
+    value = float(tree.rhs.val)
+    return CounterRatioForm(part, whole, Threshold(comparison, value, format_number(value)))
+
+
+def _same_kind_of_sum(part: Query, whole: Query) -> bool:
+    """Two sums of one function of two counters over the same window and grouping."""
+    counted = (QueryFunction.RATE, QueryFunction.INCREASE)
+    return (
+        part.metric != whole.metric  # one counter's ratio is a structured `ratio`
+        and part.function is whole.function
+        and part.function in counted
+        and part.aggregation == whole.aggregation == "sum"
+        and part.window == whole.window
+        and set(part.by) == set(whole.by)
+        and part.scale is None
+        and whole.scale is None
+    )
+
+
 def _query_of(spec: Spec, node: Any) -> Query | None:
     """The structured query that compiles to `node`, if the semantic checks accept it."""
     query = _query(spec, node)

@@ -36,6 +36,7 @@ from monitorgen.promql import PromQLError, needs_zero_guard, parse, seconds, wit
 from monitorgen.rule_inputs import (
     COMPARE,
     ON_TIME,
+    CounterRatioScenario,
     EarlierMix,
     HistogramScenario,
     Late,
@@ -45,6 +46,7 @@ from monitorgen.rule_inputs import (
     Timeline,
     alternating_gauge,
     base_labels,
+    counter_ratio_scenarios,
     counter_scenarios,
     counter_steps,
     duration_seconds,
@@ -64,7 +66,7 @@ from monitorgen.rule_inputs import (
     unchanged,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
-from monitorgen.structured_form import structured_form
+from monitorgen.structured_form import CounterRatioForm, counter_ratio_form, structured_form
 from monitorgen.targets.base import Artifact, block_text, commented_header, dump_yaml
 from monitorgen.targets.prometheus_rules import RULES_PATH
 
@@ -287,6 +289,7 @@ def alert_test_groups(
     """A firing and a silent test group for one alert (whose rule is `rule`, when
     given); NotDerivable when impossible."""
     recorded_labels: tuple[tuple[str, str], ...] = ()
+    two_counters: CounterRatioForm | None = None
     guarded = (  # what the spec wrote, not a raw text read as a condition
         alert.query is not None
         and alert.threshold is not None
@@ -310,9 +313,14 @@ def alert_test_groups(
         absence = absence_test_groups(spec, alert, rule, tl)
         if absence is not None:
             return absence
-        condition, firing, silent = raw_scenarios(spec, alert)
+        two_counters = counter_ratio_form(spec, alert.expr)
+        if two_counters is not None:
+            condition, firing, silent = _counter_ratio_pair(spec, two_counters, tl)
+            window = int(seconds(two_counters.part.window))
+        else:
+            condition, firing, silent = raw_scenarios(spec, alert)
+            window = 0
         spread = unchanged
-        window = 0
     siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
     horizon = _horizon(window, rule, tl)
@@ -325,10 +333,13 @@ def alert_test_groups(
             groups.append(kept)
     if guarded:
         groups.append(_no_matching_events_group(spec, alert, rule, tl, horizon, siblings))
+    filling = None
     if alert.query is not None and alert.query.function in _SHARES:
         filling = _filling_window_group(spec, alert, rule, condition, tl, siblings, recorded_labels)
-        if filling is not None:
-            groups.append(filling)
+    elif two_counters is not None:
+        filling = _counter_ratio_filling_group(spec, two_counters, rule, tl, siblings)
+    if filling is not None:
+        groups.append(filling)
     if silent is not None and not siblings and not recorded_labels:
         told_apart = _over_time_group(spec, alert, rule, condition, tl, horizon)
         if told_apart is not None:
@@ -1316,6 +1327,82 @@ def _quantile_knobs(
 
 
 # ------------------------------------------------------------ raw expressions
+
+
+def _counter_ratio_pair(
+    spec: Spec, form: CounterRatioForm, tl: Timeline
+) -> tuple[Condition, Scenario, Scenario | None]:
+    condition, scenario, whole, fire, quiet = _counter_ratio_knobs(spec, form, tl)
+    return condition, scenario(fire, whole), None if quiet is None else scenario(quiet, whole)
+
+
+def _counter_ratio_knobs(
+    spec: Spec, form: CounterRatioForm, tl: Timeline
+) -> tuple[Condition, CounterRatioScenario, int, int, int | None]:
+    """The whole's events per sample, a power of ten (1,000 or more of them at the
+    threshold's share), and the part's just past and just short of that share."""
+    threshold = form.threshold
+    condition = Condition(threshold.comparison.value, threshold.value)
+    share = threshold.value
+    whole = int(10 ** max(4, math.ceil(math.log10(1000 / share)))) if share > 0 else 10_000
+    top = max(1, math.ceil(2 * share * whole))
+    steady = _steady(form.part.window, tl)
+    scenario = counter_ratio_scenarios(spec, form.part, form.whole, tl)
+
+    def steady_value(part: int) -> float | None:
+        return scenario(part, whole).value_at(steady)
+
+    search = ("counter ratio", form, tl.step, tl.evaluation)
+    found = remembered(spec, search, lambda: _knob_pair(top, steady_value, condition))
+    if found is None:
+        raise NotDerivable("no share of the two counters reaches the threshold")
+    return condition, scenario, whole, *found
+
+
+def _counter_ratio_filling_group(
+    spec: Spec,
+    form: CounterRatioForm,
+    rule: Rule,
+    tl: Timeline,
+    siblings: tuple[Sibling, ...],
+) -> dict[str, Any] | None:
+    """As `_filling_window_group` for a structured ratio: the part's events begin a
+    window late (`above`), or the whole's (`below`), so the share reaches the threshold
+    only as the window fills with them. None where that cannot be derived."""
+
+    def test(tl: Timeline) -> dict[str, Any]:
+        condition, scenario, whole, fire, _quiet = _counter_ratio_knobs(spec, form, tl)
+        window = int(seconds(form.part.window))
+        delay = _steady(form.part.window, tl)
+        above = condition.op == ">"
+        samples = delay // tl.step
+        filling = scenario(fire, whole, Late(part=samples) if above else Late(rest=samples))
+        horizon = delay + _horizon(window, rule, tl)
+        key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
+        first = remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
+        crossed = -1 if first is None else first.at - duration_seconds(rule.for_)
+        if first is None or crossed <= delay:
+            raise NotDerivable("it fires before the late events begin")
+        if any(
+            near(filling.value_at(at) or 0.0, condition.threshold)
+            for at in (crossed - tl.evaluation, crossed)
+        ):
+            raise NotDerivable("the share crosses a rounding away from an evaluation")
+        which = form.part.metric if above else form.whole.metric
+        title = (
+            f"{_title(rule, siblings)} fires when {_shown(condition)} only once "
+            f"{which}'s events fill its {duration_text(window)} window"
+        )
+        return _firing_group(
+            spec, rule, filling, condition, tl, horizon, siblings, delay + window, title
+        )
+
+    return optional_group(test, tl)
+
+
+def _steady(window: str, tl: Timeline) -> int:
+    """The first evaluation at which a window holds nothing but the inputs."""
+    return math.ceil(max(seconds(window), tl.step) / tl.evaluation) * tl.evaluation
 
 
 def raw_scenarios(spec: Spec, alert: Alert) -> tuple[Condition, Scenario, Scenario | None]:

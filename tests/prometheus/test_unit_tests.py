@@ -33,6 +33,7 @@ from monitorgen.rule_inputs import (
 )
 from monitorgen.rule_set import Rule
 from monitorgen.slo import error_budget
+from monitorgen.structured_form import counter_ratio_form
 from monitorgen.targets import promtool_tests
 from monitorgen.targets.promtool_tests import (
     TESTS_PATH,
@@ -73,8 +74,10 @@ def test_every_threshold_alert_has_a_firing_and_a_silent_test() -> None:
             function = alert.query.function.value if alert.query is not None else ""
             # a gauge's window read by *_over_time: one more group tells the functions
             # apart, and for max and min one more feeds a run of values; a ratio's or a
-            # quantile's: one more group fills it with late events
-            shares = function in ("ratio", "quantile")
+            # quantile's (or a raw ratio of two counters'): one more group fills it with
+            # late events
+            two_counters = counter_ratio_form(spec, alert.expr) is not None
+            shares = function in ("ratio", "quantile") or two_counters
             extremes = function in ("max_over_time", "min_over_time")
             extra = 2 if extremes else 1 if function.endswith("_time") or shares else 0
             assert len(names) == 2 + extra, names
@@ -112,9 +115,11 @@ def test_inputs_sit_just_beside_the_threshold() -> None:
 
 def test_raw_promql_that_cannot_be_driven_is_listed_not_guessed() -> None:
     text, data = generated("tests/specs/queue_worker.yaml")
-    assert "# Not tested here: JobFailuresHigh: raw PromQL" in text
     assert "# Not tested here: NoRecentSuccess: raw PromQL" in text
-    assert groups_named(data, "JobFailuresHigh") == []
+    assert groups_named(data, "NoRecentSuccess") == []
+    # failed jobs over processed ones: a ratio of two counters, which is driven
+    assert "# Not tested here: JobFailuresHigh" not in text
+    assert len(groups_named(data, "JobFailuresHigh")) == 3
 
 
 def test_a_simple_raw_comparison_is_driven_like_a_structured_one() -> None:

@@ -101,6 +101,54 @@ def test_promtool_accepts_the_rules_and_their_unit_tests(built: Path) -> None:
     assert_promtool_tests_pass(built)
 
 
+def test_every_alert_of_the_layer_is_tested(spec: Spec, built: Path) -> None:
+    """Derived tests for what the expression tells (`up == 0`), the layer's own for the
+    rest (a prediction, a ratio of two gauges, 1 - an average rate)."""
+    text = (built / "prometheus" / "rules.test.yml").read_text()
+    tested = {test["name"].split(":")[0].split(" ")[0] for test in yaml.safe_load(text)["tests"]}
+    layer = {a.name for a in spec.alerts if a.name.startswith(("Node", "Target"))}
+    assert len(layer) == 5
+    assert layer <= tested
+    untested = [line for line in text.splitlines() if line.startswith("# Not tested here: ")]
+    assert not [line for line in untested if line.split(": ")[1] in layer]
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize(
+    ("original", "edited"),
+    [
+        ("> 0.9\n", "> 0.96\n"),
+        ("MemTotal_bytes < 0.1", "MemTotal_bytes < 0.05"),
+        ('ramfs"} < 0.05', 'ramfs"} < 0.005'),
+        ("4 * 3600) < 0", "60) < 0"),
+        (
+            '{fstype!~"tmpfs|ramfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|ramfs"}',
+            '{fstype!~"ramfs"} / node_filesystem_size_bytes{fstype!~"ramfs"}',
+        ),
+    ],
+    ids=["cpu-threshold", "memory-threshold", "disk-threshold", "disk-horizon", "disk-tmpfs"],
+)
+def test_the_layer_tests_fail_once_its_rules_change(
+    built: Path, tmp_path: Path, original: str, edited: str
+) -> None:
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    for name in ("rules.yml", "rules.test.yml"):
+        (folder / name).write_text((built / "prometheus" / name).read_text())
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert text.count(original) >= 1
+    rules.write_text(text.replace(original, edited))
+    done = subprocess.run(
+        [require_binary("promtool"), "test", "rules", "rules.test.yml"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout
+
+
 # --- live -------------------------------------------------------------------
 
 

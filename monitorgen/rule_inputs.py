@@ -388,7 +388,10 @@ def _scaled(value: float | None, query: Query) -> float | None:
 
 
 def series_name(metric: Metric) -> str:
-    return metric.name if metric.type is not MetricType.HISTOGRAM else f"{metric.name}_count"
+    """The series a rate or an increase of `metric` reads: a histogram's or a summary's
+    `_count` (as `compile_query` writes it), else the metric itself."""
+    counted = metric.type in (MetricType.HISTOGRAM, MetricType.SUMMARY)
+    return f"{metric.name}_count" if counted else metric.name
 
 
 def counter_scenarios(

@@ -227,7 +227,8 @@ def _value_format(alert: Alert) -> str:
     if query.metric.endswith("_ratio") and query.function in _GAUGE_READINGS:
         return "humanizePercentage"  # a gauge of a share, 0 to 1 by convention
     seconds = query.metric.endswith("_seconds") and not query.metric.endswith("_timestamp_seconds")
-    if seconds and query.function is not QueryFunction.RATE:
+    in_its_unit = query.function in _GAUGE_READINGS or query.function is QueryFunction.QUANTILE
+    if seconds and in_its_unit:  # a rate or an increase counts observations, not seconds
         return "humanizeDuration"
     return "humanize"
 

@@ -317,13 +317,14 @@ def _selector(node: Any) -> tuple[str, tuple[Matcher, ...]] | None:
 
 
 def _metric(spec: Spec, name: str, histogram_suffix: str | None) -> Metric | None:
-    """The declared metric `name` is the series of (a histogram's `_count` under a
-    range function)."""
+    """The declared metric `name` is the series of (a histogram's or a summary's
+    `_count` under a range function)."""
     metric = spec.metric(name)
     if metric is not None or histogram_suffix is None:
         return metric
     stem = spec.metric(name.removesuffix(histogram_suffix))
-    if stem is not None and name.endswith(histogram_suffix) and stem.type is MetricType.HISTOGRAM:
+    counted = (MetricType.HISTOGRAM, MetricType.SUMMARY)
+    if stem is not None and name.endswith(histogram_suffix) and stem.type in counted:
         return stem
     return None
 

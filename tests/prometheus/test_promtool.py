@@ -957,3 +957,40 @@ def test_a_below_on_events_a_where_picks_counts_a_group_without_them_as_zero(
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 1
     assert "NoSuccess fires when no event matches yet" in result.stdout + result.stderr
+
+
+_SUMMARY = """\
+version: 1
+service: calls
+metrics:
+  - {name: calls_duration_seconds, type: summary, help: Calls., unit: seconds, labels: [method]}
+alerts:
+  - name: ManyCalls
+    severity: warning
+    summary: Many calls
+    condition: {metric: calls_duration_seconds, function: rate, above: 5}
+  - name: FewCalls
+    severity: warning
+    summary: Few calls
+    condition: {metric: calls_duration_seconds, function: increase, window: 1h, below: 10}
+  - name: RawFewCalls
+    severity: info
+    summary: Few calls
+    expr: sum(rate(calls_duration_seconds_count[5m])) < 0.5
+"""
+
+
+def test_a_rate_of_a_summary_is_tested_on_its_count_series(tmp_path: Path) -> None:
+    """A summary's rate or increase reads `_count`, in the rule and in its tests; the
+    value is a number of calls, not seconds."""
+    folder = write_prometheus_files(spec_from_text(tmp_path, _SUMMARY), tmp_path)
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    assert {t["name"].split(" ")[0] for t in tests} == {"ManyCalls", "FewCalls", "RawFewCalls"}
+    for test in tests:
+        names = {s["series"].split("{")[0] for s in test["input_series"]}
+        assert names == {"calls_duration_seconds_count"}, test["name"]
+    rules = yaml.safe_load((folder / "rules.yml").read_text())
+    (few,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "FewCalls"]
+    assert "$value | humanize }}" in few["annotations"]["description"]
+    result = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -90,6 +90,31 @@ def _read_off(spec: Spec, expr: str) -> StructuredForm | None:
     return StructuredForm(recorded[0], threshold, recorded[1])
 
 
+def stopped_counter_form(spec: Spec, expr: str) -> Query | None:
+    """The query of `query == 0` when it is a summed rate or increase of a counter: an
+    alert that fires while nothing is counted ("no orders for 15 minutes")."""
+    known: dict[str, Query | None] = spec.derived("stopped_counter_form", dict)
+    if expr not in known:
+        known[expr] = _stopped_counter(spec, expr)
+    return known[expr]
+
+
+def _stopped_counter(spec: Spec, expr: str) -> Query | None:
+    try:
+        tree = without_brackets(parse(expr))
+    except PromQLError:
+        return None
+    if _kind(tree) != "BinaryExpr" or tree.modifier is not None or str(tree.op).strip() != "==":
+        return None
+    if _kind(tree.rhs) != "NumberLiteral" or tree.rhs.val != 0:
+        return None
+    query = _query_of(spec, without_brackets(tree.lhs))
+    counted = (QueryFunction.RATE, QueryFunction.INCREASE)
+    if query is None or query.function not in counted or query.aggregation != "sum":
+        return None
+    return query
+
+
 @immutable
 class CounterRatioForm:
     """`part / whole <op> number`, each side a summed rate (or increase) of a counter of

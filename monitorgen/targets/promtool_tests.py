@@ -66,7 +66,12 @@ from monitorgen.rule_inputs import (
     unchanged,
 )
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
-from monitorgen.structured_form import CounterRatioForm, counter_ratio_form, structured_form
+from monitorgen.structured_form import (
+    CounterRatioForm,
+    counter_ratio_form,
+    stopped_counter_form,
+    structured_form,
+)
 from monitorgen.targets.base import Artifact, block_text, commented_header, dump_yaml
 from monitorgen.targets.prometheus_rules import RULES_PATH
 
@@ -314,9 +319,13 @@ def alert_test_groups(
         if absence is not None:
             return absence
         two_counters = counter_ratio_form(spec, alert.expr)
+        stopped = stopped_counter_form(spec, alert.expr)
         if two_counters is not None:
             condition, firing, silent = _counter_ratio_pair(spec, two_counters, tl)
             window = int(seconds(two_counters.part.window))
+        elif stopped is not None:
+            condition, firing, silent = _stopped_counter_pair(spec, stopped, tl)
+            window = int(seconds(stopped.window))
         else:
             condition, firing, silent = raw_scenarios(spec, alert)
             window = 0
@@ -1327,6 +1336,17 @@ def _quantile_knobs(
 
 
 # ------------------------------------------------------------ raw expressions
+
+
+def _stopped_counter_pair(
+    spec: Spec, query: Query, tl: Timeline
+) -> tuple[Condition, Scenario, Scenario]:
+    """`sum(rate(counter[window])) == 0`: a counter that holds still fires it, one that
+    counts an event a sample does not."""
+    metric = spec.metric(query.metric)
+    assert metric is not None  # read off a declared series
+    scenario = counter_scenarios(spec, metric, query, tl)
+    return Condition("==", 0.0), scenario(Fraction(0)), scenario(Fraction(1))
 
 
 def _counter_ratio_pair(

@@ -994,3 +994,40 @@ def test_a_rate_of_a_summary_is_tested_on_its_count_series(tmp_path: Path) -> No
     assert "$value | humanize }}" in few["annotations"]["description"]
     result = promtool("test", "rules", "rules.test.yml", cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+_STOPPED = """\
+version: 1
+service: shop
+metrics:
+  - name: shop_orders_total
+    type: counter
+    help: Orders.
+    labels: [{name: country, values: [de, fr]}]
+alerts:
+  - name: NoOrders
+    severity: warning
+    for: 10m
+    summary: "No orders in {{ $labels.country }}"
+    expr: sum by (country) (rate(shop_orders_total{country="de"}[15m])) == 0
+"""
+
+
+def test_a_counter_compared_equal_to_zero_is_tested_still_and_counting(tmp_path: Path) -> None:
+    """`sum(rate(counter[w])) == 0` ("no orders"): a counter holding still fires it after
+    its `for`, one counting an event a sample does not."""
+    folder = write_prometheus_files(spec_from_text(tmp_path, _STOPPED), tmp_path)
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    firing, silent = tests
+    assert [s["values"].split("x")[0] for s in firing["input_series"]] == ["0+0"]
+    assert [s["values"].split("x")[0] for s in silent["input_series"]] == ["0+1"]
+    assert firing["input_series"][0]["series"].startswith('shop_orders_total{country="de"')
+    assert [c["eval_time"] for c in firing["alert_rule_test"]] == ["10m", "11m"]
+    (fired,) = firing["alert_rule_test"][-1]["exp_alerts"]
+    assert fired["exp_labels"]["country"] == "de"
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    for original, edited in (("== 0", "== 1"), ('country="de"', 'country="fr"')):
+        rules.write_text(text.replace(original, edited))
+        assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1, edited

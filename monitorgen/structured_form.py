@@ -90,6 +90,41 @@ def _read_off(spec: Spec, expr: str) -> StructuredForm | None:
     return StructuredForm(recorded[0], threshold, recorded[1])
 
 
+def bare_rate_form(spec: Spec, expr: str) -> StructuredForm | None:
+    """`rate(counter{...}[window]) <op> number` (or `increase`) with no aggregation, as
+    the structured query summed by every label of the series: fed one series, both
+    return it with its labels. None for anything else."""
+    known: dict[str, StructuredForm | None] = spec.derived("bare_rate_form", dict)
+    if expr not in known:
+        known[expr] = _bare_rate(spec, expr)
+    return known[expr]
+
+
+def _bare_rate(spec: Spec, expr: str) -> StructuredForm | None:
+    try:
+        tree = without_brackets(parse(expr))
+    except PromQLError:
+        return None
+    if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
+        return None
+    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
+    if comparison is None or _kind(tree.rhs) != "NumberLiteral":
+        return None
+    ranged = _range_call(without_brackets(tree.lhs))
+    if ranged is None or ranged[0] not in (QueryFunction.RATE, QueryFunction.INCREASE):
+        return None
+    function, name, where, window = ranged
+    metric = _metric(spec, name, "_count")
+    if metric is None or metric.type is MetricType.GAUGE:
+        return None
+    every_label = tuple(sorted({*metric.label_names, "instance", "job"}))
+    query = Query(metric.name, function, "sum", window, every_label, where)
+    if _problems(spec, query):
+        return None
+    value = float(tree.rhs.val)
+    return StructuredForm(query, Threshold(comparison, value, format_number(value)))
+
+
 def stopped_counter_form(spec: Spec, expr: str) -> Query | None:
     """The query of `query == 0` when it is a summed rate or increase of a counter: an
     alert that fires while nothing is counted ("no orders for 15 minutes")."""

@@ -68,6 +68,7 @@ from monitorgen.rule_inputs import (
 from monitorgen.rule_set import Rule, alert_rule, rule_groups
 from monitorgen.structured_form import (
     CounterRatioForm,
+    bare_rate_form,
     counter_ratio_form,
     stopped_counter_form,
     structured_form,
@@ -320,7 +321,13 @@ def alert_test_groups(
             return absence
         two_counters = counter_ratio_form(spec, alert.expr)
         stopped = stopped_counter_form(spec, alert.expr)
-        if two_counters is not None:
+        bare = bare_rate_form(spec, alert.expr)
+        if bare is not None:  # one series fed: summed by all its labels, it is itself
+            condition = Condition(bare.threshold.comparison.value, bare.threshold.value)
+            summed = replace(alert, query=bare.query, threshold=bare.threshold)
+            firing, silent = structured_scenarios(spec, summed, tl)
+            window = int(seconds(bare.query.window))
+        elif two_counters is not None:
             condition, firing, silent = _counter_ratio_pair(spec, two_counters, tl)
             window = int(seconds(two_counters.part.window))
         elif stopped is not None:

@@ -1031,3 +1031,61 @@ def test_a_counter_compared_equal_to_zero_is_tested_still_and_counting(tmp_path:
     for original, edited in (("== 0", "== 1"), ('country="de"', 'country="fr"')):
         rules.write_text(text.replace(original, edited))
         assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1, edited
+
+
+_BARE = """\
+version: 1
+service: web
+metrics:
+  - name: web_requests_total
+    type: counter
+    help: Requests.
+    labels: [{name: code, values: ["200", "500", "503"]}, route]
+  - {name: web_restarts_total, type: counter, help: Restarts.}
+alerts:
+  - name: ServerErrors
+    severity: warning
+    for: 2m
+    summary: "5xx on {{ $labels.route }} ({{ $labels.instance }})"
+    expr: rate(web_requests_total{code=~"500|503"}[5m]) > 1
+  - name: Restarting
+    severity: critical
+    summary: Restarts
+    expr: increase(web_restarts_total[1h]) > 3
+"""
+
+
+def test_a_rate_without_aggregation_is_tested_on_one_series_with_all_its_labels(
+    tmp_path: Path,
+) -> None:
+    """`rate(counter{...}[w]) > t` returns each series with its labels: fed one, the
+    alert carries them all; a series the `where` leaves out carries the other test's
+    values, so a rule that lost its `where` fails."""
+    folder = write_prometheus_files(spec_from_text(tmp_path, _BARE), tmp_path)
+    tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
+    assert [t["name"] for t in tests] == [
+        "ServerErrors fires when > 1",
+        "ServerErrors stays silent when not > 1",
+        "Restarting fires when > 3",
+        "Restarting stays silent when not > 3",
+    ]
+    (fired,) = tests[0]["alert_rule_test"][-1]["exp_alerts"]
+    assert fired["exp_labels"] == {
+        "code": "500",
+        "instance": "localhost:8000",
+        "job": "web",
+        "route": "route-1",
+        "service": "web",
+        "severity": "warning",
+    }
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    for original, edited in (
+        ("[5m]) > 1", "[5m]) > 1.2"),
+        ('{code=~"500|503"}', ""),
+        ("> 3", "> 4"),
+        ("increase(web_restarts_total", "rate(web_restarts_total"),
+    ):
+        rules.write_text(text.replace(original, edited))
+        assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1, edited

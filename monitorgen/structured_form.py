@@ -11,8 +11,9 @@ guessed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from monitorgen.immutable import immutable
 from monitorgen.model import (
@@ -35,6 +36,7 @@ from monitorgen.promql import (
 )
 from monitorgen.semantic.references import check_query
 
+_T = TypeVar("_T")
 #: The aggregations a structured condition may use (the schema's list).
 _AGGREGATIONS = ("sum", "avg", "min", "max", "count")
 _RANGE_FUNCTIONS = {
@@ -62,29 +64,18 @@ class StructuredForm:
 def structured_form(spec: Spec, expr: str) -> StructuredForm | None:
     """What `expr` is as a structured condition, or None when it is not one.
     Remembered per spec: the rule file's descriptions and the promtool tests ask."""
-    known: dict[str, StructuredForm | None] = spec.derived("structured_form", dict)
-    if expr not in known:
-        known[expr] = _read_off(spec, expr)
-    return known[expr]
+    return _remembered(spec, "structured_form", expr, _read_off)
 
 
 def _read_off(spec: Spec, expr: str) -> StructuredForm | None:
-    try:
-        tree = without_brackets(parse(expr))
-    except PromQLError:
+    compared = _compared(expr)
+    threshold = _threshold(*compared[1:]) if compared is not None else None
+    if compared is None or threshold is None:
         return None
-    if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
-        return None
-    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
-    if comparison is None or _kind(tree.rhs) != "NumberLiteral":
-        return None
-    value = float(tree.rhs.val)
-    threshold = Threshold(comparison, value, format_number(value))
-    compared = without_brackets(tree.lhs)
-    query = _query_of(spec, compared)
+    query = _query_of(spec, compared[0])
     if query is not None:
         return StructuredForm(query, threshold)
-    recorded = _recorded(spec, compared)
+    recorded = _recorded(spec, compared[0])
     if recorded is None:
         return None
     return StructuredForm(recorded[0], threshold, recorded[1])
@@ -94,23 +85,15 @@ def bare_rate_form(spec: Spec, expr: str) -> StructuredForm | None:
     """`rate(counter{...}[window]) <op> number` (or `increase`) with no aggregation, as
     the structured query summed by every label of the series: fed one series, both
     return it with its labels. None for anything else."""
-    known: dict[str, StructuredForm | None] = spec.derived("bare_rate_form", dict)
-    if expr not in known:
-        known[expr] = _bare_rate(spec, expr)
-    return known[expr]
+    return _remembered(spec, "bare_rate_form", expr, _bare_rate)
 
 
 def _bare_rate(spec: Spec, expr: str) -> StructuredForm | None:
-    try:
-        tree = without_brackets(parse(expr))
-    except PromQLError:
+    compared = _compared(expr)
+    threshold = _threshold(*compared[1:]) if compared is not None else None
+    if compared is None or threshold is None:
         return None
-    if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
-        return None
-    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
-    if comparison is None or _kind(tree.rhs) != "NumberLiteral":
-        return None
-    ranged = _range_call(without_brackets(tree.lhs))
+    ranged = _range_call(compared[0])
     if ranged is None or ranged[0] not in (QueryFunction.RATE, QueryFunction.INCREASE):
         return None
     function, name, where, window = ranged
@@ -119,31 +102,20 @@ def _bare_rate(spec: Spec, expr: str) -> StructuredForm | None:
         return None
     every_label = tuple(sorted({*metric.label_names, "instance", "job"}))
     query = Query(metric.name, function, "sum", window, every_label, where)
-    if _problems(spec, query):
-        return None
-    value = float(tree.rhs.val)
-    return StructuredForm(query, Threshold(comparison, value, format_number(value)))
+    return None if _problems(spec, query) else StructuredForm(query, threshold)
 
 
 def stopped_counter_form(spec: Spec, expr: str) -> Query | None:
     """The query of `query == 0` when it is a summed rate or increase of a counter: an
     alert that fires while nothing is counted ("no orders for 15 minutes")."""
-    known: dict[str, Query | None] = spec.derived("stopped_counter_form", dict)
-    if expr not in known:
-        known[expr] = _stopped_counter(spec, expr)
-    return known[expr]
+    return _remembered(spec, "stopped_counter_form", expr, _stopped_counter)
 
 
 def _stopped_counter(spec: Spec, expr: str) -> Query | None:
-    try:
-        tree = without_brackets(parse(expr))
-    except PromQLError:
+    compared = _compared(expr)
+    if compared is None or compared[1:] != ("==", 0.0):
         return None
-    if _kind(tree) != "BinaryExpr" or tree.modifier is not None or str(tree.op).strip() != "==":
-        return None
-    if _kind(tree.rhs) != "NumberLiteral" or tree.rhs.val != 0:
-        return None
-    query = _query_of(spec, without_brackets(tree.lhs))
+    query = _query_of(spec, compared[0])
     counted = (QueryFunction.RATE, QueryFunction.INCREASE)
     if query is None or query.function not in counted or query.aggregation != "sum":
         return None
@@ -164,31 +136,50 @@ class CounterRatioForm:
 def counter_ratio_form(spec: Spec, expr: str) -> CounterRatioForm | None:
     """What `expr` is as a ratio of two counters, or None when it is not one (each side
     read off as `structured_form` reads a query: nothing is guessed)."""
-    known: dict[str, CounterRatioForm | None] = spec.derived("counter_ratio_form", dict)
-    if expr not in known:
-        known[expr] = _counter_ratio(spec, expr)
-    return known[expr]
+    return _remembered(spec, "counter_ratio_form", expr, _counter_ratio)
 
 
 def _counter_ratio(spec: Spec, expr: str) -> CounterRatioForm | None:
+    compared = _compared(expr)
+    threshold = _threshold(*compared[1:]) if compared is not None else None
+    if compared is None or threshold is None:
+        return None
+    ratio = compared[0]
+    if _kind(ratio) != "BinaryExpr" or str(ratio.op).strip() != "/" or ratio.modifier is not None:
+        return None
+    part = _query_of(spec, without_brackets(ratio.lhs))
+    whole = _query_of(spec, without_brackets(ratio.rhs))
+    if part is None or whole is None or not _same_kind_of_sum(part, whole):
+        return None
+    return CounterRatioForm(part, whole, threshold)
+
+
+def _remembered(spec: Spec, name: str, expr: str, read: Callable[[Spec, str], _T]) -> _T:
+    """`read(spec, expr)` once per spec and expression."""
+    known: dict[str, _T] = spec.derived(name, dict)
+    if expr not in known:
+        known[expr] = read(spec, expr)
+    return known[expr]
+
+
+def _compared(expr: str) -> tuple[Any, str, float] | None:
+    """`lhs <op> number` as the left side (brackets aside), the operator and the number;
+    None for any other expression (or one with `bool`, `on` or `ignoring`)."""
     try:
         tree = without_brackets(parse(expr))
     except PromQLError:
         return None
     if _kind(tree) != "BinaryExpr" or tree.modifier is not None:
         return None
-    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(str(tree.op).strip())
-    ratio = without_brackets(tree.lhs)
-    if comparison is None or _kind(tree.rhs) != "NumberLiteral" or _kind(ratio) != "BinaryExpr":
+    if _kind(tree.rhs) != "NumberLiteral":
         return None
-    if str(ratio.op).strip() != "/" or ratio.modifier is not None:
-        return None
-    part = _query_of(spec, without_brackets(ratio.lhs))
-    whole = _query_of(spec, without_brackets(ratio.rhs))
-    if part is None or whole is None or not _same_kind_of_sum(part, whole):
-        return None
-    value = float(tree.rhs.val)
-    return CounterRatioForm(part, whole, Threshold(comparison, value, format_number(value)))
+    return without_brackets(tree.lhs), str(tree.op).strip(), float(tree.rhs.val)
+
+
+def _threshold(op: str, value: float) -> Threshold | None:
+    """A structured threshold: `>` is `above`, `<` is `below`."""
+    comparison = {">": Comparison.ABOVE, "<": Comparison.BELOW}.get(op)
+    return None if comparison is None else Threshold(comparison, value, format_number(value))
 
 
 def _same_kind_of_sum(part: Query, whole: Query) -> bool:

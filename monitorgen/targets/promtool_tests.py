@@ -1225,13 +1225,29 @@ def _filling_window_test(
         which = "higher observations" if above else "lower observations"
     if recorded_labels:
         filling = _with_labels(filling, recorded_labels)
+    return _crossing_as_it_fills(spec, rule, filling, condition, tl, siblings, delay, window, which)
+
+
+def _crossing_as_it_fills(
+    spec: Spec,
+    rule: Rule,
+    filling: Scenario,
+    condition: Condition,
+    tl: Timeline,
+    siblings: tuple[Sibling, ...],
+    delay: int,
+    window: int,
+    which: str,
+) -> dict[str, Any]:
+    """The firing group of inputs whose events `which` begin `delay` late, checked one
+    evaluation before and at the first firing: after the late events begin, and with
+    the share clear of rounding at both (Prometheus adds the rates in its own order)."""
     horizon = delay + _horizon(window, rule, tl)
     key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
     first = remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
     crossed = -1 if first is None else first.at - duration_seconds(rule.for_)
     if first is None or crossed <= delay:
         raise NotDerivable("it fires before the late events begin")
-    # Where it crosses, Prometheus adds the rates in its own order: clear of rounding.
     checked = (crossed - tl.evaluation, crossed)
     if any(near(filling.value_at(at) or 0.0, condition.threshold) for at in checked):
         raise NotDerivable("the share crosses a rounding away from an evaluation")
@@ -1399,29 +1415,14 @@ def _counter_ratio_filling_group(
 
     def test(tl: Timeline) -> dict[str, Any]:
         condition, scenario, whole, fire, _quiet = _counter_ratio_knobs(spec, form, tl)
-        window = int(seconds(form.part.window))
         delay = _steady(form.part.window, tl)
         above = condition.op == ">"
-        samples = delay // tl.step
-        filling = scenario(fire, whole, Late(part=samples) if above else Late(rest=samples))
-        horizon = delay + _horizon(window, rule, tl)
-        key = _simulation_key("first firing", filling, condition, rule, tl, horizon)
-        first = remembered(spec, key, lambda: first_firing(filling, condition, rule, tl, horizon))
-        crossed = -1 if first is None else first.at - duration_seconds(rule.for_)
-        if first is None or crossed <= delay:
-            raise NotDerivable("it fires before the late events begin")
-        if any(
-            near(filling.value_at(at) or 0.0, condition.threshold)
-            for at in (crossed - tl.evaluation, crossed)
-        ):
-            raise NotDerivable("the share crosses a rounding away from an evaluation")
-        which = form.part.metric if above else form.whole.metric
-        title = (
-            f"{_title(rule, siblings)} fires when {_shown(condition)} only once "
-            f"{which}'s events fill its {duration_text(window)} window"
-        )
-        return _firing_group(
-            spec, rule, filling, condition, tl, horizon, siblings, delay + window, title
+        late = Late(part=delay // tl.step) if above else Late(rest=delay // tl.step)
+        which = f"{form.part.metric if above else form.whole.metric}'s events"
+        window = int(seconds(form.part.window))
+        filling = scenario(fire, whole, late)
+        return _crossing_as_it_fills(
+            spec, rule, filling, condition, tl, siblings, delay, window, which
         )
 
     return optional_group(test, tl)

@@ -703,6 +703,18 @@ def test_the_tests_fail_when_a_ratio_counts_only_some_of_its_events(
     _picked_rules_edited(tmp_path, condition, selector, edited)
 
 
+def pass_then_fail_once_edited(folder: Path, original: str, edited: str) -> None:
+    """promtool passes the generated tests in `folder`, and fails them once the rule
+    file reads `edited` where it read `original`."""
+    passed = promtool("test", "rules", "rules.test.yml", cwd=folder)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    rules = folder / "rules.yml"
+    text = rules.read_text()
+    assert original in text
+    rules.write_text(text.replace(original, edited))
+    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1, edited
+
+
 def _picked_rules_edited(tmp_path: Path, condition: str, selector: str, edited: str) -> None:
     """The generated tests of one alert pass on its rule and fail once `selector` in the
     rule file reads `edited`."""
@@ -717,13 +729,7 @@ def _picked_rules_edited(tmp_path: Path, condition: str, selector: str, edited: 
         "labels: [{name: route, values: [checkout, cart, home]}]}\n"
         f"alerts:\n  - {{name: Picked, severity: warning, summary: s, condition: {condition}}}\n",
     )
-    folder = write_prometheus_files(spec, tmp_path)
-    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
-    rules = folder / "rules.yml"
-    text = rules.read_text()
-    assert selector in text
-    rules.write_text(text.replace(selector, edited))
-    assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1
+    pass_then_fail_once_edited(write_prometheus_files(spec, tmp_path), selector, edited)
 
 
 def test_keep_firing_for_is_tested_by_a_value_that_falls_back(tmp_path: Path) -> None:

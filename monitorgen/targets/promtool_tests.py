@@ -320,22 +320,7 @@ def alert_test_groups(
         if absence is not None:
             return absence
         two_counters = counter_ratio_form(spec, alert.expr)
-        stopped = stopped_counter_form(spec, alert.expr)
-        bare = bare_rate_form(spec, alert.expr)
-        if bare is not None:  # one series fed: summed by all its labels, it is itself
-            condition = Condition(bare.threshold.comparison.value, bare.threshold.value)
-            summed = replace(alert, query=bare.query, threshold=bare.threshold)
-            firing, silent = structured_scenarios(spec, summed, tl)
-            window = int(seconds(bare.query.window))
-        elif two_counters is not None:
-            condition, firing, silent = _counter_ratio_pair(spec, two_counters, tl)
-            window = int(seconds(two_counters.part.window))
-        elif stopped is not None:
-            condition, firing, silent = _stopped_counter_pair(spec, stopped, tl)
-            window = int(seconds(stopped.window))
-        else:
-            condition, firing, silent = raw_scenarios(spec, alert)
-            window = 0
+        condition, firing, silent, window = _raw_pair(spec, alert, two_counters, tl)
         spread = unchanged
     siblings = _siblings(spec, alert, recorded_labels)
     rule = rule or alert_rule(spec, alert)
@@ -1359,6 +1344,29 @@ def _quantile_knobs(
 
 
 # ------------------------------------------------------------ raw expressions
+
+
+def _raw_pair(
+    spec: Spec, alert: Alert, two_counters: CounterRatioForm | None, tl: Timeline
+) -> tuple[Condition, Scenario, Scenario | None, int]:
+    """The condition, firing and silent inputs of a raw comparison no structured
+    condition compiles to, and the window it reads (0 for none)."""
+    bare = bare_rate_form(spec, alert.expr)
+    if bare is not None:  # one series fed: summed by all its labels, it is itself
+        condition = Condition(bare.threshold.comparison.value, bare.threshold.value)
+        summed = replace(alert, query=bare.query, threshold=bare.threshold)
+        return condition, *structured_scenarios(spec, summed, tl), _seconds(bare.query.window)
+    if two_counters is not None:
+        window = _seconds(two_counters.part.window)
+        return *_counter_ratio_pair(spec, two_counters, tl), window
+    stopped = stopped_counter_form(spec, alert.expr)
+    if stopped is not None:
+        return *_stopped_counter_pair(spec, stopped, tl), _seconds(stopped.window)
+    return *raw_scenarios(spec, alert), 0
+
+
+def _seconds(window: str) -> int:
+    return int(seconds(window))
 
 
 def _stopped_counter_pair(

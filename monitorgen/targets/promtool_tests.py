@@ -985,15 +985,15 @@ def structured_scenarios(
         raise NotDerivable(f"metric {query.metric} is not declared")
     if query.aggregation == "count":
         raise NotDerivable("a count aggregation counts series, not values")
-    steady = math.ceil(max(seconds(query.window), tl.step) / tl.evaluation) * tl.evaluation
+    steady = _steady(query.window, tl)
     fn = query.function
     if fn in _GAUGE_FUNCTIONS:
         return _with_decoys(metric, query, *_gauge_pair(spec, metric, alert))
     if fn in _COUNTER_FUNCTIONS:
-        return _with_decoys(metric, query, *_counter_pair(spec, metric, alert, tl, int(steady)))
+        return _with_decoys(metric, query, *_counter_pair(spec, metric, alert, tl, steady))
     if fn is QueryFunction.RATIO:
-        return _ratio_pair(spec, metric, alert, tl, int(steady))
-    return _with_decoys(metric, query, *_quantile_pair(spec, metric, alert, tl, int(steady)))
+        return _ratio_pair(spec, metric, alert, tl, steady)
+    return _with_decoys(metric, query, *_quantile_pair(spec, metric, alert, tl, steady))
 
 
 def _with_decoys(
@@ -1195,7 +1195,7 @@ def _filling_window_test(
     metric = spec.metric(query.metric)
     assert metric is not None  # the ratio's other tests found it
     window = int(seconds(query.window))
-    delay = math.ceil(max(window, tl.step) / tl.evaluation) * tl.evaluation
+    delay = _steady(query.window, tl)
     above = threshold.comparison is Comparison.ABOVE
     samples = delay // tl.step
     if query.function is QueryFunction.RATIO:

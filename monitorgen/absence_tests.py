@@ -24,6 +24,7 @@ from monitorgen.targets.promtool_tests import (
     alert_check,
     duration_text,
     expected_alert,
+    on_grid,
     unit_test_group,
 )
 
@@ -93,7 +94,7 @@ def absence_test_groups(
 
 
 def _never_seen(absence: Absence, rule: Rule, tl: Timeline) -> dict[str, Any]:
-    fires = _on_grid(duration_seconds(rule.for_), tl)
+    fires = on_grid(duration_seconds(rule.for_), tl)
     checks = [alert_check(fires - tl.evaluation, rule.name, [])] if fires else []
     checks.append(alert_check(fires, rule.name, [_expected(absence, rule)]))
     name = f"{rule.name} fires when {absence.selector()} has no series"
@@ -103,8 +104,8 @@ def _never_seen(absence: Absence, rule: Rule, tl: Timeline) -> dict[str, Any]:
 def _stops(absence: Absence, rule: Rule, tl: Timeline) -> dict[str, Any]:
     """Samples until `last`, then none: absent from the first evaluation past `last` +
     span in every Prometheus, present up to the last evaluation short of it."""
-    hold = _on_grid(duration_seconds(rule.for_), tl)
-    last = _on_grid(absence.span, tl)
+    hold = on_grid(duration_seconds(rule.for_), tl)
+    last = on_grid(absence.span, tl)
     edge = last + absence.span
     present = math.ceil(edge / tl.evaluation) * tl.evaluation - tl.evaluation
     gone = edge // tl.evaluation * tl.evaluation + tl.evaluation
@@ -122,8 +123,3 @@ def _stops(absence: Absence, rule: Rule, tl: Timeline) -> dict[str, Any]:
 
 def _expected(absence: Absence, rule: Rule) -> dict[str, Any]:
     return expected_alert(rule, dict(absence.labels), 1.0)
-
-
-def _on_grid(duration: int, tl: Timeline) -> int:
-    """A duration rounded up to whole evaluations."""
-    return math.ceil(duration / tl.evaluation) * tl.evaluation

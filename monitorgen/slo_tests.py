@@ -49,6 +49,7 @@ from monitorgen.targets.promtool_tests import (
     alert_check,
     duration_text,
     expected_alert,
+    on_grid,
     optional_group,
     remembered,
     unit_test_group,
@@ -434,11 +435,11 @@ def _burst_test(spec: Spec, slo: Slo, tl: Timeline) -> dict[str, Any]:
     # It lasts until its short window has burnt for a while past the long one's
     # crossing, and no longer: after it the long window still burns.
     crossing = Fraction(long) * Fraction(threshold) / share
-    length = min(_on_grid(math.ceil(crossing) + short, tl), _on_grid(long, tl))
+    length = min(on_grid(math.ceil(crossing) + short, tl), on_grid(long, tl))
     # The clean traffic before it fills as much of the tier's other windows as keeps
     # them quiet (promtool runs every rule over the whole test: no longer than needed).
-    longest = _on_grid(max(window for _, window, _ in pairs), tl)
-    for begins in sorted({*range(_on_grid(long, tl), longest, _on_grid(long, tl)), longest}):
+    longest = on_grid(max(window for _, window, _ in pairs), tl)
+    for begins in sorted({*range(on_grid(long, tl), longest, on_grid(long, tl)), longest}):
         traffic = traffic_for(
             spec,
             slo,
@@ -489,7 +490,7 @@ def _burst_checks(
     def pages(at: int) -> bool:
         return _burning(page_conditions, traffic, at) is not None
 
-    horizon = ends + _on_grid(short, tl) + tl.evaluation
+    horizon = ends + on_grid(short, tl) + tl.evaluation
     paging = [at for at in range(begins, horizon + 1, tl.evaluation) if pages(at)]
     if not paging or paging != list(range(paging[0], paging[-1] + 1, tl.evaluation)):
         return None
@@ -498,11 +499,6 @@ def _burst_checks(
     if last + tl.evaluation > horizon or not all(_clear(slo, traffic, at) for at in checked):
         return None
     return checked
-
-
-def _on_grid(seconds_: int, tl: Timeline) -> int:
-    """A duration rounded up to whole evaluations."""
-    return math.ceil(seconds_ / tl.evaluation) * tl.evaluation
 
 
 def _burst_share(threshold: float, length: int, evaluation: int) -> Fraction:

@@ -44,8 +44,11 @@ from monitorgen.rule_inputs import (
     Scenario,
     Series,
     Timeline,
+    Turn,
     alternating_gauge,
     base_labels,
+    counter_increase,
+    counter_rate,
     counter_ratio_scenarios,
     counter_scenarios,
     counter_steps,
@@ -339,6 +342,8 @@ def alert_test_groups(
         filling = _filling_window_group(spec, alert, rule, condition, tl, siblings, recorded_labels)
     elif two_counters is not None:
         filling = _counter_ratio_filling_group(spec, two_counters, rule, tl, siblings)
+    elif alert.query is None and (stopped := stopped_counter_form(spec, alert.expr)):
+        filling = _stops_counting_group(spec, stopped, rule, tl, siblings)
     if filling is not None:
         groups.append(filling)
     if silent is not None and not siblings and not recorded_labels:
@@ -1378,6 +1383,50 @@ def _stopped_counter_pair(
     assert metric is not None  # read off a declared series
     scenario = counter_scenarios(spec, metric, query, tl)
     return Condition("==", 0.0), scenario(Fraction(0)), scenario(Fraction(1))
+
+
+def _stops_counting_group(
+    spec: Spec, query: Query, rule: Rule, tl: Timeline, siblings: tuple[Sibling, ...]
+) -> dict[str, Any] | None:
+    """For `sum(rate(counter[window])) == 0`: a counter that counts an event a sample for
+    a window, then holds still. The rate reads 0 once the window's first sample is the
+    last one that counted: silent at the last evaluation short of that edge (after
+    `for`), firing at the first past it, and neither exactly on it, where Prometheus 2
+    still reads the sample at the window's start and 3 does not. That pins the window.
+    None where the window is too short to tell."""
+    metric = spec.metric(query.metric)
+    assert metric is not None  # read off a declared series
+    window = _seconds(query.window)
+    hold = on_grid(duration_seconds(rule.for_), tl)
+    stops = _steady(query.window, tl) // tl.step  # the last sample that counts
+    edge = window + (stops - 1) * tl.step
+    counting = on_grid(edge, tl) - tl.evaluation
+    still = edge // tl.evaluation * tl.evaluation + tl.evaluation
+    counting_all_along = counter_scenarios(spec, metric, query, tl)(Fraction(1))
+    (series,) = counting_all_along.series
+    stopped = replace(series, turns=(Turn(stops, Fraction(0)),))
+    measure = counter_rate if query.function is QueryFunction.RATE else counter_increase
+
+    def value_at(at: int) -> float | None:
+        return measure(stopped, at, window, tl.step)
+
+    if value_at(counting) == 0 or value_at(still) != 0:
+        return None  # a window shorter than a sample apart: nothing to pin
+    stopping = replace(counting_all_along, series=[stopped], value_at=value_at, key=None)
+    checks = [
+        alert_check(counting + hold, rule.name, []),
+        _firing_check(rule, stopping, still + hold, 0.0, siblings, tl),
+    ]
+    name = (
+        f"{_title(rule, siblings)} fires only once its {duration_text(window)} window "
+        "holds no counted event"
+    )
+    return unit_test_group(name, stopping.series, tl, still + hold, checks)
+
+
+def on_grid(duration: int, tl: Timeline) -> int:
+    """A duration rounded up to whole evaluations."""
+    return math.ceil(duration / tl.evaluation) * tl.evaluation
 
 
 def _counter_ratio_pair(

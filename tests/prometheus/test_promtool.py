@@ -11,6 +11,7 @@ import yaml
 
 from monitorgen.pipeline import compile_spec
 from monitorgen.promql import inspect
+from monitorgen.rule_inputs import duration_seconds
 from monitorgen.targets.prometheus_rules import prometheus_rule_resource
 from tests.harness import require_binary
 
@@ -1021,10 +1022,24 @@ alerts:
 
 def test_a_counter_compared_equal_to_zero_is_tested_still_and_counting(tmp_path: Path) -> None:
     """`sum(rate(counter[w])) == 0` ("no orders"): a counter holding still fires it after
-    its `for`, one counting an event a sample does not."""
+    its `for`, one counting an event a sample does not, and one that stops counting
+    fires it only once its last count has left the window (after `for`)."""
     folder = write_prometheus_files(spec_from_text(tmp_path, _STOPPED), tmp_path)
     tests = yaml.safe_load((folder / "rules.test.yml").read_text())["tests"]
-    firing, silent = tests
+    firing, silent, stopping_group = tests
+    assert stopping_group["name"] == (
+        "NoOrders fires only once its 15m window holds no counted event"
+    )
+    (stopping,) = stopping_group["input_series"]
+    counted, held = stopping["values"].split()  # one a sample up to a sample, then holds
+    stops = int(counted.split("x")[1])
+    assert counted == f"0+1x{stops}" and held.startswith(f"{stops}+0x")
+    last = stops * 15  # 15s samples
+    checks = stopping_group["alert_rule_test"]
+    silent_at, fired_at = (duration_seconds(c["eval_time"]) for c in checks)
+    edge = last - 15 + 900  # the last count is the window's first sample just before this
+    assert edge + 600 - 60 <= silent_at < edge + 600 < fired_at <= edge + 600 + 60
+    assert [len(c["exp_alerts"]) for c in checks] == [0, 1]
     assert [s["values"].split("x")[0] for s in firing["input_series"]] == ["0+0"]
     assert [s["values"].split("x")[0] for s in silent["input_series"]] == ["0+1"]
     assert firing["input_series"][0]["series"].startswith('shop_orders_total{country="de"')
@@ -1034,7 +1049,13 @@ def test_a_counter_compared_equal_to_zero_is_tested_still_and_counting(tmp_path:
     assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 0
     rules = folder / "rules.yml"
     text = rules.read_text()
-    for original, edited in (("== 0", "== 1"), ('country="de"', 'country="fr"')):
+    edits = (
+        ("== 0", "== 1"),
+        ('country="de"', 'country="fr"'),
+        ("[15m]", "[5m]"),
+        ("[15m]", "[30m]"),
+    )
+    for original, edited in edits:
         rules.write_text(text.replace(original, edited))
         assert promtool("test", "rules", "rules.test.yml", cwd=folder).returncode == 1, edited
 
